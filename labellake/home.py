@@ -1,0 +1,76 @@
+"""The embedded default's folder, and the components built from the settings.
+
+Each component takes its paths as arguments; this is the one place that turns
+the resolved settings into those arguments.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from labellake.errors import LabellakeError
+from labellake.lake import Lake, ObjectStore
+from labellake.settings import Settings
+
+
+@dataclass
+class Home:
+    settings: Settings
+    objects: ObjectStore
+    lake: Lake
+
+    @classmethod
+    def open(cls, settings: Settings, *, create: bool = True) -> Home:
+        """The stores named by ``settings``; creates local folders unless ``create`` is False."""
+        aws = {"region": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
+        home = cls(
+            settings=settings,
+            objects=ObjectStore.from_uri(settings.objects_uri, **aws),
+            lake=Lake(ObjectStore.from_uri(settings.lake_uri, **aws)),
+        )
+        if create:
+            home.ensure()
+        return home
+
+    @property
+    def state_db(self) -> Path:
+        assert self.settings.state_db is not None
+        return self.settings.state_db
+
+    def ensure(self) -> None:
+        """Create home, objects/ and lake/ where they are local; clear error if impossible."""
+        try:
+            self.settings.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LabellakeError(
+                f"cannot create home directory {self.settings.home}: "
+                f"{exc.strerror or exc}; choose another with --home or LABELLAKE_HOME"
+            ) from exc
+        self.objects.ensure_root()
+        self.lake.store.ensure_root()
+        try:
+            self.state_db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LabellakeError(
+                f"cannot create the folder of state_db {self.state_db}: {exc.strerror or exc}; "
+                "set --home, LABELLAKE_STATE_DB or state_db in labellake.toml"
+            ) from exc
+
+
+def check_state_db(path: Path) -> str:
+    """Open the SQLite state store in WAL mode and run its integrity check."""
+    try:
+        with sqlite3.connect(path, timeout=5) as con:
+            mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            verdict = con.execute("PRAGMA quick_check").fetchone()[0]
+        con.close()
+    except sqlite3.Error as exc:
+        raise LabellakeError(
+            f"state store {path} cannot be opened ({exc}); move the file aside or set "
+            "LABELLAKE_STATE_DB"
+        ) from exc
+    if verdict != "ok":
+        raise LabellakeError(f"state store {path} is damaged ({verdict}); restore it from a backup")
+    return f"SQLite {sqlite3.sqlite_version}, journal mode {mode}"

@@ -1,0 +1,127 @@
+"""The one settings object.
+
+Precedence, highest first: CLI flags (passed as keyword arguments),
+``LABELLAKE_*`` environment variables, ``labellake.toml`` in the working
+directory, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from labellake.errors import LabellakeError
+
+CONFIG_FILE_NAME = "labellake.toml"
+
+
+class Settings(BaseSettings):
+    """Where labellake keeps its data and how it reaches AWS-compatible services."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LABELLAKE_",
+        extra="forbid",
+        validate_default=True,
+        env_ignore_empty=True,
+    )
+
+    home: Path = Field(
+        default=Path("~/.labellake"),
+        description="Folder of the embedded default: objects/, lake/ and state.db live here.",
+    )
+    lake_uri: str | None = Field(
+        default=None,
+        description="Curated zone (Hive-partitioned Parquet): a path, file:// or s3:// URI. "
+        "Defaults to HOME/lake.",
+    )
+    objects_uri: str | None = Field(
+        default=None,
+        description="Raw zone (frames, manifests, SeqLabel.json, worker logs): a path, file:// "
+        "or s3:// URI. Defaults to HOME/objects.",
+    )
+    state_db: Path | None = Field(
+        default=None,
+        description="SQLite workflow state store. Defaults to HOME/state.db.",
+    )
+    aws_region: str = Field(
+        default="us-east-1",
+        description="AWS region for s3:// URIs and AWS services.",
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint for AWS-compatible services (a moto server or LocalStack); "
+        "empty means AWS itself.",
+    )
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        self.home = self.home.expanduser().absolute()
+        if self.lake_uri is None:
+            self.lake_uri = str(self.home / "lake")
+        if self.objects_uri is None:
+            self.objects_uri = str(self.home / "objects")
+        if self.state_db is None:
+            self.state_db = self.home / "state.db"
+        self.state_db = self.state_db.expanduser().absolute()
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path.cwd() / CONFIG_FILE_NAME
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Resolve the settings; ``overrides`` are CLI flags (``None`` means "not given").
+
+    Raises LabellakeError naming the bad field and where it came from.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except tomllib.TOMLDecodeError as exc:
+        raise LabellakeError(
+            f"{Path.cwd() / CONFIG_FILE_NAME}: not valid TOML ({exc}); fix or remove the file"
+        ) from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        hint = (
+            f"check --{field.replace('_', '-')}, LABELLAKE_{field.upper()} "
+            f"and {CONFIG_FILE_NAME}"
+        )
+        if first["type"] == "extra_forbidden":
+            raise LabellakeError(
+                f"unknown setting '{field}' in {CONFIG_FILE_NAME}; known settings: "
+                f"{', '.join(Settings.model_fields)}"
+            ) from exc
+        raise LabellakeError(f"setting '{field}': {first['msg']}; {hint}") from exc
+
+
+def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
+    """(name, resolved value, description) for every setting, for `labellake doctor`."""
+    return [
+        (name, "" if getattr(settings, name) is None else str(getattr(settings, name)),
+         field.description or "")
+        for name, field in Settings.model_fields.items()
+    ]

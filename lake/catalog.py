@@ -1,0 +1,295 @@
+"""The table catalog: every lake table declared once.
+
+ETL writes, the DuckDB views, Glue DDL, the portal's schema browser and the
+docs are all generated from these declarations. Extend a table by adding
+columns at the end; never fork it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from labellake.errors import NotFoundError
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+STRING_MAP = pa.map_(pa.string(), pa.string())
+POINTS = pa.list_(pa.struct([("x", pa.float64()), ("y", pa.float64())]))
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    description: str
+    nullable: bool = True
+
+    @property
+    def field(self) -> pa.Field:
+        return pa.field(self.name, self.type, nullable=self.nullable)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One lake table: ``lake/<name>/<partition>=<value>/<unit>.parquet``."""
+
+    name: str
+    description: str
+    unit: str
+    columns: tuple[Column, ...]
+    partition_by: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        names = [column.name for column in self.columns]
+        assert len(names) == len(set(names)), f"{self.name}: duplicate column"
+        assert set(self.partition_by) <= set(names), f"{self.name}: unknown partition column"
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The full schema, partition columns included, in declaration order."""
+        return pa.schema([column.field for column in self.columns])
+
+    @property
+    def file_schema(self) -> pa.Schema:
+        """The schema stored inside each Parquet file (partition columns live in the path)."""
+        return pa.schema(
+            [column.field for column in self.columns if column.name not in self.partition_by]
+        )
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    def empty(self) -> pa.Table:
+        return self.schema.empty_table()
+
+
+def _c(name: str, type_: pa.DataType, description: str, nullable: bool = True) -> Column:
+    return Column(name, type_, description, nullable)
+
+
+_JOB = _c("job_name", pa.string(), "Labeling job name (Ground Truth naming rule).", False)
+_BATCH = _c("batch_id", pa.string(), "Workflow batch the job belongs to; null for imported jobs.")
+_SOURCE_REF = _c("source_ref", pa.string(), "Data object: the manifest's source-ref (sequence "
+                 "file or image URI).")
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        name="batches",
+        description="One row per workflow batch.",
+        unit="batch",
+        columns=(
+            _c("batch_id", pa.string(), "Batch id (Ground Truth naming rule).", False),
+            _c("status", pa.string(), "IN_PROGRESS, COMPLETE, VALIDATION_FAIL, INTERNAL_ERROR "
+               "or STOPPED."),
+            _c("created_at", TIMESTAMP, "When the batch was submitted."),
+            _c("completed_at", TIMESTAMP, "When the batch reached a final status."),
+            _c("level_count", pa.int32(), "Number of levels."),
+            _c("job_count", pa.int32(), "Number of labeling jobs over all levels."),
+            _c("down_sampling_rate", pa.float64(), "Percent of data objects sent on to chained "
+               "levels."),
+            _c("message", pa.string(), "Error or status message."),
+        ),
+    ),
+    Table(
+        name="jobs",
+        description="One row per labeling job.",
+        unit="batch",
+        columns=(
+            _c("batch_id", pa.string(), "Batch the job belongs to.", False),
+            _JOB,
+            _c("level", pa.int32(), "Level in the batch, 1 for initial labeling."),
+            _c("modality", pa.string(), "Job modality, e.g. VideoObjectTracking or "
+               "VideoObjectTrackingAudit."),
+            _c("annotation_type", pa.string(), "Shape kind: box, polyline, polygon or keypoint."),
+            _c("status", pa.string(), "Job status."),
+            _c("workteam", pa.string(), "Work team ARN or name."),
+            _c("chain_from", pa.string(), "Job whose output this job audits or adjusts."),
+            _c("label_attribute_name", pa.string(), "Attribute the job writes in the output "
+               "manifest."),
+            _c("input_manifest_uri", pa.string(), "Input manifest."),
+            _c("output_manifest_uri", pa.string(), "Augmented output manifest."),
+            _c("object_count", pa.int64(), "Data objects sent to the job."),
+            _c("created_at", TIMESTAMP, "When the job was started."),
+            _c("completed_at", TIMESTAMP, "When the job finished."),
+        ),
+    ),
+    Table(
+        name="labels",
+        description="One row per data object and label attribute of an augmented output "
+        "manifest line.",
+        unit="job",
+        partition_by=("job_name",),
+        columns=(
+            _BATCH,
+            _JOB,
+            _SOURCE_REF,
+            _c("label_attribute", pa.string(), "Label attribute name (the key in the manifest "
+               "line)."),
+            _c("ref", pa.string(), "URI of the SeqLabel file for -ref attributes."),
+            _c("metadata_job_name", pa.string(), "job-name from the attribute's metadata."),
+            _c("type", pa.string(), "Task type from the metadata, e.g. "
+               "groundtruth/video-object-tracking."),
+            _c("class_map", STRING_MAP, "class-id to label name."),
+            _c("human_annotated", pa.bool_(), "Whether a person labeled it."),
+            _c("creation_date", TIMESTAMP, "creation-date from the metadata."),
+            _c("adjustment_status", pa.string(), "adjusted or unadjusted, for audit jobs."),
+            _c("line_no", pa.int64(), "Line in the output manifest, from 1."),
+        ),
+    ),
+    Table(
+        name="annotations",
+        description="One row per shape on a frame.",
+        unit="job",
+        partition_by=("job_name",),
+        columns=(
+            _BATCH,
+            _JOB,
+            _SOURCE_REF,
+            _c("frame_no", pa.int32(), "Frame index in the sequence, from 0."),
+            _c("frame", pa.string(), "Frame file name."),
+            _c("object_id", pa.string(), "Track id, stable across frames."),
+            _c("object_name", pa.string(), "Display name, e.g. Vehicle:1."),
+            _c("class_id", pa.int32(), "Class id in the job's class-map."),
+            _c("label", pa.string(), "Class name resolved through the class-map."),
+            _c("shape", pa.string(), "box, polyline, polygon or keypoint."),
+            _c("left", pa.float64(), "Box left edge in pixels."),
+            _c("top", pa.float64(), "Box top edge in pixels."),
+            _c("width", pa.float64(), "Box width in pixels."),
+            _c("height", pa.float64(), "Box height in pixels."),
+            _c("points", POINTS, "Vertices of a polyline, polygon or keypoint."),
+            _c("attributes", STRING_MAP, "Label-category attributes of the shape."),
+            _c("frame_attributes", STRING_MAP, "Frame attributes."),
+            _c("image_width", pa.int32(), "Frame width in pixels, where known."),
+            _c("image_height", pa.int32(), "Frame height in pixels, where known."),
+            _c("confidence", pa.float64(), "Confidence, where the output has one."),
+        ),
+    ),
+    Table(
+        name="worker_responses",
+        description="One row per worker answer in a worker-response file.",
+        unit="job",
+        partition_by=("job_name",),
+        columns=(
+            _BATCH,
+            _JOB,
+            _SOURCE_REF,
+            _c("data_object_id", pa.string(), "Data object index in the job."),
+            _c("worker_id", pa.string(), "Worker id.", False),
+            _c("sub", pa.string(), "Identity-provider subject of the worker."),
+            _c("acceptance_time", TIMESTAMP, "When the worker accepted the task."),
+            _c("submission_time", TIMESTAMP, "When the worker submitted the task."),
+            _c("time_spent_s", pa.float64(), "Seconds spent on the task."),
+            _c("response_uri", pa.string(), "The worker-response file."),
+        ),
+    ),
+    Table(
+        name="worker_events",
+        description="One row per worker activity log event.",
+        unit="job",
+        partition_by=("job_name",),
+        columns=(
+            _JOB,
+            _c("worker_id", pa.string(), "Worker id.", False),
+            _c("cognito_user_pool_id", pa.string(), "Cognito user pool of the workforce."),
+            _c("cognito_sub_id", pa.string(), "Cognito subject of the worker."),
+            _c("workteam_arn", pa.string(), "Work team ARN."),
+            _c("labeling_job_arn", pa.string(), "Labeling job ARN."),
+            _c("work_requester_account_id", pa.string(), "Account that requested the work."),
+            _c("job_reference_code", pa.string(), "Job reference code."),
+            _c("job_type", pa.string(), "Private, Vendor or Public."),
+            _c("event_type", pa.string(), "TasksAccepted, TasksSubmitted, TasksReturned or "
+               "TasksDeclined."),
+            _c("event_time", TIMESTAMP, "When the event happened."),
+            _c("task_accepted_time", TIMESTAMP, "When the task was accepted."),
+            _c("task_submitted_time", TIMESTAMP, "When the task was submitted."),
+            _c("task_returned_time", TIMESTAMP, "When the task was returned."),
+            _c("task_declined_time", TIMESTAMP, "When the task was declined."),
+        ),
+    ),
+    Table(
+        name="qa_findings",
+        description="One row per automated quality-check hit.",
+        unit="job",
+        partition_by=("job_name",),
+        columns=(
+            _BATCH,
+            _JOB,
+            _SOURCE_REF,
+            _c("object_id", pa.string(), "Track the finding is about."),
+            _c("frame_no", pa.int32(), "Frame the finding is on (the later frame of a pair)."),
+            _c("check", pa.string(), "Check name, e.g. size_jump or iou_drop.", False),
+            _c("value", pa.float64(), "Measured value."),
+            _c("threshold", pa.float64(), "Threshold the value crossed."),
+            _c("detail", pa.string(), "Human-readable explanation."),
+        ),
+    ),
+    Table(
+        name="paragraphs",
+        description="One row per document paragraph, or header/footer line by role.",
+        unit="document",
+        columns=(
+            _c("doc_id", pa.string(), "Document id.", False),
+            _c("page", pa.int32(), "Page number, from 1."),
+            _c("paragraph_no", pa.int32(), "Paragraph index in the document, from 1."),
+            _c("role", pa.string(), "paragraph, title, section_header, page_header, page_footer, "
+               "page_number, list or table."),
+            _c("header", pa.string(), "Header the paragraph sits under."),
+            _c("text", pa.string(), "Paragraph text."),
+            _c("technique", pa.string(), "Segmentation technique that produced it."),
+            _c("sentiment", pa.string(), "POSITIVE, NEGATIVE, NEUTRAL or MIXED."),
+            _c("score_positive", pa.float64(), "Positive score."),
+            _c("score_negative", pa.float64(), "Negative score."),
+            _c("score_neutral", pa.float64(), "Neutral score."),
+            _c("score_mixed", pa.float64(), "Mixed score."),
+            _c("left", pa.float64(), "Bounding box left, fraction of page width."),
+            _c("top", pa.float64(), "Bounding box top, fraction of page height."),
+            _c("width", pa.float64(), "Bounding box width, fraction of page width."),
+            _c("height", pa.float64(), "Bounding box height, fraction of page height."),
+        ),
+    ),
+    Table(
+        name="benchmark_results",
+        description="One row per measured or published inference benchmark configuration.",
+        unit="run",
+        partition_by=("source",),
+        columns=(
+            _c("run_id", pa.string(), "Benchmark run id.", False),
+            _c("source", pa.string(), "measured or published.", False),
+            _c("model", pa.string(), "Model name."),
+            _c("device", pa.string(), "Device or instance type."),
+            _c("mode", pa.string(), "data_parallel, pipeline_parallel or intra_op."),
+            _c("batch_size", pa.int32(), "Sentences per request."),
+            _c("workers", pa.int32(), "Worker processes or cores per model."),
+            _c("seq_len", pa.int32(), "Sequence length in tokens."),
+            _c("throughput", pa.float64(), "Sentences per second."),
+            _c("latency_p50", pa.float64(), "Median latency per request, seconds."),
+            _c("latency_p95", pa.float64(), "95th-percentile latency per request, seconds."),
+            _c("latency_p99", pa.float64(), "99th-percentile latency per request, seconds."),
+            _c("price_per_hour", pa.float64(), "Price of the device per hour, USD."),
+            _c("cost_per_million", pa.float64(), "USD per 1M inferences; null when the price "
+               "is unknown."),
+            _c("measured_at", TIMESTAMP, "When the row was measured or published."),
+            _c("environment", pa.string(), "Library versions and core count, as JSON."),
+        ),
+    ),
+)
+
+_BY_NAME = {table.name: table for table in TABLES}
+
+
+def table_names() -> list[str]:
+    return [table.name for table in TABLES]
+
+
+def get_table(name: str) -> Table:
+    """The declaration of ``name``; NotFoundError listing the known tables otherwise."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise NotFoundError(
+            f"unknown table '{name}'; known tables: {', '.join(_BY_NAME)}"
+        ) from None

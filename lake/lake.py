@@ -1,0 +1,220 @@
+"""The curated zone: catalog tables as Parquet files, queried through DuckDB.
+
+Locally each query session is a fresh in-memory DuckDB with one view per
+table over ``read_parquet(..., hive_partitioning=true)``. There is no
+persistent DuckDB file, so any number of processes read while another writes.
+On S3 the views go over Arrow datasets instead (DuckDB's httpfs extension is
+not assumed to be installable); Athena is the engine at scale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from labellake.errors import LabellakeError
+from labellake.lake import catalog, writer
+from labellake.lake.catalog import Table
+from labellake.lake.readonly import check_user_sql, referenced_tables
+from labellake.lake.store import ObjectStore
+
+_FILE_IN_MESSAGE = re.compile(r"""['"]([^'"]+\.parquet)['"]""")
+_VANISHED = ("No files found", "No such file", "Cannot open file")
+
+
+def _one_line(error: Exception) -> str:
+    """DuckDB's message without the echo of the query it appends."""
+    return " ".join(str(error).split(" LINE ", 1)[0].split("\nLINE ", 1)[0].split())
+
+
+class Lake:
+    """Catalog tables under one root URI: atomic writes and read-only SQL."""
+
+    def __init__(self, store: ObjectStore, tables: tuple[Table, ...] = catalog.TABLES) -> None:
+        self.store = store
+        self.tables = {table.name: table for table in tables}
+
+    @classmethod
+    def from_uri(cls, uri: str, **store_options: Any) -> Lake:
+        return cls(ObjectStore.from_uri(uri, **store_options))
+
+    def table(self, name: str) -> Table:
+        if name not in self.tables:
+            return catalog.get_table(name)  # raises NotFoundError listing the tables
+        return self.tables[name]
+
+    # -- writes ---------------------------------------------------------------
+
+    def write(self, table: str, unit: str, data: pa.Table) -> list[str]:
+        """Replace the rows of ``unit`` in ``table`` (atomic per file, idempotent)."""
+        self.store.ensure_root()
+        return writer.write_unit(self.store, self.table(table), unit, data)
+
+    def delete(self, table: str, unit: str) -> list[str]:
+        return writer.delete_unit(self.store, self.table(table), unit)
+
+    def files(self, table: str) -> list[str]:
+        return self.store.list(self.table(table).name, suffix=".parquet")
+
+    # -- reads ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[_Session]:
+        """An in-memory DuckDB session with one view per table, closed on exit."""
+        con = duckdb.connect(":memory:")
+        try:
+            session = _Session(con)
+            for table in self.tables.values():
+                session.add_view(table, self)
+            session.lock(self.store)
+            yield session
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
+        """Run trusted SQL (from sql/) and return Arrow."""
+        return self._run(sql, params)
+
+    def query_user(self, sql: str) -> pa.Table:
+        """Run SQL typed by a user: read-only, lake tables only."""
+        check_user_sql(sql, self.tables)
+        return self._run(sql, None)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every table with its row count and columns (name, SQL type, description)."""
+        described = []
+        with self.connect() as session:
+            for table in self.tables.values():
+                session.check_readable({table.name})
+                rows = session.execute(f'SELECT count(*) AS n FROM "{table.name}"')
+                types = dict(session.con.execute(
+                    f'SELECT column_name, column_type FROM (DESCRIBE "{table.name}")'
+                ).fetchall())
+                described.append({
+                    "name": table.name,
+                    "description": table.description,
+                    "partition_by": list(table.partition_by),
+                    "rows": rows.column(0)[0].as_py(),
+                    "columns": [
+                        {"name": c.name, "type": types[c.name], "description": c.description}
+                        for c in table.columns
+                    ],
+                })
+        return described
+
+    def row_counts(self) -> dict[str, int]:
+        return {table["name"]: table["rows"] for table in self.describe()}
+
+    def _run(self, sql: str, params: list[Any] | dict[str, Any] | None) -> pa.Table:
+        # A file can vanish between listing and reading when its unit is rewritten
+        # into another partition; a fresh session sees the new layout.
+        for attempt in range(3):
+            with self.connect() as session:
+                session.check_readable(referenced_tables(sql))
+                try:
+                    return session.execute(sql, params)
+                except duckdb.IOException as exc:
+                    if attempt < 2 and any(text in str(exc) for text in _VANISHED):
+                        continue
+                    raise _read_error(exc) from exc
+        raise AssertionError("unreachable")
+
+
+class _Session:
+    """One DuckDB connection with the lake's views."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.broken: dict[str, str] = {}
+        self.con.execute("SET TimeZone = 'UTC'")
+
+    def add_view(self, table: Table, lake: Lake) -> None:
+        store = lake.store
+        empty = f"_empty_{table.name}"
+        self.con.register(empty, table.empty())
+        has_files = bool(store.list(table.name, suffix=".parquet"))
+        if not has_files:
+            self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM "{empty}"')
+            return
+        if not store.is_local:
+            dataset = ds.dataset(
+                store.path(table.name),
+                filesystem=store.filesystem,
+                format="parquet",
+                schema=table.schema,
+                partitioning=ds.partitioning(
+                    pa.schema([table.schema.field(c) for c in table.partition_by]), flavor="hive"
+                ) if table.partition_by else None,
+            )
+            arrow = f"_arrow_{table.name}"
+            self.con.register(arrow, dataset)
+            self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM "{arrow}"')
+            return
+        depth = "/**" if table.partition_by else ""
+        glob = f"{store.path(table.name)}{depth}/*.parquet"
+        types = self.con.execute(f'DESCRIBE "{empty}"').fetchall()
+        duck_type = {name: type_ for name, type_, *_ in types}
+        hive_types = ", ".join(f"'{c}': '{duck_type[c]}'" for c in table.partition_by)
+        source = (
+            f"read_parquet('{_quote(glob)}', union_by_name = true"
+            + (f", hive_partitioning = true, hive_types = {{{hive_types}}}" if hive_types else "")
+            + ")"
+        )
+        try:
+            present = {row[0] for row in self.con.execute(f"DESCRIBE SELECT * FROM {source}")
+                       .fetchall()}
+        except duckdb.Error as exc:
+            self.broken[table.name] = _read_error(exc, table.name).message
+            self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM "{empty}"')
+            return
+        columns = ", ".join(
+            f'"{c.name}"' if c.name in present else f'CAST(NULL AS {duck_type[c.name]}) AS "{c.name}"'
+            for c in table.columns
+        )
+        self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT {columns} FROM {source}')
+
+    def lock(self, store: ObjectStore) -> None:
+        """No file access outside the lake, no extensions, no setting changes."""
+        if store.is_local:
+            self.con.execute(f"SET allowed_directories = ['{_quote(store.root)}/']")
+        self.con.execute("SET autoinstall_known_extensions = false")
+        self.con.execute("SET autoload_known_extensions = false")
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
+
+    def check_readable(self, names: set[str]) -> None:
+        for name in sorted(names & set(self.broken)):
+            raise LabellakeError(self.broken[name])
+
+    def execute(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
+        try:
+            relation = self.con.sql(sql, params=params)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
+        except duckdb.IOException:
+            raise
+        except (duckdb.Error, pa.ArrowException) as exc:
+            raise _read_error(exc) from exc
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _read_error(exc: Exception, table: str | None = None) -> LabellakeError:
+    """A one-line error for the user; a damaged file is named with the fix."""
+    message = _one_line(exc)
+    found = _FILE_IN_MESSAGE.search(message)
+    if found and not isinstance(exc, duckdb.BinderException | duckdb.ParserException):
+        where = f"table {table}: " if table else ""
+        reason = message.split(": ", 1)[-1].replace(found.group(0), "").replace("File  ", "")
+        return LabellakeError(
+            f"{where}cannot read {found.group(1)} ({reason.strip()}); the file is damaged: "
+            "delete it and re-run the step that wrote it"
+        )
+    return LabellakeError(f"query failed: {message}")
