@@ -34,6 +34,7 @@ run: install
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: lint
 	$(TEST_ENV) $(BIN)/python -m pytest

@@ -107,8 +107,7 @@ def load_settings(**overrides: Any) -> Settings:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "settings"
         hint = (
-            f"check --{field.replace('_', '-')}, LABELLAKE_{field.upper()} "
-            f"and {CONFIG_FILE_NAME}"
+            f"check --{field.replace('_', '-')}, LABELLAKE_{field.upper()} and {CONFIG_FILE_NAME}"
         )
         if first["type"] == "extra_forbidden":
             raise LabellakeError(
@@ -121,7 +120,10 @@ def load_settings(**overrides: Any) -> Settings:
 def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
     """(name, resolved value, description) for every setting, for `labellake doctor`."""
     return [
-        (name, "" if getattr(settings, name) is None else str(getattr(settings, name)),
-         field.description or "")
+        (
+            name,
+            "" if getattr(settings, name) is None else str(getattr(settings, name)),
+            field.description or "",
+        )
         for name, field in Settings.model_fields.items()
     ]

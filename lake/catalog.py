@@ -73,8 +73,11 @@ def _c(name: str, type_: pa.DataType, description: str, nullable: bool = True) -
 
 _JOB = _c("job_name", pa.string(), "Labeling job name (Ground Truth naming rule).", False)
 _BATCH = _c("batch_id", pa.string(), "Workflow batch the job belongs to; null for imported jobs.")
-_SOURCE_REF = _c("source_ref", pa.string(), "Data object: the manifest's source-ref (sequence "
-                 "file or image URI).")
+_SOURCE_REF = _c(
+    "source_ref",
+    pa.string(),
+    "Data object: the manifest's source-ref (sequence file or image URI).",
+)
 
 TABLES: tuple[Table, ...] = (
     Table(
@@ -83,14 +86,20 @@ TABLES: tuple[Table, ...] = (
         unit="batch",
         columns=(
             _c("batch_id", pa.string(), "Batch id (Ground Truth naming rule).", False),
-            _c("status", pa.string(), "IN_PROGRESS, COMPLETE, VALIDATION_FAIL, INTERNAL_ERROR "
-               "or STOPPED."),
+            _c(
+                "status",
+                pa.string(),
+                "IN_PROGRESS, COMPLETE, VALIDATION_FAIL, INTERNAL_ERROR or STOPPED.",
+            ),
             _c("created_at", TIMESTAMP, "When the batch was submitted."),
             _c("completed_at", TIMESTAMP, "When the batch reached a final status."),
             _c("level_count", pa.int32(), "Number of levels."),
             _c("job_count", pa.int32(), "Number of labeling jobs over all levels."),
-            _c("down_sampling_rate", pa.float64(), "Percent of data objects sent on to chained "
-               "levels."),
+            _c(
+                "down_sampling_rate",
+                pa.float64(),
+                "Percent of data objects sent on to chained levels.",
+            ),
             _c("message", pa.string(), "Error or status message."),
         ),
     ),
@@ -102,14 +111,20 @@ TABLES: tuple[Table, ...] = (
             _c("batch_id", pa.string(), "Batch the job belongs to.", False),
             _JOB,
             _c("level", pa.int32(), "Level in the batch, 1 for initial labeling."),
-            _c("modality", pa.string(), "Job modality, e.g. VideoObjectTracking or "
-               "VideoObjectTrackingAudit."),
+            _c(
+                "modality",
+                pa.string(),
+                "Job modality, e.g. VideoObjectTracking or VideoObjectTrackingAudit.",
+            ),
             _c("annotation_type", pa.string(), "Shape kind: box, polyline, polygon or keypoint."),
             _c("status", pa.string(), "Job status."),
             _c("workteam", pa.string(), "Work team ARN or name."),
             _c("chain_from", pa.string(), "Job whose output this job audits or adjusts."),
-            _c("label_attribute_name", pa.string(), "Attribute the job writes in the output "
-               "manifest."),
+            _c(
+                "label_attribute_name",
+                pa.string(),
+                "Attribute the job writes in the output manifest.",
+            ),
             _c("input_manifest_uri", pa.string(), "Input manifest."),
             _c("output_manifest_uri", pa.string(), "Augmented output manifest."),
             _c("object_count", pa.int64(), "Data objects sent to the job."),
@@ -127,12 +142,18 @@ TABLES: tuple[Table, ...] = (
             _BATCH,
             _JOB,
             _SOURCE_REF,
-            _c("label_attribute", pa.string(), "Label attribute name (the key in the manifest "
-               "line)."),
+            _c(
+                "label_attribute",
+                pa.string(),
+                "Label attribute name (the key in the manifest line).",
+            ),
             _c("ref", pa.string(), "URI of the SeqLabel file for -ref attributes."),
             _c("metadata_job_name", pa.string(), "job-name from the attribute's metadata."),
-            _c("type", pa.string(), "Task type from the metadata, e.g. "
-               "groundtruth/video-object-tracking."),
+            _c(
+                "type",
+                pa.string(),
+                "Task type from the metadata, e.g. groundtruth/video-object-tracking.",
+            ),
             _c("class_map", STRING_MAP, "class-id to label name."),
             _c("human_annotated", pa.bool_(), "Whether a person labeled it."),
             _c("creation_date", TIMESTAMP, "creation-date from the metadata."),
@@ -201,8 +222,11 @@ TABLES: tuple[Table, ...] = (
             _c("work_requester_account_id", pa.string(), "Account that requested the work."),
             _c("job_reference_code", pa.string(), "Job reference code."),
             _c("job_type", pa.string(), "Private, Vendor or Public."),
-            _c("event_type", pa.string(), "TasksAccepted, TasksSubmitted, TasksReturned or "
-               "TasksDeclined."),
+            _c(
+                "event_type",
+                pa.string(),
+                "TasksAccepted, TasksSubmitted, TasksReturned or TasksDeclined.",
+            ),
             _c("event_time", TIMESTAMP, "When the event happened."),
             _c("task_accepted_time", TIMESTAMP, "When the task was accepted."),
             _c("task_submitted_time", TIMESTAMP, "When the task was submitted."),
@@ -235,8 +259,12 @@ TABLES: tuple[Table, ...] = (
             _c("doc_id", pa.string(), "Document id.", False),
             _c("page", pa.int32(), "Page number, from 1."),
             _c("paragraph_no", pa.int32(), "Paragraph index in the document, from 1."),
-            _c("role", pa.string(), "paragraph, title, section_header, page_header, page_footer, "
-               "page_number, list or table."),
+            _c(
+                "role",
+                pa.string(),
+                "paragraph, title, section_header, page_header, page_footer, "
+                "page_number, list or table.",
+            ),
             _c("header", pa.string(), "Header the paragraph sits under."),
             _c("text", pa.string(), "Paragraph text."),
             _c("technique", pa.string(), "Segmentation technique that produced it."),
@@ -270,8 +298,11 @@ TABLES: tuple[Table, ...] = (
             _c("latency_p95", pa.float64(), "95th-percentile latency per request, seconds."),
             _c("latency_p99", pa.float64(), "99th-percentile latency per request, seconds."),
             _c("price_per_hour", pa.float64(), "Price of the device per hour, USD."),
-            _c("cost_per_million", pa.float64(), "USD per 1M inferences; null when the price "
-               "is unknown."),
+            _c(
+                "cost_per_million",
+                pa.float64(),
+                "USD per 1M inferences; null when the price is unknown.",
+            ),
             _c("measured_at", TIMESTAMP, "When the row was measured or published."),
             _c("environment", pa.string(), "Library versions and core count, as JSON."),
         ),

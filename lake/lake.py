@@ -93,19 +93,23 @@ class Lake:
             for table in self.tables.values():
                 session.check_readable({table.name})
                 rows = session.execute(f'SELECT count(*) AS n FROM "{table.name}"')
-                types = dict(session.con.execute(
-                    f'SELECT column_name, column_type FROM (DESCRIBE "{table.name}")'
-                ).fetchall())
-                described.append({
-                    "name": table.name,
-                    "description": table.description,
-                    "partition_by": list(table.partition_by),
-                    "rows": rows.column(0)[0].as_py(),
-                    "columns": [
-                        {"name": c.name, "type": types[c.name], "description": c.description}
-                        for c in table.columns
-                    ],
-                })
+                types = dict(
+                    session.con.execute(
+                        f'SELECT column_name, column_type FROM (DESCRIBE "{table.name}")'
+                    ).fetchall()
+                )
+                described.append(
+                    {
+                        "name": table.name,
+                        "description": table.description,
+                        "partition_by": list(table.partition_by),
+                        "rows": rows.column(0)[0].as_py(),
+                        "columns": [
+                            {"name": c.name, "type": types[c.name], "description": c.description}
+                            for c in table.columns
+                        ],
+                    }
+                )
         return described
 
     def row_counts(self) -> dict[str, int]:
@@ -120,7 +124,7 @@ class Lake:
                 try:
                     return session.execute(sql, params)
                 except duckdb.IOException as exc:
-                    if attempt < 2 and any(text in str(exc) for text in _VANISHED):
+                    if attempt < 2 and _vanished(exc):
                         continue
                     raise _read_error(exc) from exc
         raise AssertionError("unreachable")
@@ -150,7 +154,9 @@ class _Session:
                 schema=table.schema,
                 partitioning=ds.partitioning(
                     pa.schema([table.schema.field(c) for c in table.partition_by]), flavor="hive"
-                ) if table.partition_by else None,
+                )
+                if table.partition_by
+                else None,
             )
             arrow = f"_arrow_{table.name}"
             self.con.register(arrow, dataset)
@@ -166,15 +172,23 @@ class _Session:
             + (f", hive_partitioning = true, hive_types = {{{hive_types}}}" if hive_types else "")
             + ")"
         )
-        try:
-            present = {row[0] for row in self.con.execute(f"DESCRIBE SELECT * FROM {source}")
-                       .fetchall()}
-        except duckdb.Error as exc:
-            self.broken[table.name] = _read_error(exc, table.name).message
-            self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM "{empty}"')
-            return
+        for attempt in range(3):
+            try:
+                present = {
+                    row[0]
+                    for row in self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+                }
+                break
+            except duckdb.Error as exc:
+                if attempt < 2 and _vanished(exc):
+                    continue  # a unit was rewritten into another partition meanwhile
+                self.broken[table.name] = _read_error(exc, table.name).message
+                self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM "{empty}"')
+                return
         columns = ", ".join(
-            f'"{c.name}"' if c.name in present else f'CAST(NULL AS {duck_type[c.name]}) AS "{c.name}"'
+            f'"{c.name}"'
+            if c.name in present
+            else f'CAST(NULL AS {duck_type[c.name]}) AS "{c.name}"'
             for c in table.columns
         )
         self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT {columns} FROM {source}')
@@ -200,6 +214,10 @@ class _Session:
             raise
         except (duckdb.Error, pa.ArrowException) as exc:
             raise _read_error(exc) from exc
+
+
+def _vanished(exc: Exception) -> bool:
+    return isinstance(exc, duckdb.IOException) and any(text in str(exc) for text in _VANISHED)
 
 
 def _quote(text: str) -> str:

@@ -124,14 +124,14 @@ def check_user_sql(sql: str, tables: Iterable[str]) -> str:
             if isinstance(node, kind):
                 raise LabellakeError(reason)
     if isinstance(statement, exp.Command):
-        raise LabellakeError(_REFUSED_COMMANDS.get(
-            str(statement.this).upper(),
-            f"{str(statement.this).upper()} is refused: only SELECT queries are allowed",
-        ))
-    if not isinstance(statement, _ALLOWED_ROOTS):
         raise LabellakeError(
-            f"only SELECT queries are allowed; '{word}' statements are refused"
+            _REFUSED_COMMANDS.get(
+                str(statement.this).upper(),
+                f"{str(statement.this).upper()} is refused: only SELECT queries are allowed",
+            )
         )
+    if not isinstance(statement, _ALLOWED_ROOTS):
+        raise LabellakeError(f"only SELECT queries are allowed; '{word}' statements are refused")
     ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
     for table in statement.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
@@ -168,7 +168,8 @@ def referenced_tables(sql: str) -> set[str]:
     for statement in statements:
         ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
         names |= {
-            t.name.lower() for t in statement.find_all(exp.Table)
+            t.name.lower()
+            for t in statement.find_all(exp.Table)
             if isinstance(t.this, exp.Identifier) and t.name.lower() not in ctes
         }
     return names

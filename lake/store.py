@@ -27,8 +27,8 @@ TMP_SUFFIX = ".tmp"
 
 def s3_filesystem(region: str | None = None, endpoint_url: str | None = None) -> pafs.S3FileSystem:
     """An S3 filesystem; ``endpoint_url`` points it at a moto server or LocalStack."""
-    endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get(
-        "AWS_ENDPOINT_URL"
+    endpoint_url = (
+        endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     )
     options: dict[str, object] = {"region": region or os.environ.get("AWS_DEFAULT_REGION")}
     if endpoint_url:

@@ -23,16 +23,27 @@ EXIT_USER_ERROR = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", type=click.Path(path_type=Path), default=None,
-              help="Home folder of the embedded default [env LABELLAKE_HOME; default ~/.labellake].")
-@click.option("--lake-uri", default=None,
-              help="Curated zone: a path, file:// or s3:// URI [default HOME/lake].")
-@click.option("--objects-uri", default=None,
-              help="Raw zone: a path, file:// or s3:// URI [default HOME/objects].")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Home folder of the embedded default [env LABELLAKE_HOME; default ~/.labellake].",
+)
+@click.option(
+    "--lake-uri",
+    default=None,
+    help="Curated zone: a path, file:// or s3:// URI [default HOME/lake].",
+)
+@click.option(
+    "--objects-uri",
+    default=None,
+    help="Raw zone: a path, file:// or s3:// URI [default HOME/objects].",
+)
 @click.version_option(__version__, prog_name="labellake")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, lake_uri: str | None,
-        objects_uri: str | None) -> None:
+def cli(
+    ctx: click.Context, home: Path | None, lake_uri: str | None, objects_uri: str | None
+) -> None:
     """labellake: labeling workflows, annotation and workforce dashboards, and SQL over one lake.
 
     Settings come from these flags, then LABELLAKE_* environment variables, then
@@ -48,10 +59,21 @@ def _home(ctx: click.Context) -> Home:
 
 @cli.command()
 @click.argument("query", required=False)
-@click.option("--file", "query_file", type=click.File("r"), default=None,
-              help="Read the query from a file ('-' for stdin) instead of the argument.")
-@click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table",
-              show_default=True, help="Output format; json prints an array of row objects.")
+@click.option(
+    "--file",
+    "query_file",
+    type=click.File("r"),
+    default=None,
+    help="Read the query from a file ('-' for stdin) instead of the argument.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(output.FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format; json prints an array of row objects.",
+)
 @click.pass_context
 def sql(ctx: click.Context, query: str | None, query_file, fmt: str) -> None:
     """Run a read-only SQL QUERY over the lake's tables (DuckDB dialect)."""
@@ -66,21 +88,31 @@ def sql(ctx: click.Context, query: str | None, query_file, fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 @click.pass_context
 def tables(ctx: click.Context, fmt: str) -> None:
     """List the lake's tables with their row counts and column descriptions."""
     described = _home(ctx).lake.describe()
     if fmt == "json":
-        click.echo(json.dumps([
-            {"name": t["name"], "rows": t["rows"], "columns": t["columns"]} for t in described
-        ]))
+        click.echo(
+            json.dumps(
+                [{"name": t["name"], "rows": t["rows"], "columns": t["columns"]} for t in described]
+            )
+        )
         return
     for table in described:
         columns = pa.Table.from_pylist(table["columns"])
-        title = (f"{table['name']}: {table['rows']} row{'s' if table['rows'] != 1 else ''}"
-                 f" - {table['description']}")
+        title = (
+            f"{table['name']}: {table['rows']} row{'s' if table['rows'] != 1 else ''}"
+            f" - {table['description']}"
+        )
         if table["partition_by"]:
             title += f" (partitioned by {', '.join(table['partition_by'])})"
         click.echo(output.to_text_table(columns, title=title, count=False))

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labellake.errors import LabellakeError
+from labellake.settings import load_settings
+
+
+def test_defaults_live_under_the_home(isolated_env: Path) -> None:
+    settings = load_settings()
+    assert settings.home == Path("~/.labellake").expanduser()
+    assert settings.lake_uri == str(settings.home / "lake")
+    assert settings.objects_uri == str(settings.home / "objects")
+    assert settings.state_db == settings.home / "state.db"
+
+
+def test_flags_beat_env_beat_toml_beat_defaults(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (isolated_env / "labellake.toml").write_text(
+        f'home = "{tmp_path / "toml"}"\naws_region = "eu-west-1"\n'
+        f'objects_uri = "s3://raw-bucket/objects"\n'
+    )
+    settings = load_settings()
+    assert settings.home == tmp_path / "toml"
+    assert settings.aws_region == "eu-west-1"
+    assert settings.lake_uri == str(tmp_path / "toml/lake")
+
+    monkeypatch.setenv("LABELLAKE_HOME", str(tmp_path / "env"))
+    monkeypatch.setenv("LABELLAKE_AWS_REGION", "us-west-2")
+    settings = load_settings()
+    assert settings.home == tmp_path / "env"
+    assert settings.aws_region == "us-west-2"
+    assert settings.objects_uri == "s3://raw-bucket/objects"  # still from the file
+
+    settings = load_settings(home=tmp_path / "flag", objects_uri=None)
+    assert settings.home == tmp_path / "flag"
+    assert settings.state_db == tmp_path / "flag/state.db"
+    assert settings.objects_uri == "s3://raw-bucket/objects"
+
+
+def test_empty_env_var_means_unset(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABELLAKE_HOME", "")
+    assert load_settings().home == Path("~/.labellake").expanduser()
+
+
+def test_unknown_key_in_toml_is_named(isolated_env: Path) -> None:
+    (isolated_env / "labellake.toml").write_text('hoem = "/tmp/x"\n')
+    with pytest.raises(LabellakeError, match="unknown setting 'hoem' in labellake.toml"):
+        load_settings()
+
+
+def test_malformed_toml_names_the_file(isolated_env: Path) -> None:
+    (isolated_env / "labellake.toml").write_text("home = [\n")
+    with pytest.raises(LabellakeError, match="labellake.toml: not valid TOML"):
+        load_settings()
+
+
+def test_bad_value_names_the_field(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (isolated_env / "labellake.toml").write_text("aws_region = 3\n")
+    with pytest.raises(LabellakeError, match="setting 'aws_region'.*LABELLAKE_AWS_REGION"):
+        load_settings()
