@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Pure flatteners: raw JSON (Ground Truth, Textract, benchmark runs) -> Arrow tables."""

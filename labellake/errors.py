@@ -25,3 +25,9 @@ class NotFoundError(LabellakeError):
     """An id, table or file that does not exist (HTTP 404)."""
 
     status_code = 404
+
+
+class ConflictError(LabellakeError):
+    """The request is valid but the thing is in the wrong state for it (HTTP 409)."""
+
+    status_code = 409

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import (
@@ -60,6 +60,37 @@ class Settings(BaseSettings):
         default=None,
         description="Endpoint for AWS-compatible services (a moto server or LocalStack); "
         "empty means AWS itself.",
+    )
+
+    aws_account_id: str = Field(
+        default="111122223333",
+        description="Account id used in default work team and labeling job ARNs.",
+    )
+    backend: Literal["simulated"] = Field(
+        default="simulated",
+        description="Labeling backend: simulated (a deterministic workforce).",
+    )
+    simulated_job_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Real seconds a simulated labeling job takes before its outputs appear.",
+    )
+    seed: int = Field(default=0, description="Seed of the simulated workforce and downsampling.")
+    job_timeout_s: float = Field(
+        default=14 * 24 * 3600,
+        gt=0,
+        description="A labeling job that runs longer than this fails its batch (seconds).",
+    )
+    notify_webhook_url: str | None = Field(
+        default=None,
+        description="URL that receives every batch completion or failure message as a JSON POST.",
+    )
+    runner_poll_s: float = Field(
+        default=0.5, gt=0, description="Seconds the runner waits between polls when idle."
+    )
+    api_token: str | None = Field(
+        default=None,
+        description="When set, the API requires 'Authorization: Bearer <token>'.",
     )
 
     @model_validator(mode="after")

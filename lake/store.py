@@ -211,3 +211,20 @@ class ObjectStore:
                 self.filesystem.delete_file(info.path)
                 removed += 1
         return removed
+
+
+def locate(uri: str, **options: str | None) -> tuple[ObjectStore, str]:
+    """The store holding ``uri`` (rooted at its folder) and the object's key in it."""
+    text = str(uri)
+    if not text or text.endswith("/"):
+        raise LabellakeError(f"'{text}' does not name an object")
+    parent, _, name = text.rstrip("/").rpartition("/")
+    if not parent or parent.endswith(":/") or parent.endswith(":"):
+        raise LabellakeError(f"'{text}' does not name an object in a folder or bucket")
+    return ObjectStore.from_uri(parent, **options), name  # type: ignore[arg-type]
+
+
+def read_uri(uri: str, **options: str | None) -> bytes:
+    """Bytes of one object named by a path, file:// or s3:// URI (NotFoundError naming it)."""
+    store, key = locate(uri, **options)
+    return store.read_bytes(key)

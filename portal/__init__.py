@@ -1,1 +1,1 @@
-"""placeholder"""
+"""The Streamlit portal and the command line."""

@@ -6,8 +6,13 @@ on every command; ``--home DIR`` works before every command.
 
 from __future__ import annotations
 
+import contextlib
+import getpass
 import json
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -171,6 +176,248 @@ def _check_lake(settings: Settings) -> str:
     counts = lake.row_counts()
     total = sum(counts.values())
     return f"{lake.store.root_uri}: {len(counts)} tables, {total} rows"
+
+
+# -- batches ---------------------------------------------------------------------------
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _engine(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from labellake.workflows.labeling.build import build_engine
+
+    return build_engine(_home(ctx))
+
+
+def _echo_json(value: object) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+def _wait_for(ctx: click.Context, engine, batch_id: str) -> str:  # type: ignore[no-untyped-def]
+    """Drive the batch in this process, or wait for the runner that holds the lease."""
+    from labellake.workflows.labeling import state
+    from labellake.workflows.labeling.runner import LEASE, Runner
+
+    def final() -> bool:
+        return engine.state.batch(batch_id)["status"] in state.FINAL_BATCH_STATUSES
+
+    holder = engine.state.lease_holder(LEASE)
+    if holder:
+        click.echo(f"waiting for the runner {holder} to finish batch {batch_id}", err=True)
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        Runner(engine, poll_s=min(0.2, engine_poll(ctx))).run(stop, until=final)
+    return engine.state.batch(batch_id)["status"]
+
+
+def engine_poll(ctx: click.Context) -> float:
+    return ctx.find_object(Settings).runner_poll_s
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event):  # type: ignore[no-untyped-def]
+    """SIGINT and SIGTERM set ``stop`` instead of killing the process mid-step."""
+    previous = {}
+
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@cli.group()
+def batch() -> None:
+    """Create, show, stop, retry and delete labeling batches (works on the state store)."""
+
+
+@batch.command("create")
+@click.option(
+    "--file",
+    "request_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Batch request JSON, in the shape of POST /batch/create.",
+)
+@click.option("--wait", is_flag=True, help="Drive the batch to its end before returning.")
+@click.pass_context
+def batch_create(ctx: click.Context, request_file: Path, wait: bool) -> None:
+    """Submit a batch. Without --wait it stays IN_PROGRESS until a runner picks it up."""
+    try:
+        payload = request_file.read_bytes()
+    except OSError as exc:
+        raise LabellakeError(f"cannot read {request_file}: {exc.strerror}") from exc
+    engine = _engine(ctx)
+    from labellake.workflows.labeling.spec import SpecError
+
+    try:
+        batch_id = engine.submit(payload, actor=_actor())
+    except SpecError as exc:
+        raise LabellakeError(f"{request_file}: {exc}") from exc
+    if not wait:
+        _echo_json({"batchId": batch_id, "status": "IN_PROGRESS"})
+        return
+    status = _wait_for(ctx, engine, batch_id)
+    _echo_json(engine.show(batch_id))
+    if status != "COMPLETE":
+        raise LabellakeError(
+            f"batch {batch_id} ended {status}: {engine.state.batch(batch_id)['message']}"
+        )
+
+
+@batch.command("show")
+@click.option("--batch-id", default=None, help="Show one batch; without it, ids by status.")
+@click.pass_context
+def batch_show(ctx: click.Context, batch_id: str | None) -> None:
+    """Print batch ids by status, or one batch's detail, as GET /batch/show does."""
+    engine = _engine(ctx)
+    _echo_json(engine.show(batch_id) if batch_id else engine.list_by_status())
+
+
+@batch.command("stop")
+@click.option("--batch-id", required=True, help="The batch to stop.")
+@click.pass_context
+def batch_stop(ctx: click.Context, batch_id: str) -> None:
+    """Stop a running batch and its jobs."""
+    _engine(ctx).stop(batch_id, actor=_actor())
+    _echo_json({"batchId": batch_id, "status": "STOPPED"})
+
+
+@batch.command("retry")
+@click.option("--batch-id", required=True, help="The batch to retry.")
+@click.pass_context
+def batch_retry(ctx: click.Context, batch_id: str) -> None:
+    """Resume a failed or stopped batch from its first unfinished level."""
+    _engine(ctx).retry(batch_id, actor=_actor())
+    _echo_json({"batchId": batch_id, "status": "IN_PROGRESS"})
+
+
+@batch.command("delete")
+@click.option("--batch-id", required=True, help="The batch to delete.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.option("--yes", is_flag=True, help="Delete without asking.")
+@click.pass_context
+def batch_delete(ctx: click.Context, batch_id: str, dry_run: bool, yes: bool) -> None:
+    """Delete a batch with its levels, jobs, tasks, raw outputs and lake rows."""
+    engine = _engine(ctx)
+    plan = engine.delete(batch_id, dry_run=True)
+    if dry_run:
+        _echo_json(plan)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise LabellakeError(
+                f"deleting batch {batch_id} needs confirmation; pass --yes "
+                "(or --dry-run to see what would go)"
+            )
+        click.echo(
+            f"batch {batch_id}: {len(plan['jobs'])} jobs, {plan['tasks']} tasks, "
+            f"{len(plan['objects'])} objects, {len(plan['lakeFiles'])} lake files",
+            err=True,
+        )
+        click.confirm("delete all of it?", abort=True, err=True)
+    _echo_json(engine.delete(batch_id, actor=_actor()))
+
+
+@cli.command()
+@click.pass_context
+def runner(ctx: click.Context) -> None:
+    """Run the workflow runner alone, until Ctrl-C or SIGTERM."""
+    from labellake.workflows.labeling.build import build_runner
+
+    work = build_runner(_home(ctx))
+    stop = threading.Event()
+    click.echo("labellake runner: driving every IN_PROGRESS batch (Ctrl-C stops)", err=True)
+    with _stop_on_signals(stop):
+        work.run(stop)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.pass_context
+def api(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the batch API (OpenAPI docs at /docs) together with the runner."""
+    import uvicorn
+
+    from labellake.workflows.api import create_app
+    from labellake.workflows.labeling.build import build_runner
+
+    settings: Settings = ctx.find_object(Settings)
+    work = build_runner(_home(ctx))
+    stop = threading.Event()
+    thread = threading.Thread(target=work.run, args=(stop,), name="labellake-runner", daemon=True)
+    thread.start()
+    try:
+        uvicorn.run(
+            create_app(work.engine, token=settings.api_token),
+            host=host,
+            port=port,
+            log_level="warning",
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+@cli.command()
+@click.option("--batch-id", default=None, help="Batch id [default: the first free demoN].")
+@click.option(
+    "--clips",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Synthetic clips to generate.",
+)
+@click.option(
+    "--frames", default=60, show_default=True, type=click.IntRange(2, 2000), help="Frames per clip."
+)
+@click.pass_context
+def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int) -> None:
+    """Generate sample clips and run the reference 4-job, 2-level batch to completion."""
+    from labellake.workflows.samples import synthetic
+    from labellake.workflows.samples.demo import demo_request, free_demo_id
+
+    engine = _engine(ctx)
+    started = time.monotonic()
+    samples = synthetic.generate(
+        engine.objects,
+        dataset=f"samples/drive-{clips}x{frames}",
+        clips=clips,
+        frames=frames,
+        seed=engine.config.seed,
+    )
+    batch_id = batch_id or free_demo_id(engine.state)
+    engine.submit(demo_request(batch_id, samples), actor=_actor())
+    click.echo(f"batch {batch_id}: {clips} clips x {frames} frames, 4 jobs over 2 levels", err=True)
+    status = _wait_for(ctx, engine, batch_id)
+    detail = engine.show(batch_id)
+    if status != "COMPLETE":
+        raise LabellakeError(f"batch {batch_id} ended {status}: {detail['message']}")
+    click.echo(f"batch {batch_id} COMPLETE in {time.monotonic() - started:.1f}s")
+    for level in detail["levels"]:
+        for job in level["jobLevels"]:
+            click.echo(
+                f"  level {level['level']} {job['labelingJobName']}: {job['jobOutputS3Uri']}"
+            )
+    click.echo(
+        f"show it with: labellake --home {engine_home(ctx)} batch show --batch-id {batch_id}"
+    )
+
+
+def engine_home(ctx: click.Context) -> Path:
+    return ctx.find_object(Settings).home
 
 
 def main(argv: list[str] | None = None) -> None:

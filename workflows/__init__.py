@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Orchestration: batch spec, state store, engine, labeling backends, REST API."""

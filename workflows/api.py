@@ -1,0 +1,144 @@
+"""The batch REST API (FastAPI), in the reference solution's shapes.
+
+POST /batch/create, GET /batch/show, POST /batch-metadata/post, POST /batch/stop,
+POST /batch/retry, DELETE /batch, GET /workforce/show. User errors answer 4xx
+with {"message", "errors": [{"field", "message"}]}; with a token configured,
+every call but /health needs "Authorization: Bearer <token>".
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from labellake import __version__
+from labellake.errors import LabellakeError
+from labellake.workflows.labeling.engine import Engine
+
+
+class Unauthorized(LabellakeError):
+    status_code = 401
+
+
+def _problems(exc: LabellakeError) -> list[dict[str, str]]:
+    return list(getattr(exc, "problems", None) or [{"field": "request", "message": str(exc)}])
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    try:
+        payload = json.loads(body or b"null")
+    except json.JSONDecodeError as exc:
+        raise LabellakeError(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
+    if not isinstance(payload, dict):
+        raise LabellakeError("the body must be a JSON object")
+    return payload
+
+
+def _field(payload: dict[str, Any], name: str, kind: type | tuple[type, ...] = str) -> Any:
+    if name not in payload:
+        raise LabellakeError(f"{name}: required field is missing")
+    value = payload[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise LabellakeError(f"{name}: expected a {getattr(kind, '__name__', 'number')}")
+    return value
+
+
+def create_app(engine: Engine, token: str | None = None) -> FastAPI:
+    app = FastAPI(
+        title="labellake",
+        version=__version__,
+        description="Hierarchical labeling workflows: batches of labeling jobs in "
+        "levels, run by a simulated, local or Ground Truth workforce.",
+    )
+
+    def authorize(request: Request) -> str:
+        if token:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                raise Unauthorized(
+                    "missing or wrong API token; send 'Authorization: Bearer <LABELLAKE_API_TOKEN>'"
+                )
+        return request.headers.get("x-labellake-user", "api")
+
+    @app.exception_handler(LabellakeError)
+    async def user_error(request: Request, exc: LabellakeError) -> JSONResponse:
+        return JSONResponse(
+            status_code=exc.status_code, content={"message": str(exc), "errors": _problems(exc)}
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameters(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or "request", "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            status_code=400,
+            content={"message": f"{errors[0]['field']}: {errors[0]['message']}", "errors": errors},
+        )
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.post("/batch/create")
+    async def create_batch(request: Request, actor: str = Depends(authorize)) -> dict[str, str]:
+        """Submit a batch request (see batch-create-request.json); 400 names the bad field."""
+        body = await request.body()
+        batch_id = await run_in_threadpool(engine.submit, body, actor)
+        return {"batchId": batch_id, "status": "IN_PROGRESS"}
+
+    @app.get("/batch/show")
+    def show_batch(
+        batch_id: str | None = Query(default=None, alias="batchId"), actor: str = Depends(authorize)
+    ) -> dict[str, Any]:
+        """Without batchId: batch ids by status. With it: the batch's detail."""
+        if batch_id is None:
+            return engine.list_by_status()
+        return engine.show(batch_id)
+
+    @app.post("/batch-metadata/post")
+    async def batch_metadata(request: Request, actor: str = Depends(authorize)) -> dict[str, Any]:
+        """Change the downSamplingRate of a running batch."""
+        payload = await _json_object(request)
+        batch_id = _field(payload, "batchId")
+        rate = _field(payload, "downSamplingRate", (int, float))
+        await run_in_threadpool(engine.set_down_sampling_rate, batch_id, float(rate), actor)
+        return {"batchId": batch_id, "downSamplingRate": float(rate)}
+
+    @app.post("/batch/stop")
+    async def stop_batch(request: Request, actor: str = Depends(authorize)) -> dict[str, str]:
+        batch_id = _field(await _json_object(request), "batchId")
+        await run_in_threadpool(engine.stop, batch_id, actor)
+        return {"batchId": batch_id, "status": "STOPPED"}
+
+    @app.post("/batch/retry")
+    async def retry_batch(request: Request, actor: str = Depends(authorize)) -> dict[str, str]:
+        batch_id = _field(await _json_object(request), "batchId")
+        await run_in_threadpool(engine.retry, batch_id, actor)
+        return {"batchId": batch_id, "status": "IN_PROGRESS"}
+
+    @app.delete("/batch")
+    def delete_batch(
+        batch_id: str = Query(alias="batchId"),
+        dry_run: bool = Query(default=False, alias="dryRun"),
+        actor: str = Depends(authorize),
+    ) -> dict[str, Any]:
+        """Delete a batch with its levels, jobs, tasks, raw outputs and lake rows."""
+        return engine.delete(batch_id, dry_run=dry_run, actor=actor)
+
+    @app.get("/workforce/show")
+    def workforce(actor: str = Depends(authorize)) -> dict[str, Any]:
+        """Work teams and their workers."""
+        return {"workteams": engine.backend.workforce()}
+
+    return app

@@ -1,0 +1,1 @@
+"""Hierarchical labeling workflows: batch spec, state store, engine, backends."""

@@ -1,0 +1,68 @@
+"""Labeling backends share one interface: create a job, report its status, stop it.
+
+- simulated: a deterministic workforce that labels from ground truth (this package).
+- local: tasks done by people in the portal.
+- groundtruth: SageMaker CreateLabelingJob / DescribeLabelingJob.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+IN_PROGRESS = "InProgress"
+COMPLETED = "Completed"
+FAILED = "Failed"
+STOPPED = "Stopped"
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """Everything a backend needs to run one labeling job."""
+
+    job_id: str  # the backend's job name; unique per attempt
+    job_name: str
+    batch_id: str
+    level: int
+    modality: str
+    input_manifest_uri: str
+    label_config_uri: str
+    label_attribute_name: str
+    workteam_arn: str
+    output_prefix_uri: str
+    max_concurrent_task_count: int
+    task_time_limit_s: int
+    task_availability_lifetime_s: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    status: str
+    output_manifest_uri: str | None = None
+    failure_reason: str | None = None
+
+
+def output_manifest_uri(output_prefix_uri: str, job_id: str) -> str:
+    """Where Ground Truth writes a job's augmented output manifest."""
+    return f"{output_prefix_uri.rstrip('/')}/{job_id}/manifests/output/output.manifest"
+
+
+class LabelingBackend(Protocol):
+    name: str
+
+    def check_modality(self, modality: str) -> None:
+        """Raise LabellakeError if this backend cannot run ``modality``."""
+
+    def create_job(self, request: JobRequest) -> None:
+        """Start the job; calling it again with the same job_id does nothing."""
+
+    def describe_job(self, job_id: str) -> JobStatus: ...
+
+    def stop_job(self, job_id: str) -> None: ...
+
+    def workforce(self) -> list[dict[str, Any]]:
+        """Teams with their workers, for GET /workforce/show."""
+        ...

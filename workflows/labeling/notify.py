@@ -1,0 +1,111 @@
+"""Delivery of batch notifications to a webhook, with retries and backoff.
+
+The engine stores every completion or failure message as an event and, when a
+webhook is configured, queues it in `notifications` in the same transaction
+that changes the batch's status. Delivery runs apart from the batch steps, so
+a dead webhook never blocks a batch: each failed POST waits twice as long as
+the one before, and after MAX_ATTEMPTS the message is given up on (it stays
+in the events).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+from labellake.workflows.labeling.state import StateStore, now, timestamp
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+FIRST_BACKOFF_S = 2.0
+MAX_BACKOFF_S = 600.0
+
+
+def post_json(url: str, payload: str, timeout_s: float) -> None:
+    """POST ``payload``; raises OSError (urllib's errors included) unless the answer is 2xx."""
+    request = urllib.request.Request(
+        url,
+        data=payload.encode("utf-8"),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "labellake-notifier"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+        if not 200 <= response.status < 300:
+            raise OSError(f"HTTP {response.status}")
+
+
+def backoff_s(attempts: int) -> float:
+    return min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** max(0, attempts - 1))
+
+
+def deliver_due(
+    state: StateStore,
+    timeout_s: float = 5.0,
+    send: Callable[[str, str, float], None] = post_json,
+    clock: Callable[[], dt.datetime] = now,
+) -> int:
+    """Try every notification that is due; returns how many were delivered."""
+    with state.connect() as con:
+        due = [
+            dict(r)
+            for r in con.execute(
+                "SELECT * FROM notifications WHERE status = 'PENDING' AND next_attempt_at <= ? "
+                "ORDER BY id",
+                (timestamp(clock()),),
+            )
+        ]
+    delivered = 0
+    for item in due:
+        attempts = item["attempts"] + 1
+        try:
+            send(item["url"], item["payload"], timeout_s)
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            give_up = attempts >= MAX_ATTEMPTS
+            retry_at = clock() + dt.timedelta(seconds=backoff_s(attempts))
+            with state.transaction() as con:
+                con.execute(
+                    "UPDATE notifications SET attempts = ?, last_error = ?, status = ?, "
+                    "next_attempt_at = ? WHERE id = ?",
+                    (
+                        attempts,
+                        str(exc)[:500],
+                        "GAVE_UP" if give_up else "PENDING",
+                        timestamp(retry_at),
+                        item["id"],
+                    ),
+                )
+            log.warning(
+                "notification %s for batch %s to %s failed (attempt %s): %s",
+                item["id"],
+                item["batch_id"],
+                item["url"],
+                attempts,
+                exc,
+            )
+            continue
+        with state.transaction() as con:
+            con.execute(
+                "UPDATE notifications SET attempts = ?, status = 'DELIVERED', "
+                "delivered_at = ?, last_error = NULL WHERE id = ?",
+                (attempts, timestamp(clock()), item["id"]),
+            )
+        delivered += 1
+    return delivered
+
+
+def notifications(state: StateStore, batch_id: str) -> list[dict[str, object]]:
+    with state.connect() as con:
+        rows = [
+            dict(r)
+            for r in con.execute(
+                "SELECT * FROM notifications WHERE batch_id = ? ORDER BY id", (batch_id,)
+            )
+        ]
+    for row in rows:
+        row["payload"] = json.loads(str(row["payload"]))
+    return rows

@@ -1,0 +1,297 @@
+"""The batch request: what an analyst submits to POST /batch/create.
+
+Field names follow the reference solution's request (batchId, labelingJobs,
+jobName, jobLevel, jobModality, inputConfig.inputManifestS3Uri or
+chainFromJobName, labelCategoryConfigS3Uri, workteamArn), so existing requests
+and notebooks keep working. Every validation error names its field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from labellake.errors import LabellakeError
+
+# Ground Truth's labeling-job name rule; batch ids follow it too.
+NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+_NAME = re.compile(NAME_PATTERN)
+
+VIDEO_MODALITIES = ("VideoObjectTracking", "VideoObjectDetection")
+POINT_CLOUD_MODALITIES = ("PointCloudObjectTracking", "PointCloudObjectDetection")
+SEQUENCE_MODALITIES = VIDEO_MODALITIES + POINT_CLOUD_MODALITIES
+MODALITIES: tuple[str, ...] = (
+    *SEQUENCE_MODALITIES,
+    *(f"{m}Audit" for m in SEQUENCE_MODALITIES),
+    "BoundingBox",
+)
+
+DEFAULT_MAX_CONCURRENT_TASKS = 100
+DEFAULT_TASK_AVAILABILITY_S = 864000
+DEFAULT_TASK_TIME_LIMIT_S = 604800
+
+
+def is_audit(modality: str) -> bool:
+    return modality.endswith("Audit")
+
+
+def base_modality(modality: str) -> str:
+    """VideoObjectTrackingAudit -> VideoObjectTracking."""
+    return modality.removesuffix("Audit")
+
+
+def label_attribute_name(job_name: str, modality: str) -> str:
+    """Ground Truth's rule: sequence tasks write `<job>-ref`, image tasks the job name."""
+    return f"{job_name}-ref" if base_modality(modality) in SEQUENCE_MODALITIES else job_name
+
+
+def default_workteam_arn(level: int, region: str, account: str) -> str:
+    team = "first-level" if level == 1 else "second-level"
+    return f"arn:aws:sagemaker:{region}:{account}:workteam/private-crowd/{team}"
+
+
+class QaFilter(BaseModel):
+    """Opts a chained job into QA routing: only data objects flagged by these checks go to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checks: list[str] = Field(default_factory=list, description="QA check names; empty = all.")
+    min_findings: int = Field(
+        default=1,
+        ge=1,
+        alias="minFindings",
+        description="Findings a data object needs to be routed.",
+    )
+
+
+class InputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    input_manifest_uri: str | None = Field(default=None, alias="inputManifestS3Uri")
+    chain_from_job_name: str | None = Field(default=None, alias="chainFromJobName")
+    down_sampling_rate: float | None = Field(default=None, alias="downSamplingRate", ge=0, le=100)
+    qa_filter: QaFilter | None = Field(default=None, alias="qaFilter")
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> InputConfig:
+        if (self.input_manifest_uri is None) == (self.chain_from_job_name is None):
+            raise ValueError("give exactly one of inputManifestS3Uri and chainFromJobName")
+        if self.input_manifest_uri is not None and not self.input_manifest_uri.strip():
+            raise _field_error("inputManifestS3Uri", "is empty", relative=True)
+        if self.qa_filter is not None and self.chain_from_job_name is None:
+            raise _field_error(
+                "qaFilter", "applies only to a chained job (chainFromJobName)", relative=True
+            )
+        return self
+
+
+class LabelingJobSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    job_name: str = Field(alias="jobName")
+    job_type: Literal["BATCH"] = Field(default="BATCH", alias="jobType")
+    job_modality: str = Field(alias="jobModality")
+    job_level: int = Field(alias="jobLevel", ge=1)
+    label_category_config_uri: str | None = Field(default=None, alias="labelCategoryConfigS3Uri")
+    input_config: InputConfig = Field(alias="inputConfig")
+    workteam_arn: str | None = Field(default=None, alias="workteamArn")
+    max_concurrent_task_count: int = Field(
+        default=DEFAULT_MAX_CONCURRENT_TASKS, alias="maxConcurrentTaskCount", ge=1, le=5000
+    )
+    task_availability_lifetime_s: int = Field(
+        default=DEFAULT_TASK_AVAILABILITY_S, alias="taskAvailabilityLifetimeInSeconds", ge=60
+    )
+    task_time_limit_s: int = Field(
+        default=DEFAULT_TASK_TIME_LIMIT_S, alias="taskTimeLimitInSeconds", ge=30
+    )
+
+    @field_validator("job_name")
+    @classmethod
+    def _name_rule(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                f"'{value}' breaks the labeling-job name rule: 1-63 letters, digits and "
+                "hyphens, starting and ending with a letter or digit"
+            )
+        return value
+
+    @field_validator("job_modality")
+    @classmethod
+    def _known_modality(cls, value: str) -> str:
+        if value not in MODALITIES:
+            raise ValueError(f"unknown modality '{value}'; known: {', '.join(MODALITIES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _config_unless_chained(self) -> LabelingJobSpec:
+        chained = self.input_config.chain_from_job_name is not None
+        if not chained and not self.label_category_config_uri:
+            raise _field_error(
+                "labelCategoryConfigS3Uri",
+                "is required unless the job is chained (inputConfig.chainFromJobName)",
+                relative=True,
+            )
+        if is_audit(self.job_modality) and not chained:
+            raise _field_error(
+                "inputConfig.chainFromJobName",
+                f"a {self.job_modality} job audits another job: name it here",
+                relative=True,
+            )
+        return self
+
+    @property
+    def chain_from(self) -> str | None:
+        return self.input_config.chain_from_job_name
+
+    @property
+    def label_attribute_name(self) -> str:
+        return label_attribute_name(self.job_name, self.job_modality)
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    batch_id: str = Field(alias="batchId")
+    destination_sns_arn: str | None = Field(default=None, alias="destinationSnsArn")
+    down_sampling_rate: float = Field(default=100, alias="downSamplingRate", ge=0, le=100)
+    labeling_jobs: list[LabelingJobSpec] = Field(alias="labelingJobs", min_length=1)
+
+    @field_validator("batch_id")
+    @classmethod
+    def _batch_name_rule(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                f"'{value}' breaks the batch id rule: 1-63 letters, digits and hyphens, "
+                "starting and ending with a letter or digit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _levels_and_chains(self) -> BatchRequest:
+        seen: dict[str, int] = {}
+        for index, job in enumerate(self.labeling_jobs):
+            key = job.job_name.lower()
+            if key in seen:
+                raise _field_error(
+                    f"labelingJobs[{index}].jobName",
+                    f"'{job.job_name}' is used twice in this batch "
+                    "(job names compare case-insensitively)",
+                )
+            seen[key] = index
+        levels = sorted({job.job_level for job in self.labeling_jobs})
+        if levels != list(range(1, len(levels) + 1)):
+            raise _field_error(
+                "labelingJobs[].jobLevel", f"levels must run 1..N without gaps; got {levels}"
+            )
+        by_name = {job.job_name.lower(): job for job in self.labeling_jobs}
+        for index, job in enumerate(self.labeling_jobs):
+            parent_name = job.chain_from
+            if parent_name is None:
+                continue
+            field = f"labelingJobs[{index}].inputConfig.chainFromJobName"
+            parent = by_name.get(parent_name.lower())
+            if parent is None:
+                raise _field_error(field, f"'{parent_name}' is not a job of this batch")
+            if parent.job_level >= job.job_level:
+                raise _field_error(
+                    field,
+                    f"'{job.job_name}' (level {job.job_level}) chains from "
+                    f"'{parent.job_name}' (level {parent.job_level}); a chain must point "
+                    "to a job of a lower level",
+                )
+            if base_modality(parent.job_modality) != base_modality(job.job_modality):
+                raise _field_error(
+                    f"labelingJobs[{index}].jobModality",
+                    f"{job.job_modality} cannot chain from a {parent.job_modality} job",
+                )
+        return self
+
+    @property
+    def levels(self) -> list[int]:
+        return sorted({job.job_level for job in self.labeling_jobs})
+
+    def jobs_at(self, level: int) -> list[LabelingJobSpec]:
+        return [job for job in self.labeling_jobs if job.job_level == level]
+
+    def job(self, name: str) -> LabelingJobSpec:
+        for job in self.labeling_jobs:
+            if job.job_name.lower() == name.lower():
+                return job
+        raise KeyError(name)
+
+
+class _FieldError(ValueError):
+    """A cross-field problem that still names one field (``relative`` to the model raising it)."""
+
+    def __init__(self, field: str, message: str, relative: bool = False) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.relative = relative
+
+
+def _field_error(field: str, message: str, relative: bool = False) -> _FieldError:
+    return _FieldError(field, message, relative)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def validation_messages(error: ValidationError) -> list[dict[str, str]]:
+    """[{field, message}] for every problem, with fields written as in the request."""
+    problems = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        field = _location(tuple(item["loc"]))
+        context = item.get("ctx", {}).get("error")
+        if isinstance(context, _FieldError):
+            message = str(context).split(": ", 1)[1]
+            field = f"{field}.{context.field}" if context.relative and field else context.field
+        if item["type"] == "extra_forbidden":
+            message = "unknown field; check its spelling against the request format"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+        problems.append({"field": field or "request", "message": message})
+    return problems
+
+
+class SpecError(LabellakeError):
+    """A batch request that does not validate; ``problems`` lists every field."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        super().__init__(f"{first['field']}: {first['message']}{more}")
+        self.problems = problems
+
+
+def parse_request(payload: bytes | str | dict[str, Any], source: str = "request") -> BatchRequest:
+    """A validated BatchRequest; SpecError naming the field (or the JSON position) otherwise."""
+    if isinstance(payload, bytes | str):
+        try:
+            payload = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise SpecError(
+                [
+                    {
+                        "field": source,
+                        "message": f"malformed JSON at line {exc.lineno} column {exc.colno}: "
+                        f"{exc.msg}",
+                    }
+                ]
+            ) from exc
+    if not isinstance(payload, dict):
+        raise SpecError([{"field": source, "message": "expected a JSON object"}])
+    try:
+        return BatchRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise SpecError(validation_messages(exc)) from exc

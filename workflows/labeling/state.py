@@ -1,0 +1,370 @@
+"""The workflow state store: batches, levels, jobs, tasks and events in SQLite.
+
+The API, the runner and the portal open it at the same time, so it runs in WAL
+mode and every write is one short IMMEDIATE transaction. The schema carries a
+version (PRAGMA user_version) and migrates forward on open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from labellake.errors import LabellakeError
+
+# Batch statuses (the reference's names where it has them).
+IN_PROGRESS = "IN_PROGRESS"
+VALIDATION_FAIL = "VALIDATION_FAIL"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+COMPLETE = "COMPLETE"
+STOPPED = "STOPPED"
+BATCH_STATUSES = (IN_PROGRESS, VALIDATION_FAIL, INTERNAL_ERROR, COMPLETE, STOPPED)
+FINAL_BATCH_STATUSES = (VALIDATION_FAIL, INTERNAL_ERROR, COMPLETE, STOPPED)
+
+# Job and level statuses.
+PENDING = "PENDING"
+WAIT_FOR_SMGT_RESPONSE = "WAIT_FOR_SMGT_RESPONSE"
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE batches (
+        batch_id TEXT PRIMARY KEY COLLATE NOCASE,
+        status TEXT NOT NULL,
+        request TEXT NOT NULL,
+        down_sampling_rate REAL NOT NULL DEFAULT 100,
+        destination TEXT,
+        token TEXT NOT NULL,
+        message TEXT,
+        error_type TEXT,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        completed_at TEXT
+    );
+    CREATE INDEX batches_status ON batches(status);
+    CREATE TABLE levels (
+        batch_id TEXT NOT NULL COLLATE NOCASE REFERENCES batches(batch_id) ON DELETE CASCADE,
+        level INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        started_at TEXT,
+        completed_at TEXT,
+        PRIMARY KEY (batch_id, level)
+    );
+    CREATE TABLE jobs (
+        job_name TEXT PRIMARY KEY COLLATE NOCASE,
+        batch_id TEXT NOT NULL COLLATE NOCASE REFERENCES batches(batch_id) ON DELETE CASCADE,
+        level INTEGER NOT NULL,
+        modality TEXT NOT NULL,
+        annotation_type TEXT,
+        status TEXT NOT NULL,
+        chain_from TEXT COLLATE NOCASE,
+        workteam_arn TEXT NOT NULL,
+        label_attribute_name TEXT NOT NULL,
+        label_config_uri TEXT,
+        source_manifest_uri TEXT,
+        input_manifest_uri TEXT,
+        output_manifest_uri TEXT,
+        down_sampling_rate REAL,
+        backend_job_id TEXT,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        object_count INTEGER,
+        message TEXT,
+        spec TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        completed_at TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX jobs_batch ON jobs(batch_id, level);
+    CREATE TABLE tasks (
+        job_name TEXT NOT NULL COLLATE NOCASE REFERENCES jobs(job_name) ON DELETE CASCADE,
+        data_object_id INTEGER NOT NULL,
+        source_ref TEXT NOT NULL,
+        status TEXT NOT NULL,
+        worker_id TEXT,
+        accepted_at TEXT,
+        submitted_at TEXT,
+        PRIMARY KEY (job_name, data_object_id)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        batch_id TEXT COLLATE NOCASE,
+        job_name TEXT COLLATE NOCASE,
+        kind TEXT NOT NULL,
+        actor TEXT,
+        payload TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX events_batch ON events(batch_id, id);
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id INTEGER NOT NULL,
+        batch_id TEXT NOT NULL COLLATE NOCASE,
+        url TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        delivered_at TEXT
+    );
+    CREATE INDEX notifications_due ON notifications(status, next_attempt_at);
+    CREATE TABLE retired_names (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        kind TEXT NOT NULL,
+        retired_at TEXT NOT NULL
+    );
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def timestamp(moment: dt.datetime | None = None) -> str:
+    return (moment or now()).astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def parse_timestamp(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+class StateStore:
+    """A path to the SQLite file; each call opens a short-lived connection."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._migrate()
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise LabellakeError(
+                f"cannot open the state store {self.path}: {exc}; check LABELLAKE_STATE_DB"
+            ) from exc
+        con.row_factory = sqlite3.Row
+        try:
+            con.execute("PRAGMA foreign_keys = ON")
+            con.execute("PRAGMA busy_timeout = 30000")
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: all of it happens, or none of it."""
+        with self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LabellakeError(
+                f"cannot create the folder of the state store {self.path}: {exc.strerror}"
+            ) from exc
+        with self.connect() as con:
+            try:
+                con.execute("PRAGMA journal_mode = WAL")
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise LabellakeError(
+                    f"state store {self.path} is not a SQLite database ({exc}); move it aside "
+                    "or set LABELLAKE_STATE_DB"
+                ) from exc
+            if version > SCHEMA_VERSION:
+                raise LabellakeError(
+                    f"state store {self.path} has schema version {version}, newer than this "
+                    f"labellake ({SCHEMA_VERSION}); upgrade labellake"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    # Another process may have migrated while this one waited.
+                    if con.execute("PRAGMA user_version").fetchone()[0] > number:
+                        con.execute("ROLLBACK")
+                        continue
+                    for statement in MIGRATIONS[number].split(";"):
+                        if statement.strip():
+                            con.execute(statement)
+                    con.execute(f"PRAGMA user_version = {number + 1}")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        with self.connect() as con:
+            return con.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- reads ----------------------------------------------------------------
+
+    def batch(self, batch_id: str) -> dict[str, Any] | None:
+        with self.connect() as con:
+            row = con.execute("SELECT * FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+        return dict(row) if row else None
+
+    def batches(self, status: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT * FROM batches"
+        args: tuple[Any, ...] = ()
+        if status:
+            query += " WHERE status = ?"
+            args = (status,)
+        with self.connect() as con:
+            return [dict(r) for r in con.execute(query + " ORDER BY created_at, batch_id", args)]
+
+    def levels(self, batch_id: str) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            return [
+                dict(r)
+                for r in con.execute(
+                    "SELECT * FROM levels WHERE batch_id = ? ORDER BY level", (batch_id,)
+                )
+            ]
+
+    def jobs(self, batch_id: str, level: int | None = None) -> list[dict[str, Any]]:
+        query = "SELECT * FROM jobs WHERE batch_id = ?"
+        args: tuple[Any, ...] = (batch_id,)
+        if level is not None:
+            query += " AND level = ?"
+            args += (level,)
+        with self.connect() as con:
+            return [dict(r) for r in con.execute(query + " ORDER BY level, rowid", args)]
+
+    def job(self, job_name: str) -> dict[str, Any] | None:
+        with self.connect() as con:
+            row = con.execute("SELECT * FROM jobs WHERE job_name = ?", (job_name,)).fetchone()
+        return dict(row) if row else None
+
+    def events(self, batch_id: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        query, args = "SELECT * FROM events WHERE 1 = 1", []
+        if batch_id is not None:
+            query += " AND batch_id = ?"
+            args.append(batch_id)
+        if kind is not None:
+            query += " AND kind = ?"
+            args.append(kind)
+        with self.connect() as con:
+            rows = [dict(r) for r in con.execute(query + " ORDER BY id", args)]
+        for row in rows:
+            row["payload"] = json.loads(row["payload"]) if row["payload"] else None
+        return rows
+
+    def names_taken(self, names: list[str]) -> list[str]:
+        """Which of ``names`` (batch ids or job names) exist or once existed, any case."""
+        if not names:
+            return []
+        marks = ", ".join("?" for _ in names)
+        with self.connect() as con:
+            rows = con.execute(
+                f"SELECT batch_id AS name FROM batches WHERE batch_id IN ({marks}) "
+                f"UNION SELECT job_name FROM jobs WHERE job_name IN ({marks}) "
+                f"UNION SELECT name FROM retired_names WHERE name IN ({marks})",
+                (*names, *names, *names),
+            ).fetchall()
+        return [row["name"] for row in rows]
+
+    # -- writes used by several steps -------------------------------------------
+
+    @staticmethod
+    def add_event(
+        con: sqlite3.Connection,
+        kind: str,
+        *,
+        batch_id: str | None = None,
+        job_name: str | None = None,
+        actor: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> int:
+        cursor = con.execute(
+            "INSERT INTO events (batch_id, job_name, kind, actor, payload, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                batch_id,
+                job_name,
+                kind,
+                actor,
+                json.dumps(payload) if payload is not None else None,
+                timestamp(),
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    # -- the runner's lease -------------------------------------------------------
+
+    def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take or renew lease ``name``; a lease of a dead process on this host is taken over."""
+        with self.transaction() as con:
+            row = con.execute(
+                "SELECT owner, expires_at FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+            if (
+                row
+                and row["owner"] != owner
+                and row["expires_at"] > time.time()
+                and (_owner_alive(row["owner"]))
+            ):
+                return False
+            con.execute(
+                "INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, "
+                "expires_at = excluded.expires_at",
+                (name, owner, time.time() + ttl_s),
+            )
+            return True
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self.transaction() as con:
+            con.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    def lease_holder(self, name: str) -> str | None:
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT owner, expires_at FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+        if row and row["expires_at"] > time.time() and _owner_alive(row["owner"]):
+            return str(row["owner"])
+        return None
+
+
+def lease_owner() -> str:
+    """host:pid:random, so a restarted process never mistakes itself for its predecessor."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+
+
+def _owner_alive(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    if host != socket.gethostname():
+        return True  # another machine: trust the expiry time
+    try:
+        os.kill(int(rest.split(":", 1)[0]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True

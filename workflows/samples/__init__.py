@@ -1,0 +1,1 @@
+"""Sample data: synthetic driving clips, and importers for videos and MOTChallenge folders."""
