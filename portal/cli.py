@@ -254,11 +254,11 @@ def batch() -> None:
 @click.pass_context
 def batch_create(ctx: click.Context, request_file: Path, wait: bool) -> None:
     """Submit a batch. Without --wait it stays IN_PROGRESS until a runner picks it up."""
+    engine = _engine(ctx)
     try:
         payload = request_file.read_bytes()
     except OSError as exc:
         raise LabellakeError(f"cannot read {request_file}: {exc.strerror}") from exc
-    engine = _engine(ctx)
     from labellake.workflows.labeling.spec import SpecError
 
     try:
