@@ -416,6 +416,71 @@ def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int) -> N
     )
 
 
+@cli.group("import")
+def import_() -> None:
+    """Bring clips into the object store: your videos, or MOTChallenge folders."""
+
+
+@import_.command("video")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--dataset",
+    default="imports/video",
+    show_default=True,
+    help="Folder in the object store for the frames and the manifest.",
+)
+@click.option(
+    "--stride", default=1, show_default=True, type=click.IntRange(1), help="Keep every Nth frame."
+)
+@click.option(
+    "--max-frames", default=None, type=click.IntRange(1), help="At most this many frames per video."
+)
+@click.pass_context
+def import_video(
+    ctx: click.Context, paths: tuple[Path, ...], dataset: str, stride: int, max_frames: int | None
+) -> None:
+    """Split mp4/mov/avi videos into JPEG frames + sequence files + an input manifest."""
+    from labellake.workflows.samples.video import import_videos
+
+    imported = import_videos(_home(ctx).objects, list(paths), dataset, stride, max_frames)
+    _echo_json({"inputManifestS3Uri": imported.manifest_uri, "clips": list(imported.clips)})
+
+
+@import_.command("mot")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--dataset",
+    default="imports/mot",
+    show_default=True,
+    help="Folder in the object store for the frames and the manifest.",
+)
+@click.option(
+    "--frames",
+    default=150,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Frames to keep per sequence.",
+)
+@click.option(
+    "--stride", default=1, show_default=True, type=click.IntRange(1), help="Keep every Nth frame."
+)
+@click.pass_context
+def import_mot(
+    ctx: click.Context, folders: tuple[Path, ...], dataset: str, frames: int, stride: int
+) -> None:
+    """Import MOTChallenge folders (img1/, gt/gt.txt, seqinfo.ini) with their ground truth."""
+    from labellake.workflows.samples.mot import import_folders
+
+    imported = import_folders(_home(ctx).objects, list(folders), dataset, frames, stride)
+    _echo_json(
+        {
+            "inputManifestS3Uri": imported.manifest_uri,
+            "labelCategoryConfigS3Uri": imported.label_config_uri,
+            "clips": list(imported.clips),
+        }
+    )
+
+
 def engine_home(ctx: click.Context) -> Path:
     return ctx.find_object(Settings).home
 

@@ -218,6 +218,8 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("batch", "retry"): (["--batch-id", "nope"], 2),
     ("batch", "delete"): (["--batch-id", "nope", "--dry-run"], 2),
     ("demo",): (["--clips", "1", "--frames", "4"], 0),
+    ("import", "video"): (["missing.mp4"], 2),
+    ("import", "mot"): (["missing-folder"], 2),
 }
 LONG_RUNNING = {("runner",), ("api",)}
 
