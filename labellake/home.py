@@ -60,17 +60,16 @@ class Home:
 
 
 def check_state_db(path: Path) -> str:
-    """Open the SQLite state store in WAL mode and run its integrity check."""
-    try:
-        with sqlite3.connect(path, timeout=5) as con:
-            mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            verdict = con.execute("PRAGMA quick_check").fetchone()[0]
-        con.close()
-    except sqlite3.Error as exc:
-        raise LabellakeError(
-            f"state store {path} cannot be opened ({exc}); move the file aside or set "
-            "LABELLAKE_STATE_DB"
-        ) from exc
+    """Open (and migrate) the workflow state store and run SQLite's integrity check."""
+    from labellake.workflows.labeling.state import StateStore
+
+    store = StateStore(path)
+    with store.connect() as con:
+        mode = con.execute("PRAGMA journal_mode").fetchone()[0]
+        verdict = con.execute("PRAGMA quick_check").fetchone()[0]
     if verdict != "ok":
         raise LabellakeError(f"state store {path} is damaged ({verdict}); restore it from a backup")
-    return f"SQLite {sqlite3.sqlite_version}, journal mode {mode}"
+    return (
+        f"{path}: schema version {store.schema_version}, SQLite {sqlite3.sqlite_version}, "
+        f"journal mode {mode}"
+    )

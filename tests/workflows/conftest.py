@@ -47,6 +47,7 @@ def make_engine(tmp_path: Path, objects: ObjectStore) -> Callable[..., Engine]:
     def make(**config: Any) -> Engine:
         clock = config.pop("clock", None)
         backend = SimulatedBackend(objects, SimulationConfig(job_seconds=0))
+        backend.poll_interval_s = 0  # tests step the engine by hand
         engine = Engine(
             StateStore(tmp_path / "state.db"),
             objects,

@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import sqlite3
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class Engine:
         self.clock = clock
         # Called with (engine, batch_id) when a batch completes, before it is marked COMPLETE.
         self.on_complete: list[Callable[[Engine, str], None]] = []
+        self._last_poll: dict[str, float] = {}
 
     # -- reading objects --------------------------------------------------------
 
@@ -301,8 +303,6 @@ class Engine:
         self, batch_id: str, sleep: Callable[[float], None] | None = None, poll_s: float = 0.2
     ) -> str:
         """Drive one batch in this process until it reaches a final status."""
-        import time
-
         sleep = sleep or time.sleep
         while self._batch(batch_id)["status"] == state.IN_PROGRESS:
             if not self.advance(batch_id):
@@ -506,6 +506,8 @@ class Engine:
                 continue
             if job["status"] != state.WAIT_FOR_SMGT_RESPONSE:
                 continue
+            if not self._due_for_poll(job["backend_job_id"]):
+                continue
             status = self.backend.describe_job(job["backend_job_id"])
             if status.status == COMPLETED:
                 with self.state.transaction() as con:
@@ -555,6 +557,15 @@ class Engine:
                 )
             changed = True
         return changed
+
+    def _due_for_poll(self, backend_job_id: str) -> bool:
+        """At most one status call per job every `poll_interval_s` (Ground Truth rate limits)."""
+        interval = getattr(self.backend, "poll_interval_s", 0.0)
+        now = time.monotonic()
+        if now - self._last_poll.get(backend_job_id, -interval) < interval:
+            return False
+        self._last_poll[backend_job_id] = now
+        return True
 
     # -- step 4: finish ---------------------------------------------------------------
 

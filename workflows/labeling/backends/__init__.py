@@ -52,6 +52,7 @@ def output_manifest_uri(output_prefix_uri: str, job_id: str) -> str:
 
 class LabelingBackend(Protocol):
     name: str
+    poll_interval_s: float  # the engine asks about one job at most this often
 
     def check_modality(self, modality: str) -> None:
         """Raise LabellakeError if this backend cannot run ``modality``."""

@@ -48,6 +48,7 @@ class SimulationConfig:
 
 class SimulatedBackend:
     name = "simulated"
+    poll_interval_s = 0.25
 
     def __init__(
         self,
