@@ -1,5 +1,5 @@
 # Two targets a new user needs on a fresh machine that has only python3:
-#   make run    set up .venv, install labellake and run the main job on the embedded default
+#   make run    set up .venv, install labellake, check the home and run the demo batch
 #   make test   set up .venv with the test dependencies, lint with ruff, run pytest
 
 PYTHON ?= python3
@@ -29,8 +29,11 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+# The main job on the embedded default: check the home, then make sure it holds a
+# finished demo batch (sample clips, 4 jobs over 2 levels, simulated workforce).
 run: install
 	$(BIN)/labellake doctor
+	$(BIN)/labellake demo --if-empty
 
 lint: install-dev
 	$(BIN)/ruff check .

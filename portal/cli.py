@@ -383,13 +383,24 @@ def api(ctx: click.Context, host: str, port: int) -> None:
 @click.option(
     "--frames", default=60, show_default=True, type=click.IntRange(2, 2000), help="Frames per clip."
 )
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Do nothing if the home already holds a batch (what `make run` uses).",
+)
 @click.pass_context
-def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int) -> None:
+def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int, if_empty: bool) -> None:
     """Generate sample clips and run the reference 4-job, 2-level batch to completion."""
     from labellake.workflows.samples import synthetic
     from labellake.workflows.samples.demo import demo_request, free_demo_id
 
     engine = _engine(ctx)
+    if if_empty and engine.state.batches():
+        click.echo(
+            f"the home {engine_home(ctx)} already holds batches; list them with: "
+            "labellake batch show"
+        )
+        return
     started = time.monotonic()
     samples = synthetic.generate(
         engine.objects,

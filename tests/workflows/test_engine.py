@@ -378,3 +378,61 @@ def test_list_by_status(engine: Engine, request_for: Callable[..., dict[str, Any
         "COMPLETE": ["done"],
         "STOPPED": [],
     }
+
+
+def test_single_image_bounding_boxes_are_inline(engine: Engine, objects: ObjectStore) -> None:
+    from labellake.workflows.samples.truth import ClipTruth, TruthFrame, TruthObject
+
+    refs = []
+    for name in ("a", "b"):
+        objects.write_bytes(f"images/{name}.jpg", b"\xff\xd8 placeholder")
+        truth = ClipTruth(
+            640,
+            360,
+            [
+                TruthFrame(
+                    f"{name}.jpg",
+                    [
+                        TruthObject("car-1", "Car", "box", box=(10, 20, 100, 50)),
+                        TruthObject("truck-1", "Truck", "box", box=(300, 100, 120, 90)),
+                    ],
+                )
+            ],
+        )
+        objects.write_text(f"images/{name}_gt.json", truth.to_json())
+        refs.append(objects.uri(f"images/{name}.jpg"))
+    manifest_uri = objects.write_text(
+        "images/images.manifest", formats.manifest_text([{"source-ref": ref} for ref in refs])
+    )
+    config_uri = objects.write_text(
+        "images/config.json",
+        json.dumps(
+            {"document-version": "2020-08-15", "labels": [{"label": "Car"}, {"label": "Truck"}]}
+        ),
+    )
+    engine.run_to_end(
+        engine.submit(
+            {
+                "batchId": "img",
+                "labelingJobs": [
+                    {
+                        "jobName": "img-boxes",
+                        "jobModality": "BoundingBox",
+                        "jobLevel": 1,
+                        "labelCategoryConfigS3Uri": config_uri,
+                        "inputConfig": {"inputManifestS3Uri": manifest_uri},
+                    }
+                ],
+            }
+        ),
+        poll_s=0,
+    )
+    job = engine.state.job("img-boxes")
+    assert job["label_attribute_name"] == "img-boxes" and job["annotation_type"] == "box"
+    line = manifest(engine, job["output_manifest_uri"])[0]
+    value, metadata = line["img-boxes"], line["img-boxes-metadata"]
+    assert value["image_size"] == [{"width": 640, "height": 360, "depth": 3}]
+    assert {a["class_id"] for a in value["annotations"]} <= {0, 1}
+    assert len(metadata["objects"]) == len(value["annotations"])
+    assert metadata["type"] == "groundtruth/object-detection"
+    assert metadata["class-map"] == {"0": "Car", "1": "Truck"}

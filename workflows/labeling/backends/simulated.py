@@ -244,9 +244,18 @@ class SimulatedBackend:
             adjustment = None
             if audit:
                 adjustment = "adjusted" if note else "unadjusted"
-            entry[f"{request.label_attribute_name}-metadata"] = formats.label_metadata(
+            metadata = formats.label_metadata(
                 request.job_id, config, request.modality, submitted, adjustment
             )
+            if frames_labels is None:  # image jobs carry a confidence per box
+                metadata = {
+                    "objects": [
+                        {"confidence": round(rng.uniform(0.8, 0.99), 2)}
+                        for _ in note["annotations"]
+                    ],
+                    **metadata,
+                }
+            entry[f"{request.label_attribute_name}-metadata"] = metadata
             output_lines.append(entry)
             answer = (
                 {"trackingAnnotations": {"frameData": {"entries": []}}}
