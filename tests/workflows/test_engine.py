@@ -69,6 +69,9 @@ def test_reference_batch_completes_with_four_jobs_over_two_levels(
     assert config["auditLabelAttributeName"] == "b1-vehicle-ref"
     rows = engine.lake.query("SELECT job_name, level, status FROM jobs ORDER BY job_name")
     assert rows.column("status").to_pylist() == ["COMPLETE"] * 4
+    with engine.state.connect() as con:
+        tasks = con.execute("SELECT job_name, status, count(*) FROM tasks GROUP BY 1, 2").fetchall()
+    assert sorted(map(tuple, tasks)) == [(name, "COMPLETE", 4) for name in sorted(jobs)]
     events = [e["kind"] for e in engine.state.events("b1")]
     assert events[0] == "BatchCreated" and events[-1] == "BatchCompleted"
     message = engine.state.events("b1", kind="BatchCompleted")[0]["payload"]

@@ -443,6 +443,16 @@ class Engine:
                 job_name=job_name,
                 payload={"backendJobId": job_id, "objects": len(lines)},
             )
+            # One task per data object; a retried job starts its tasks afresh.
+            con.execute("DELETE FROM tasks WHERE job_name = ?", (job_name,))
+            con.executemany(
+                "INSERT INTO tasks (job_name, data_object_id, source_ref, status) "
+                "VALUES (?, ?, ?, ?)",
+                [
+                    (job_name, index, line.get("source-ref") or line.get("source"), "QUEUED")
+                    for index, line in enumerate(lines)
+                ],
+            )
 
     @staticmethod
     def _chained_config(
@@ -522,6 +532,10 @@ class Engine:
                             job["job_name"],
                             state.WAIT_FOR_SMGT_RESPONSE,
                         ),
+                    )
+                    con.execute(
+                        "UPDATE tasks SET status = ? WHERE job_name = ?",
+                        (state.COMPLETE, job["job_name"]),
                     )
                     state.StateStore.add_event(
                         con,
