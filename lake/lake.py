@@ -25,6 +25,7 @@ from labellake.lake.readonly import check_user_sql, referenced_tables
 from labellake.lake.store import ObjectStore
 
 _FILE_IN_MESSAGE = re.compile(r"""['"]([^'"]+\.parquet)['"]""")
+_ATTEMPTS = 5  # reads retried when a file vanished under them
 _VANISHED = ("No files found", "No such file", "Cannot open file")
 
 
@@ -118,13 +119,13 @@ class Lake:
     def _run(self, sql: str, params: list[Any] | dict[str, Any] | None) -> pa.Table:
         # A file can vanish between listing and reading when its unit is rewritten
         # into another partition; a fresh session sees the new layout.
-        for attempt in range(3):
+        for attempt in range(_ATTEMPTS):
             with self.connect() as session:
                 session.check_readable(referenced_tables(sql))
                 try:
                     return session.execute(sql, params)
                 except duckdb.IOException as exc:
-                    if attempt < 2 and _vanished(exc):
+                    if attempt < _ATTEMPTS - 1 and _vanished(exc):
                         continue
                     raise _read_error(exc) from exc
         raise AssertionError("unreachable")
@@ -172,26 +173,26 @@ class _Session:
             + (f", hive_partitioning = true, hive_types = {{{hive_types}}}" if hive_types else "")
             + ")"
         )
-        for attempt in range(3):
+        for attempt in range(_ATTEMPTS):
             try:
                 present = {
                     row[0]
                     for row in self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
                 }
-                break
+                columns = ", ".join(
+                    f'"{c.name}"'
+                    if c.name in present
+                    else f'CAST(NULL AS {duck_type[c.name]}) AS "{c.name}"'
+                    for c in table.columns
+                )
+                self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT {columns} FROM {source}')
+                return
             except duckdb.Error as exc:
-                if attempt < 2 and _vanished(exc):
+                if attempt < _ATTEMPTS - 1 and _vanished(exc):
                     continue  # a unit was rewritten into another partition meanwhile
                 self.broken[table.name] = _read_error(exc, table.name).message
                 self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM "{empty}"')
                 return
-        columns = ", ".join(
-            f'"{c.name}"'
-            if c.name in present
-            else f'CAST(NULL AS {duck_type[c.name]}) AS "{c.name}"'
-            for c in table.columns
-        )
-        self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT {columns} FROM {source}')
 
     def lock(self, store: ObjectStore) -> None:
         """No file access outside the lake, no extensions, no setting changes."""
