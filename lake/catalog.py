@@ -307,6 +307,36 @@ TABLES: tuple[Table, ...] = (
             _c("environment", pa.string(), "Library versions and core count, as JSON."),
         ),
     ),
+    Table(
+        name="etl_loads",
+        description="One row per labeling job loaded into the lake, with what it produced.",
+        unit="job",
+        columns=(
+            _JOB,
+            _BATCH,
+            _c("source", pa.string(), "Output manifest the job was loaded from."),
+            _c("fingerprint", pa.string(), "Hash of that manifest; a changed one is reloaded."),
+            _c("loaded_at", TIMESTAMP, "When the load ran."),
+            _c("labels", pa.int64(), "Rows written to labels."),
+            _c("annotations", pa.int64(), "Rows written to annotations."),
+            _c("worker_responses", pa.int64(), "Rows written to worker_responses."),
+            _c("worker_events", pa.int64(), "Rows written to worker_events."),
+            _c("qa_findings", pa.int64(), "Rows written to qa_findings."),
+            _c("errors", pa.int64(), "Rows written to etl_errors."),
+        ),
+    ),
+    Table(
+        name="etl_errors",
+        description="One row per input the ETL could not load (the rest of the job still loads).",
+        unit="job",
+        columns=(
+            _JOB,
+            _c("file", pa.string(), "File or URI that could not be loaded."),
+            _c("line", pa.int64(), "Line in that file, from 1, where known."),
+            _c("reason", pa.string(), "What was wrong."),
+            _c("loaded_at", TIMESTAMP, "When the load ran."),
+        ),
+    ),
 )
 
 _BY_NAME = {table.name: table for table in TABLES}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from labellake.home import Home
+from labellake.workflows.labeling import lake_sync, qa_routing
 from labellake.workflows.labeling.backends.simulated import SimulatedBackend, SimulationConfig
 from labellake.workflows.labeling.engine import Engine, EngineConfig
 from labellake.workflows.labeling.runner import Runner
@@ -30,7 +31,10 @@ def build_engine(home: Home) -> Engine:
         seed=settings.seed,
         aws=aws,
     )
-    return Engine(StateStore(home.state_db), home.objects, home.lake, backend, config)
+    engine = Engine(StateStore(home.state_db), home.objects, home.lake, backend, config)
+    lake_sync.install(engine)
+    qa_routing.install(engine)
+    return engine
 
 
 def build_runner(home: Home) -> Runner:

@@ -106,6 +106,8 @@ class Engine:
         self.clock = clock
         # Called with (engine, batch_id) when a batch completes, before it is marked COMPLETE.
         self.on_complete: list[Callable[[Engine, str], None]] = []
+        # Called with (engine, job_name) after a job completes (its ETL, for one).
+        self.on_job_complete: list[Callable[[Engine, str], None]] = []
         self._last_poll: dict[str, float] = {}
 
     # -- reading objects --------------------------------------------------------
@@ -544,6 +546,8 @@ class Engine:
                         job_name=job["job_name"],
                         payload={"output": status.output_manifest_uri},
                     )
+                for hook in self.on_job_complete:
+                    hook(self, job["job_name"])
                 changed = True
             elif status.status in (FAILED, STOPPED):
                 raise JobFailed(

@@ -41,7 +41,7 @@ class Worker:
     team: str
     name: str
     seconds_per_object_frame: float
-    jitter_px: float
+    jitter: float  # edge error as a share of the box's size
     miss_rate: float = 0.0
     false_positive_rate: float = 0.0
     id_switch_rate: float = 0.0
@@ -95,7 +95,7 @@ def build_team(team: str, region: str, seed: int = 0, size: int | None = None) -
                     team=team,
                     name=f"{team}-auditor-{i + 1}",
                     seconds_per_object_frame=rng.uniform(1.5, 3.0),
-                    jitter_px=rng.uniform(0.3, 0.8),
+                    jitter=rng.uniform(0.004, 0.01),
                     vertex_noise_px=0.5,
                     return_rate=0.02,
                     decline_rate=0.01,
@@ -110,7 +110,7 @@ def build_team(team: str, region: str, seed: int = 0, size: int | None = None) -
                 team=team,
                 name=f"{team}-worker-{i + 1}",
                 seconds_per_object_frame=rng.uniform(3.0, 8.0),
-                jitter_px=rng.uniform(0.8, 2.0) * care,
+                jitter=rng.uniform(0.01, 0.02) * care,
                 miss_rate=0.03 * care,
                 false_positive_rate=0.15 * care,
                 id_switch_rate=0.06 * care,
@@ -180,9 +180,11 @@ def _tracks(
 
 
 def _jitter(
-    box: tuple[float, float, float, float], rng: random.Random, sigma: float
+    box: tuple[float, float, float, float], rng: random.Random, share: float
 ) -> tuple[float, float, float, float]:
+    """The box with each edge off by a normal error of ``share`` of the box's size."""
     left, top, width, height = box
+    sigma = share * (width * height) ** 0.5
     return (
         left + rng.gauss(0, sigma),
         top + rng.gauss(0, sigma),
@@ -263,7 +265,7 @@ def label_clip(
             errors.append(InjectedError("missed", track.object_id, min(track.frames)))
             continue
         boxes[track.object_id] = {
-            i: _jitter(obj.box, rng, worker.jitter_px)  # type: ignore[arg-type]
+            i: _jitter(obj.box, rng, worker.jitter)  # type: ignore[arg-type]
             for i, obj in track.frames.items()
         }
     by_id = {t.object_id: t for t in tracks}
@@ -304,7 +306,7 @@ def label_clip(
         if rng.random() < worker.duplicate_rate:
             k = rng.choice(inner)
             if k in track_boxes:
-                dup = _jitter(track_boxes[k], rng, 0.5)
+                dup = _jitter(track_boxes[k], rng, 0.01)
                 dup_id = object_id(job, f"{oid}-duplicate-{k}")
                 extra.append((k, _shape(by_id[oid], "box", box=dup, object_id_=dup_id)))
                 errors.append(InjectedError("duplicate", dup_id, k, f"duplicates {oid}"))
@@ -483,7 +485,7 @@ def _from_truth(
     return _shape(
         track,
         kind,
-        box=_jitter(obj.box, rng, auditor.jitter_px),  # type: ignore[arg-type]
+        box=_jitter(obj.box, rng, auditor.jitter),  # type: ignore[arg-type]
         object_id_=keep_id,
     )
 

@@ -102,16 +102,25 @@ def render_clip(
     horizon = 0.42 * height
     vp_x = width / 2
     lane_bottoms = np.linspace(-0.15 * width, 1.15 * width, len(LANE_MARKINGS))
-    vehicles = []
+    vehicles: list[_Vehicle] = []
+    lanes = len(LANE_MARKINGS) - 1
     for i in range(int(rng.integers(3, 7))):
         start = int(rng.integers(0, max(1, frames // 3)))
         end = int(min(frames, start + rng.integers(max(2, frames // 2), frames + 1)))
+        lane = i % lanes
+        ahead = [v for v in vehicles if v.lane == lane]
+        # A second vehicle in a lane keeps its distance: same speed, well apart.
+        depth = (
+            (ahead[0].depth + 0.35 if ahead[0].depth < 0.5 else ahead[0].depth - 0.35)
+            if ahead
+            else float(rng.uniform(0.25, 0.8))
+        )
         vehicles.append(
             _Vehicle(
                 track_id=f"{clip}-v{i + 1}",
-                lane=int(rng.integers(0, len(LANE_MARKINGS) - 1)),
-                depth=float(rng.uniform(0.25, 0.8)),
-                speed=float(rng.uniform(-0.004, 0.004)),
+                lane=lane,
+                depth=depth,
+                speed=ahead[0].speed if ahead else float(rng.uniform(-0.004, 0.004)),
                 kind=str(rng.choice(VEHICLE_TYPES)),
                 colour=tuple(int(c) for c in rng.integers(40, 230, 3)),  # type: ignore[misc]
                 start=start,
@@ -148,7 +157,10 @@ def render_clip(
         for vehicle in sorted(vehicles, key=lambda v: v.depth):
             if not vehicle.start <= f < vehicle.end:
                 continue
-            vehicle.depth = min(0.97, max(0.12, vehicle.depth + vehicle.speed))
+            vehicle.depth += vehicle.speed
+            if not 0.12 <= vehicle.depth <= 0.97:
+                vehicle.end = f  # it drove out of view
+                continue
             t = vehicle.depth
             centre_bottom = (lane_bottoms[vehicle.lane] + lane_bottoms[vehicle.lane + 1]) / 2
             x = _lane_x(centre_bottom, vp_x, t, bend)
