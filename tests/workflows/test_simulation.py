@@ -4,6 +4,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labellake.workflows.labeling import simulation
 from labellake.workflows.labeling.formats import seqlabel_document
@@ -83,3 +85,32 @@ def test_seqlabel_round_trip(clip) -> None:  # type: ignore[no-untyped-def]
     assert parsed[0].shapes[0].vertices == [
         (round(x), round(y)) for x, y in frames[0].shapes[0].vertices
     ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    source=st.text(min_size=1, max_size=12),
+    kind=st.sampled_from(["box", "polygon", "keypoint", "polyline"]),
+    worker_index=st.integers(0, 4),
+)
+def test_any_clip_labels_and_audits_without_error(
+    seed: int, source: str, kind: str, worker_index: int
+) -> None:
+    _, truth = render_clip(np.random.default_rng(seed), 40, 320, 180, "c")
+    names = [frame.frame for frame in truth.frames]
+    classes = {"Lane": 0} if kind == "polyline" else {"Vehicle": 0}
+    worker = simulation.build_team("first-level", "us-east-1")[worker_index]
+    frames, errors = simulation.label_clip(truth, names, kind, classes, worker, "j", source)
+    assert len(frames) == 40 and all(0 <= e.frame_no < 40 for e in errors)
+    audited, _ = simulation.audit_clip(
+        frames,
+        truth,
+        names,
+        kind,
+        classes,
+        simulation.build_team("second-level", "us-east-1")[0],
+        "a",
+        source,
+    )
+    assert len(audited) == 40

@@ -298,6 +298,7 @@ def label_clip(
             for k in range(start, start + 3):
                 track_boxes.pop(k, None)
             errors.append(InjectedError("gap", oid, start + 3, "3 frames left out"))
+        inner = [i for i in inner if i in track_boxes]  # a gap may have taken some
         if rng.random() < worker.out_of_image_rate and truth.width:
             k = rng.choice(inner)
             left, top, w, h = track_boxes[k]
@@ -308,7 +309,7 @@ def label_clip(
             if k in track_boxes:
                 dup = _jitter(track_boxes[k], rng, 0.01)
                 dup_id = object_id(job, f"{oid}-duplicate-{k}")
-                extra.append((k, _shape(by_id[oid], "box", box=dup, object_id_=dup_id)))
+                extra.append((k, _shape(by_id[oid], kind, box=dup, object_id_=dup_id)))
                 errors.append(InjectedError("duplicate", dup_id, k, f"duplicates {oid}"))
     # ID switches: two tracks that overlap in time swap ids from a frame on.
     if len(boxes) >= 2:
@@ -330,7 +331,7 @@ def label_clip(
             shown = by_id[ids[oid][i]]
             frames[i].shapes.append(_shape(shown, kind, box=box, object_id_=shown.object_id))
     for i, shape in extra:
-        frames[i].shapes.append(shape if kind == "box" else _shape(by_id[shape.object_id], kind))
+        frames[i].shapes.append(shape)
     if frame_names and rng.random() < worker.false_positive_rate * 3:
         start = rng.randrange(len(frame_names))
         fake_id = object_id(job, f"{source_ref}-false-positive-{start}")
