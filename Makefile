@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 # Tests never reach a real cloud endpoint: dummy credentials, no instance metadata.
 TEST_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
 	AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null \
-	AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PROFILE= HF_HUB_OFFLINE=1
+	AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PROFILE= HF_HUB_OFFLINE=1 \
+	AWS_ENDPOINT_URL=http://127.0.0.1:9
 
 .PHONY: run test lint install install-dev clean
 

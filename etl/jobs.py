@@ -108,17 +108,21 @@ def load_job(
     rows = labeling.AnnotationRows()
     refs, problems = labeling.job_annotations(lines, job.job_name, job.batch_id, rows)
     report.problems += problems
+    sizes: dict[str | None, tuple[int, int] | None] = {}
     for ref in refs:
+        source = ref.line.source_ref
         try:
             document = json.loads(read(ref.uri))
+            if source not in sizes:
+                sizes[source] = _image_size(source, read)
             labeling.add_seqlabel(
                 rows,
                 document,
                 job_name=job.job_name,
                 batch_id=job.batch_id,
-                source_ref=ref.line.source_ref,
+                source_ref=source,
                 class_map=ref.class_map,
-                image_size=_image_size(ref, read),
+                image_size=sizes[source],
             )
         except (LabellakeError, OSError) as exc:
             report.problems.append(labeling.Problem(ref.uri, None, f"cannot read: {exc}"))
@@ -162,9 +166,8 @@ def load_job(
     return report
 
 
-def _image_size(ref: labeling.SeqLabelRef, read: Callable[[str], bytes]) -> tuple[int, int] | None:
+def _image_size(source: str | None, read: Callable[[str], bytes]) -> tuple[int, int] | None:
     """The frame size from the clip's ground truth sidecar or sequence file, where known."""
-    source = ref.line.source_ref
     if not source or not source.endswith("_seq.json"):
         return None
     for candidate in (source[: -len("_seq.json")] + "_gt.json", source):

@@ -37,6 +37,10 @@ def s3_filesystem(region: str | None = None, endpoint_url: str | None = None) ->
         options["scheme"] = parsed.scheme or "https"
         # S3-compatible servers usually serve every bucket under one host name.
         options["force_virtual_addressing"] = False
+    # Fail fast: an unreachable endpoint or a missing key is an error in seconds, not a hang.
+    options["connect_timeout"] = 3.0
+    options["request_timeout"] = 10.0
+    options["retry_strategy"] = pafs.AwsStandardS3RetryStrategy(max_attempts=2)
     return pafs.S3FileSystem(**{k: v for k, v in options.items() if v is not None})
 
 

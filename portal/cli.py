@@ -492,6 +492,46 @@ def import_mot(
     )
 
 
+@cli.group()
+def etl() -> None:
+    """Load labeling outputs into the lake's tables."""
+
+
+@etl.command("run")
+@click.option("--force", is_flag=True, help="Reload jobs even when their output is unchanged.")
+@click.pass_context
+def etl_run(ctx: click.Context, force: bool) -> None:
+    """Load every completed job not loaded yet (keyed per job; re-running loads nothing twice)."""
+    from rich.progress import Progress
+
+    from labellake.etl.jobs import load_job
+    from labellake.workflows.labeling.lake_sync import completed_jobs
+
+    engine = _engine(ctx)
+    jobs = completed_jobs(engine)
+    reports = []
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task("loading jobs", total=len(jobs))
+        for job in jobs:
+            progress.update(task, description=f"loading {job.job_name}")
+            reports.append(load_job(job, engine.lake, aws=engine.config.aws, force=force))
+            progress.advance(task)
+    loaded = [r for r in reports if not r.skipped]
+    problems = sum(len(r.problems) for r in reports)
+    for report in loaded:
+        counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
+        click.echo(f"{report.job_name}: {counts}")
+    click.echo(
+        f"{len(loaded)} job(s) loaded, {len(reports) - len(loaded)} already up to date, "
+        f"{problems} problem(s) recorded in etl_errors"
+    )
+    if reports and not any(r.loaded_anything for r in reports):
+        raise LabellakeError(
+            "nothing could be loaded; see the etl_errors table "
+            "(labellake sql 'select * from etl_errors')"
+        )
+
+
 def engine_home(ctx: click.Context) -> Path:
     return ctx.find_object(Settings).home
 

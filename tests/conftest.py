@@ -48,6 +48,8 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     for key in list(os.environ):
         if key.startswith("LABELLAKE_") or key.startswith("AWS_ENDPOINT_URL"):
             monkeypatch.delenv(key)
+    # Any S3 access a test did not point at moto goes to a closed loopback port.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     workdir = tmp_path_factory.mktemp("cwd")
     monkeypatch.chdir(workdir)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("user-home")))

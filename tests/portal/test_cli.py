@@ -220,6 +220,7 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("demo",): (["--clips", "1", "--frames", "4"], 0),
     ("import", "video"): (["missing.mp4"], 2),
     ("import", "mot"): (["missing-folder"], 2),
+    ("etl", "run"): ([], 0),
 }
 LONG_RUNNING = {("runner",), ("api",)}
 

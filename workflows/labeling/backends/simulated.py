@@ -179,6 +179,7 @@ class SimulatedBackend:
         ledger: list[dict[str, Any]] = []
         output_lines = []
         finished = start
+        shapes = responses = 0
         for index, line in enumerate(lines):
             source_ref = line.get("source-ref") or line.get("source")
             rng = simulation.seeded("task", request.job_id, index)
@@ -257,6 +258,12 @@ class SimulatedBackend:
                 }
             entry[f"{request.label_attribute_name}-metadata"] = metadata
             output_lines.append(entry)
+            shapes += (
+                len(note["annotations"])
+                if frames_labels is None
+                else sum(len(f.shapes) for f in frames_labels)
+            )
+            responses += 1
             answer = (
                 {"trackingAnnotations": {"frameData": {"entries": []}}}
                 if frames_labels is not None
@@ -306,6 +313,8 @@ class SimulatedBackend:
                     "data_objects": len(lines),
                     "injected_errors": len(ledger),
                     "events": len(events),
+                    "shapes": shapes,
+                    "worker_responses": responses,
                 }
             ),
         )

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from labellake.etl.jobs import JobOutput, load_job
+from labellake.lake import Lake
+
+EXAMPLES = Path(__file__).parents[1] / "fixtures/examples"
+
+
+def ground_truth_job(root: Path, job: str = "drive-0042-vehicle") -> Path:
+    """A job output folder laid out as Ground Truth writes it, from the example files."""
+    out = root / job
+    (out / "manifests/output").mkdir(parents=True)
+    seqlabel = out / "annotations/consolidated-annotation/output/0/SeqLabel.json"
+    seqlabel.parent.mkdir(parents=True)
+    shutil.copy(EXAMPLES / "SeqLabel-tracking-boxes.json", seqlabel)
+    line = {
+        "source-ref": "s3://example-input/drive-0042/clip-07_seq.json",
+        f"{job}-ref": str(seqlabel),
+        f"{job}-ref-metadata": {
+            "class-map": {"0": "Vehicle"},
+            "job-name": f"labeling-job/{job}",
+            "human-annotated": "yes",
+            "creation-date": "2026-11-20T10:14:07.512000",
+            "type": "groundtruth/video-object-tracking",
+        },
+    }
+    (out / "manifests/output/output.manifest").write_text(json.dumps(line) + "\n")
+    response = out / "annotations/worker-response/iteration-1/0/2026-11-20_10:13:55.json"
+    response.parent.mkdir(parents=True)
+    shutil.copy(EXAMPLES / "worker-response.json", response)
+    (out / "worker-activity").mkdir()
+    shutil.copy(EXAMPLES / "worker-activity-events.jsonl", out / "worker-activity/events.jsonl")
+    return out / "manifests/output/output.manifest"
+
+
+def counts(lake: Lake) -> dict[str, int]:
+    return {t: n for t, n in lake.row_counts().items() if n}
+
+
+def test_a_job_loads_once(tmp_path: Path, bare_lake: Lake) -> None:
+    manifest = ground_truth_job(tmp_path)
+    job = JobOutput("drive-0042-vehicle", str(manifest), batch_id="drive-0042")
+    report = load_job(job, bare_lake)
+    assert report.problems == [] and not report.skipped
+    assert report.counts == {
+        "labels": 1,
+        "annotations": 3,
+        "worker_responses": 1,
+        "worker_events": 1,
+        "qa_findings": 2,
+        "errors": 0,
+    }
+    first = counts(bare_lake)
+    assert load_job(job, bare_lake).skipped
+    assert load_job(job, bare_lake, force=True).counts == report.counts
+    assert counts(bare_lake) == first
+    response = bare_lake.query("SELECT source_ref, data_object_id FROM worker_responses")
+    assert response.to_pylist() == [
+        {"source_ref": "s3://example-input/drive-0042/clip-07_seq.json", "data_object_id": "0"}
+    ]
+    # Only this job's activity events: the example file holds another job's too.
+    assert bare_lake.query("SELECT DISTINCT job_name FROM worker_events").column(0).to_pylist() == [
+        "drive-0042-vehicle"
+    ]
+
+
+def test_a_changed_output_is_reloaded(tmp_path: Path, bare_lake: Lake) -> None:
+    manifest = ground_truth_job(tmp_path)
+    job = JobOutput("drive-0042-vehicle", str(manifest))
+    load_job(job, bare_lake)
+    manifest.write_text(manifest.read_text() * 2)
+    assert load_job(job, bare_lake).counts["labels"] == 2
+
+
+def test_bad_inputs_are_recorded_and_the_rest_loads(tmp_path: Path, bare_lake: Lake) -> None:
+    manifest = ground_truth_job(tmp_path)
+    root = manifest.parents[2]
+    good = json.loads(manifest.read_text())
+    no_frames = root / "annotations/consolidated-annotation/output/1/SeqLabel.json"
+    no_frames.parent.mkdir(parents=True)
+    no_frames.write_text(json.dumps({"version": "x"}))
+    broken = dict(good, **{"source-ref": "clip-2", "drive-0042-vehicle-ref": str(no_frames)})
+    missing = dict(
+        good,
+        **{"source-ref": "clip-3", "drive-0042-vehicle-ref": str(root / "nowhere/SeqLabel.json")},
+    )
+    manifest.write_text(
+        "\n".join(
+            [
+                json.dumps(good),
+                '{"source-ref": "clip-4", "drive-0',
+                json.dumps(broken),
+                json.dumps(missing),
+            ]
+        )
+        + "\n"
+    )
+    empty = root / "annotations/worker-response/iteration-1/1/2026-11-20_11:00:00.json"
+    empty.parent.mkdir(parents=True)
+    empty.write_text(json.dumps({"answers": []}))
+    report = load_job(JobOutput("drive-0042-vehicle", str(manifest)), bare_lake)
+    errors = bare_lake.query("SELECT file, line, reason FROM etl_errors ORDER BY file").to_pylist()
+    reasons = [(Path(e["file"]).name, e["line"], e["reason"]) for e in errors]
+    assert any(f == "output.manifest" and n == 2 and "truncated" in r for f, n, r in reasons)
+    assert any(f == "SeqLabel.json" and "no tracking-annotations" in r for f, _, r in reasons)
+    assert any(f == "SeqLabel.json" and "does not exist" in r for f, _, r in reasons)
+    assert any(f.endswith(".json") and "no answers" in r for f, _, r in reasons)
+    assert len(errors) == 4 == report.counts["errors"]
+    assert report.counts["labels"] == 3 and report.counts["annotations"] == 3
+
+
+def test_a_missing_manifest_loads_nothing_and_says_so(tmp_path: Path, bare_lake: Lake) -> None:
+    report = load_job(
+        JobOutput("ghost", str(tmp_path / "ghost/manifests/output/output.manifest")), bare_lake
+    )
+    assert not report.loaded_anything
+    assert "does not exist" in report.problems[0].reason
+    assert bare_lake.query("SELECT count(*) FROM etl_errors").column(0)[0].as_py() == 1
+
+
+@pytest.mark.parametrize("mapped", [True, False])
+def test_refs_can_be_mapped_to_a_local_copy(tmp_path: Path, bare_lake: Lake, mapped: bool) -> None:
+    manifest = ground_truth_job(tmp_path / "copy")
+    local = str(tmp_path / "copy")
+    text = manifest.read_text().replace(local, "s3://old-bucket/jobs")
+    manifest.write_text(text)
+    job = JobOutput(
+        "drive-0042-vehicle",
+        str(manifest),
+        uri_map={"s3://old-bucket/jobs": local} if mapped else {},
+    )
+    report = load_job(
+        job,
+        bare_lake,
+        reader=None if mapped else (lambda uri: (_ for _ in ()).throw(OSError("offline"))),
+    )
+    assert (report.counts.get("annotations", 0) == 3) is mapped
