@@ -238,6 +238,7 @@ def add_seqlabel(
                 if shape == "box" and "width" not in item and points:
                     kind = "polyline"  # vertices filed under annotations
                 class_id = integer(item.get("class-id", item.get("class_id")))
+                attributes = item.get("label-category-attributes")
                 rows.add(
                     batch_id=batch_id,
                     job_name=job_name,
@@ -254,7 +255,8 @@ def add_seqlabel(
                     width=number(item.get("width")),
                     height=number(item.get("height")),
                     points=points if kind != "box" else None,
-                    attributes=_attributes(item.get("label-category-attributes")),
+                    attributes=_attributes(attributes),
+                    audit=_text(attributes.get("audit")) if isinstance(attributes, dict) else None,
                     frame_attributes=frame_attributes,
                     image_width=width,
                     image_height=height,

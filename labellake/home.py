@@ -10,6 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from labellake import sql
 from labellake.errors import LabellakeError
 from labellake.lake import Lake, ObjectStore
 from labellake.settings import Settings
@@ -28,7 +29,7 @@ class Home:
         home = cls(
             settings=settings,
             objects=ObjectStore.from_uri(settings.objects_uri, **aws),
-            lake=Lake(ObjectStore.from_uri(settings.lake_uri, **aws)),
+            lake=Lake(ObjectStore.from_uri(settings.lake_uri, **aws), views=sql.views()),
         )
         if create:
             home.ensure()

@@ -187,6 +187,11 @@ TABLES: tuple[Table, ...] = (
             _c("image_width", pa.int32(), "Frame width in pixels, where known."),
             _c("image_height", pa.int32(), "Frame height in pixels, where known."),
             _c("confidence", pa.float64(), "Confidence, where the output has one."),
+            _c(
+                "audit",
+                pa.string(),
+                "Auditor's verdict on the object (Pass or Fail), for audit jobs.",
+            ),
         ),
     ),
     Table(

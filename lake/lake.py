@@ -37,9 +37,18 @@ def _one_line(error: Exception) -> str:
 class Lake:
     """Catalog tables under one root URI: atomic writes and read-only SQL."""
 
-    def __init__(self, store: ObjectStore, tables: tuple[Table, ...] = catalog.TABLES) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        tables: tuple[Table, ...] = catalog.TABLES,
+        views: dict[str, str] | None = None,
+    ) -> None:
+        """``views`` are named SELECTs over the tables (sql/views), queryable like tables."""
         self.store = store
         self.tables = {table.name: table for table in tables}
+        self.views = dict(views or {})
+        clash = set(self.views) & set(self.tables)
+        assert not clash, f"views named like tables: {clash}"
 
     @classmethod
     def from_uri(cls, uri: str, **store_options: Any) -> Lake:
@@ -73,6 +82,8 @@ class Lake:
             session = _Session(con)
             for table in self.tables.values():
                 session.add_view(table, self)
+            for name, select in self.views.items():
+                session.con.execute(f'CREATE VIEW "{name}" AS {select}')
             session.lock(self.store)
             yield session
         finally:
@@ -84,7 +95,7 @@ class Lake:
 
     def query_user(self, sql: str) -> pa.Table:
         """Run SQL typed by a user: read-only, lake tables only."""
-        check_user_sql(sql, self.tables)
+        check_user_sql(sql, [*self.tables, *self.views])
         return self._run(sql, None)
 
     def describe(self) -> list[dict[str, Any]]:
@@ -121,7 +132,10 @@ class Lake:
         # into another partition; a fresh session sees the new layout.
         for attempt in range(_ATTEMPTS):
             with self.connect() as session:
-                session.check_readable(referenced_tables(sql))
+                names = referenced_tables(sql)
+                if names & set(self.views):
+                    names |= set(self.tables)  # a view may read any table
+                session.check_readable(names)
                 try:
                     return session.execute(sql, params)
                 except duckdb.IOException as exc:

@@ -46,3 +46,17 @@ def load(name: str) -> str:
     if matches:
         raise NotFoundError(f"query name '{name}' is ambiguous: {', '.join(matches)}")
     raise NotFoundError(f"no query named '{name}' in sql/; known: {', '.join(sorted(files))}")
+
+
+def views() -> dict[str, str]:
+    """The queries under sql/views/, by file name: the lake serves them as views."""
+    return {
+        name.split("/", 1)[1]: _strip_comments(load(name))
+        for name in names()
+        if name.startswith("views/")
+    }
+
+
+def _strip_comments(text: str) -> str:
+    """A view's text without comment lines (DuckDB keeps the body as given)."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))

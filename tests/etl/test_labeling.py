@@ -96,6 +96,7 @@ def test_tracking_boxes() -> None:
         "image_width": 1920,
         "image_height": 1080,
         "confidence": None,
+        "audit": None,
     }
     assert (rows[2]["frame_no"], rows[2]["frame"], rows[2]["left"]) == (1, "000003.jpg", 955.0)
     assert rows[2]["frame_attributes"] is None

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from labellake import sql
 from labellake.lake import Lake, ObjectStore
 from labellake.workflows.labeling.backends.simulated import SimulatedBackend, SimulationConfig
 from labellake.workflows.labeling.engine import Engine, EngineConfig
@@ -51,7 +52,7 @@ def make_engine(tmp_path: Path, objects: ObjectStore) -> Callable[..., Engine]:
         engine = Engine(
             StateStore(tmp_path / "state.db"),
             objects,
-            Lake.from_uri(str(tmp_path / "lake")),
+            Lake(ObjectStore.from_uri(tmp_path / "lake"), views=sql.views()),
             backend,
             EngineConfig(**config),
             **({"clock": clock} if clock else {}),

@@ -124,3 +124,38 @@ def test_etl_catches_up_after_a_lost_load(
     assert len(synced.lake.query("SELECT job_name FROM etl_loads")) == 4  # done at batch end
     jobs = lake_sync.completed_jobs(synced)
     assert len(jobs) == 4
+
+
+def test_views_over_a_finished_batch(
+    synced: Engine, request_for: Callable[..., dict[str, Any]]
+) -> None:
+    synced.run_to_end(synced.submit(request_for("b1")), poll_s=0)
+    perf = synced.lake.query_user("SELECT * FROM worker_performance").to_pylist()
+    by_job: dict[str, list[dict[str, Any]]] = {}
+    for row in perf:
+        by_job.setdefault(row["job_name"], []).append(row)
+    assert {j: sum(r["tasks"] for r in rows) for j, rows in by_job.items()} == {
+        "b1-vehicle": 4,
+        "b1-lane": 4,
+        "b1-vehicle-audit": 4,
+        "b1-lane-audit": 4,
+    }
+    for row in by_job["b1-vehicle"]:
+        assert row["objects_audited"] > 0 and 0 <= row["share_unchanged"] <= 1
+        assert row["pass_rate"] + row["fail_rate"] == pytest.approx(1)
+        assert row["median_seconds_per_task"] > 60  # hours of virtual work, not seconds
+    outcomes = {
+        r["job_name"]: r for r in synced.lake.query_user("SELECT * FROM audit_outcomes").to_pylist()
+    }
+    assert outcomes["b1-vehicle-audit"]["data_objects"] == 4
+    assert outcomes["b1-vehicle-audit"]["objects"] == (
+        outcomes["b1-vehicle-audit"]["objects_passed"]
+        + outcomes["b1-vehicle-audit"]["objects_failed"]
+    )
+    progress = synced.lake.query_user("SELECT job_name, share_labeled FROM job_progress")
+    assert set(progress.column("share_labeled").to_pylist()) == {1.0}
+    classes = synced.lake.query_user(
+        "SELECT label, shape FROM class_distribution WHERE job_name = 'b1-lane'"
+    ).to_pylist()
+    assert classes == [{"label": "Lane", "shape": "polyline"}]
+    assert synced.lake.query_user("SELECT * FROM qa_findings_per_worker").num_rows >= 0
