@@ -502,19 +502,47 @@ def etl() -> None:
 @click.pass_context
 def etl_run(ctx: click.Context, force: bool) -> None:
     """Load every completed job not loaded yet (keyed per job; re-running loads nothing twice)."""
-    from rich.progress import Progress
-
-    from labellake.etl.jobs import load_job
     from labellake.workflows.labeling.lake_sync import completed_jobs
 
     engine = _engine(ctx)
-    jobs = completed_jobs(engine)
+    _load_jobs(completed_jobs(engine), engine.lake, engine.config.aws, force)
+
+
+@import_.command("groundtruth")
+@click.argument("root")
+@click.option("--job-name", default=None, help="Name of the job, when ROOT holds exactly one.")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="S3PREFIX=DIR",
+    help="Read refs under S3PREFIX from the local copy DIR (repeatable).",
+)
+@click.option("--force", is_flag=True, help="Reload jobs that were already imported unchanged.")
+@click.pass_context
+def import_groundtruth(
+    ctx: click.Context, root: str, job_name: str | None, maps: tuple[str, ...], force: bool
+) -> None:
+    """Load existing Ground Truth job outputs (a folder or an s3:// prefix) into the lake."""
+    from labellake.etl.imports import find_jobs, parse_map
+
+    home = _home(ctx)
+    aws = {"region": home.settings.aws_region, "endpoint_url": home.settings.aws_endpoint_url}
+    _load_jobs(find_jobs(root, job_name, parse_map(list(maps)), **aws), home.lake, aws, force)
+
+
+def _load_jobs(jobs: list, lake, aws: dict, force: bool) -> None:  # type: ignore[type-arg, no-untyped-def]
+    """Load jobs with a progress bar; one line per loaded job, then a summary."""
+    from rich.progress import Progress
+
+    from labellake.etl.jobs import load_job
+
     reports = []
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("loading jobs", total=len(jobs))
+        task = progress.add_task("loading", total=len(jobs))
         for job in jobs:
             progress.update(task, description=f"loading {job.job_name}")
-            reports.append(load_job(job, engine.lake, aws=engine.config.aws, force=force))
+            reports.append(load_job(job, lake, aws=aws, force=force))
             progress.advance(task)
     loaded = [r for r in reports if not r.skipped]
     problems = sum(len(r.problems) for r in reports)

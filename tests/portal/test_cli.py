@@ -221,6 +221,7 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("import", "video"): (["missing.mp4"], 2),
     ("import", "mot"): (["missing-folder"], 2),
     ("etl", "run"): ([], 0),
+    ("import", "groundtruth"): (["missing-folder"], 2),
 }
 LONG_RUNNING = {("runner",), ("api",)}
 
