@@ -560,6 +560,68 @@ def _load_jobs(jobs: list, lake, aws: dict, force: bool) -> None:  # type: ignor
         )
 
 
+@cli.command()
+@click.option("--job", "jobs", multiple=True, help="Job to export (repeatable).")
+@click.option(
+    "--batch",
+    "batch_id",
+    default=None,
+    help="Export a batch: the last job of each chain, merged per frame.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["coco", "yolo", "mot"]),
+    help="Training format.",
+)
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder to write into."
+)
+@click.pass_context
+def export(
+    ctx: click.Context, jobs: tuple[str, ...], batch_id: str | None, fmt: str, out_dir: Path
+) -> None:
+    """Write annotations from the lake in COCO, YOLO or MOTChallenge format."""
+    from labellake.etl.export import EXPORTERS, ObjectFrames, known_sizes
+
+    if bool(jobs) == bool(batch_id):
+        raise LabellakeError("give --job NAME (one or more) or --batch ID")
+    home = _home(ctx)
+    names = list(jobs)
+    if batch_id:
+        engine = _engine(ctx)
+        batch_jobs = engine.state.jobs(engine.show(batch_id)["batchId"])
+        parents = {job["chain_from"].lower() for job in batch_jobs if job["chain_from"]}
+        names = [job["job_name"] for job in batch_jobs if job["job_name"].lower() not in parents]
+    marks = ", ".join("?" for _ in names)
+    annotations = home.lake.query(
+        f"SELECT * FROM annotations WHERE job_name IN ({marks}) "
+        "ORDER BY source_ref, frame_no, job_name, object_id",
+        names,
+    )
+    found = set(annotations.column("job_name").to_pylist())
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise LabellakeError(
+            f"no annotations in the lake for job(s) {', '.join(missing)}; "
+            "run `labellake etl run` or check the job names"
+        )
+    aws = {"region": home.settings.aws_region, "endpoint_url": home.settings.aws_endpoint_url}
+    files = EXPORTERS[fmt](annotations, ObjectFrames(known_sizes(annotations), **aws))
+    try:
+        for relative, text in files.items():
+            target = out_dir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    except OSError as exc:
+        raise LabellakeError(f"cannot write to {out_dir}: {exc.strerror}") from exc
+    click.echo(
+        f"{fmt}: {annotations.num_rows} shapes from {', '.join(names)} -> "
+        f"{len(files)} file(s) in {out_dir}"
+    )
+
+
 def engine_home(ctx: click.Context) -> Path:
     return ctx.find_object(Settings).home
 

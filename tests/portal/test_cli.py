@@ -222,6 +222,7 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("import", "mot"): (["missing-folder"], 2),
     ("etl", "run"): ([], 0),
     ("import", "groundtruth"): (["missing-folder"], 2),
+    ("export",): (["--job", "nope", "--format", "coco", "--out", "exported"], 2),
 }
 LONG_RUNNING = {("runner",), ("api",)}
 
