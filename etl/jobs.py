@@ -73,8 +73,8 @@ def fingerprint(data: bytes) -> str:
 
 
 def loaded_fingerprint(lake: Lake, job_name: str) -> str | None:
-    rows = lake.query("SELECT fingerprint FROM etl_loads WHERE job_name = ?", [job_name])
-    return rows.column(0)[0].as_py() if rows.num_rows else None
+    rows = lake.read_unit("etl_loads", job_name)
+    return rows.column("fingerprint")[0].as_py() if rows.num_rows else None
 
 
 def load_job(

@@ -213,32 +213,41 @@ def attribute_flip(boxes: pd.DataFrame, config: QaConfig) -> pd.DataFrame:
     )
 
 
-def _segments_cross(points: np.ndarray) -> bool:
-    """Whether two non-adjacent segments of a polyline properly intersect."""
-    if len(points) < 4:
-        return False
-    a, b = points[:-1], points[1:]
-    n = len(a)
-    i, j = np.triu_indices(n, k=2)
-    p, r = a[i], b[i] - a[i]
-    q, s = a[j], b[j] - a[j]
-    cross = r[:, 0] * s[:, 1] - r[:, 1] * s[:, 0]
-    ok = np.abs(cross) > 1e-12
-    qp = q - p
-    t = np.where(ok, (qp[:, 0] * s[:, 1] - qp[:, 1] * s[:, 0]) / np.where(ok, cross, 1), -1)
-    u = np.where(ok, (qp[:, 0] * r[:, 1] - qp[:, 1] * r[:, 0]) / np.where(ok, cross, 1), -1)
-    return bool(np.any(ok & (t > 0) & (t < 1) & (u > 0) & (u < 1)))
+def crossing_polylines(polylines: list[np.ndarray]) -> np.ndarray:
+    """For each polyline (an (n, 2) array), whether two non-adjacent segments properly cross.
+
+    Polylines with the same vertex count are checked together, all segment pairs at once.
+    """
+    result = np.zeros(len(polylines), dtype=bool)
+    by_count: dict[int, list[int]] = {}
+    for index, points in enumerate(polylines):
+        if len(points) >= 4:
+            by_count.setdefault(len(points), []).append(index)
+    for count, indices in by_count.items():
+        stack = np.stack([polylines[i] for i in indices])  # (m, count, 2)
+        start, end = stack[:, :-1], stack[:, 1:]
+        i, j = np.triu_indices(count - 1, k=2)
+        p, r = start[:, i], end[:, i] - start[:, i]
+        q, s = start[:, j], end[:, j] - start[:, j]
+        cross = r[..., 0] * s[..., 1] - r[..., 1] * s[..., 0]
+        ok = np.abs(cross) > 1e-12
+        safe = np.where(ok, cross, 1.0)
+        qp = q - p
+        t = (qp[..., 0] * s[..., 1] - qp[..., 1] * s[..., 0]) / safe
+        u = (qp[..., 0] * r[..., 1] - qp[..., 1] * r[..., 0]) / safe
+        hits = (ok & (t > 0) & (t < 1) & (u > 0) & (u < 1)).any(axis=1)
+        result[np.array(indices)] = hits
+    return result
 
 
 def polyline_self_intersection(lines: pd.DataFrame, config: QaConfig) -> pd.DataFrame:
-    crossing = lines["points"].map(
-        lambda pts: (
-            _segments_cross(np.array([[p["x"], p["y"]] for p in pts], dtype=float))
-            if pts is not None and len(pts) >= 4
-            else False
-        )
-    )
-    rows = lines[crossing.astype(bool)]
+    arrays = [
+        np.array([[p["x"], p["y"]] for p in points], dtype=float).reshape(-1, 2)
+        if points is not None
+        else np.zeros((0, 2))
+        for points in lines["points"]
+    ]
+    rows = lines[crossing_polylines(arrays)]
     return _findings(
         rows, "polyline_self_intersection", np.ones(len(rows)), 0, "the polyline crosses itself"
     )

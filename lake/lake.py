@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from labellake.errors import LabellakeError
 from labellake.lake import catalog, writer
@@ -69,21 +70,46 @@ class Lake:
     def delete(self, table: str, unit: str) -> list[str]:
         return writer.delete_unit(self.store, self.table(table), unit)
 
+    def read_unit(self, table: str, unit: str) -> pa.Table:
+        """The rows of one unit, read straight from its files (no query session)."""
+        declared = self.table(table)
+        parts = []
+        for key in writer.unit_keys(self.store, declared, unit):
+            stored = pq.read_table(pa.BufferReader(self.store.read_bytes(key)))
+            for part in key.split("/")[1:-1]:  # col=value folders
+                column, _, value = part.partition("=")
+                stored = stored.append_column(
+                    declared.schema.field(column),
+                    pa.array([value] * stored.num_rows).cast(declared.schema.field(column).type),
+                )
+            parts.append(writer.conform(declared, stored))
+        return pa.concat_tables(parts) if parts else declared.empty()
+
     def files(self, table: str) -> list[str]:
         return self.store.list(self.table(table).name, suffix=".parquet")
 
     # -- reads ----------------------------------------------------------------
 
     @contextlib.contextmanager
-    def connect(self) -> Iterator[_Session]:
-        """An in-memory DuckDB session with one view per table, closed on exit."""
+    def connect(self, names: set[str] | None = None) -> Iterator[_Session]:
+        """An in-memory DuckDB session with a view per table (only ``names``, when given).
+
+        Setting up a view reads the footers of its table's files, so a query sets up only
+        the tables it reads; a query that reads one of the lake's views gets everything.
+        """
+        wanted = set(self.tables) if names is None else {n.lower() for n in names}
+        with_views = names is None or bool(wanted & set(self.views))
+        if with_views:
+            wanted |= set(self.tables)
         con = duckdb.connect(":memory:")
         try:
             session = _Session(con)
             for table in self.tables.values():
-                session.add_view(table, self)
-            for name, select in self.views.items():
-                session.con.execute(f'CREATE VIEW "{name}" AS {select}')
+                if table.name in wanted:
+                    session.add_view(table, self)
+            if with_views:
+                for name, select in self.views.items():
+                    session.con.execute(f'CREATE VIEW "{name}" AS {select}')
             session.lock(self.store)
             yield session
         finally:
@@ -130,11 +156,11 @@ class Lake:
     def _run(self, sql: str, params: list[Any] | dict[str, Any] | None) -> pa.Table:
         # A file can vanish between listing and reading when its unit is rewritten
         # into another partition; a fresh session sees the new layout.
+        names = referenced_tables(sql)
+        if names & set(self.views):
+            names |= set(self.tables)  # a view may read any table
         for attempt in range(_ATTEMPTS):
-            with self.connect() as session:
-                names = referenced_tables(sql)
-                if names & set(self.views):
-                    names |= set(self.tables)  # a view may read any table
+            with self.connect(names) as session:
                 session.check_readable(names)
                 try:
                     return session.execute(sql, params)

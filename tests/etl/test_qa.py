@@ -126,6 +126,15 @@ CASES: dict[str, list[tuple[str, list[dict[str, Any]], list[tuple[str, int]]]]] 
         ("straight", [line("l", 0, [(0, 0), (10, 0), (20, 0), (30, 0)])], []),
         ("zig-zag without crossing", [line("l", 0, [(0, 0), (10, 10), (20, 0), (30, 10)])], []),
         ("loop crossing itself", [line("l", 0, [(0, 0), (10, 0), (10, 10), (5, -5)])], [("l", 0)]),
+        (
+            "mixed lengths, only the five-vertex one crosses",
+            [
+                line("a", 0, [(0, 0), (10, 0), (20, 0), (30, 0)]),
+                line("b", 0, [(0, 0), (10, 0), (10, 10), (5, 10), (5, -5)]),
+                line("c", 1, [(0, 0), (10, 10), (20, 0), (30, 10), (40, 0)]),
+            ],
+            [("b", 0)],
+        ),
     ],
     "polyline_too_few_vertices": [
         ("two vertices", [line("l", 0, [(0, 0), (10, 0)])], []),

@@ -126,3 +126,17 @@ def test_s3_lake_write_and_query_on_moto(moto_endpoint: str, s3_bucket: str) -> 
     assert lake.row_counts()["annotations"] == 2
     assert lake.delete("annotations", "job-s3") == ["annotations/job_name=job-s3/job-s3.parquet"]
     assert lake.row_counts()["annotations"] == 0
+
+
+def test_read_unit_returns_the_rows_with_partition_columns(bare_lake: Lake) -> None:
+    bare_lake.write(
+        "annotations", "job-a", pa.table({"job_name": ["job-a"] * 2, "frame_no": [3, 4]})
+    )
+    bare_lake.write("annotations", "job-b", pa.table({"job_name": ["job-b"], "frame_no": [9]}))
+    rows = bare_lake.read_unit("annotations", "job-a")
+    assert rows.schema == get_table("annotations").schema
+    assert rows.select(["job_name", "frame_no"]).to_pylist() == [
+        {"job_name": "job-a", "frame_no": 3},
+        {"job_name": "job-a", "frame_no": 4},
+    ]
+    assert bare_lake.read_unit("annotations", "nothing").num_rows == 0

@@ -104,10 +104,32 @@ def test_etl_run_and_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     run(capsys, "--home", home, "demo", "--batch-id", "d1", "--clips", "1", "--frames", "6")
     code, out, _ = run(capsys, "--home", home, "etl", "run")
     assert code == 0 and "0 job(s) loaded, 4 already up to date" in out
-    code, out, _ = run(capsys, "--home", home, "export", "--batch", "d1", "--format", "mot",
-                       "--out", str(tmp_path / "mot"))
+    code, out, _ = run(
+        capsys,
+        "--home",
+        home,
+        "export",
+        "--batch",
+        "d1",
+        "--format",
+        "mot",
+        "--out",
+        str(tmp_path / "mot"),
+    )
     assert code == 0 and "d1-vehicle-audit, d1-lane-audit" in out
     assert (tmp_path / "mot/clip-01/gt/gt.txt").read_text().startswith("1,")
-    code, _, err = run(capsys, "--home", home, "export", "--job", "d1-vehicle", "--batch", "d1",
-                       "--format", "coco", "--out", str(tmp_path / "c"))
+    code, _, err = run(
+        capsys,
+        "--home",
+        home,
+        "export",
+        "--job",
+        "d1-vehicle",
+        "--batch",
+        "d1",
+        "--format",
+        "coco",
+        "--out",
+        str(tmp_path / "c"),
+    )
     assert code == 2 and "--job NAME" in err
