@@ -30,6 +30,7 @@ from labellake.lake.store import read_uri
 MANIFEST = "manifests/output/output.manifest"
 WORKER_RESPONSES = "annotations/worker-response"
 WORKER_ACTIVITY = "worker-activity"  # events copied from CloudWatch (not written by Ground Truth)
+BATCH_FILES = 64  # SeqLabel files parsed together: bounded memory, few Arrow calls
 
 
 @dataclass
@@ -108,29 +109,8 @@ def load_job(
     rows = labeling.AnnotationRows()
     refs, problems = labeling.job_annotations(lines, job.job_name, job.batch_id, rows)
     report.problems += problems
-    sizes: dict[str | None, tuple[int, int] | None] = {}
-    for ref in refs:
-        source = ref.line.source_ref
-        try:
-            document = json.loads(read(ref.uri))
-            if source not in sizes:
-                sizes[source] = _image_size(source, read)
-            labeling.add_seqlabel(
-                rows,
-                document,
-                job_name=job.job_name,
-                batch_id=job.batch_id,
-                source_ref=source,
-                class_map=ref.class_map,
-                image_size=sizes[source],
-            )
-        except (LabellakeError, OSError) as exc:
-            report.problems.append(labeling.Problem(ref.uri, None, f"cannot read: {exc}"))
-        except json.JSONDecodeError as exc:
-            report.problems.append(labeling.Problem(ref.uri, exc.lineno, f"not JSON ({exc.msg})"))
-        except ValueError as exc:
-            report.problems.append(labeling.Problem(ref.uri, None, f"not a SeqLabel file: {exc}"))
-    annotations = rows.table()
+    flattened = _flatten_refs(job, refs, read, report)
+    annotations = pa.concat_tables([rows.table(), *flattened])
     responses = _worker_responses(job, lines, read, aws, report)
     events = _worker_events(job, read, aws, report)
     findings = qa.run_checks(annotations, qa_config)
@@ -164,6 +144,66 @@ def load_job(
         ),
     )
     return report
+
+
+def _flatten_refs(
+    job: JobOutput,
+    refs: list[labeling.SeqLabelRef],
+    read: Callable[[str], bytes],
+    report: LoadReport,
+) -> list[pa.Table]:
+    """Annotations of the SeqLabel files, many at a time; odd files one by one."""
+    sizes: dict[str | None, tuple[int, int] | None] = {}
+    tables = []
+    for start in range(0, len(refs), BATCH_FILES):
+        files: list[tuple[labeling.SeqLabelRef, labeling.SeqLabelFile]] = []
+        for ref in refs[start : start + BATCH_FILES]:
+            source = ref.line.source_ref
+            try:
+                data = read(ref.uri)
+            except (LabellakeError, OSError) as exc:
+                report.problems.append(labeling.Problem(ref.uri, None, f"cannot read: {exc}"))
+                continue
+            if source not in sizes:
+                sizes[source] = _image_size(source, read)
+            files.append((ref, labeling.SeqLabelFile(data, source, ref.class_map, sizes[source])))
+        if not files:
+            continue
+        try:
+            tables.append(
+                labeling.flatten_seqlabels([f for _, f in files], job.job_name, job.batch_id)
+            )
+            continue
+        except (pa.ArrowException, ValueError):
+            pass  # some file is unusual: take them one by one
+        for ref, file in files:
+            tables.append(_flatten_one(job, ref, file, report))
+    return tables
+
+
+def _flatten_one(
+    job: JobOutput, ref: labeling.SeqLabelRef, file: labeling.SeqLabelFile, report: LoadReport
+) -> pa.Table:
+    try:
+        return labeling.flatten_seqlabels([file], job.job_name, job.batch_id)
+    except (pa.ArrowException, ValueError):
+        pass
+    rows = labeling.AnnotationRows()
+    try:
+        labeling.add_seqlabel(
+            rows,
+            json.loads(file.data),
+            job_name=job.job_name,
+            batch_id=job.batch_id,
+            source_ref=file.source_ref,
+            class_map=file.class_map,
+            image_size=file.image_size,
+        )
+    except json.JSONDecodeError as exc:
+        report.problems.append(labeling.Problem(ref.uri, exc.lineno, f"not JSON ({exc.msg})"))
+    except ValueError as exc:
+        report.problems.append(labeling.Problem(ref.uri, None, f"not a SeqLabel file: {exc}"))
+    return rows.table()
 
 
 def _image_size(source: str | None, read: Callable[[str], bytes]) -> tuple[int, int] | None:

@@ -363,3 +363,206 @@ def job_annotations(
 def iter_frames(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
     frames = document.get("tracking-annotations") or document.get("detection-annotations") or []
     yield from (f for f in frames if isinstance(f, dict))
+
+
+# -- the fast path: many SeqLabel files at once, parsed and flattened by Arrow -------------
+
+_POINT = pa.struct([("x", pa.float64()), ("y", pa.float64())])
+_BOX_ITEM = pa.struct(
+    [
+        ("left", pa.float64()),
+        ("top", pa.float64()),
+        ("width", pa.float64()),
+        ("height", pa.float64()),
+        ("class-id", pa.string()),
+        ("object-id", pa.string()),
+        ("object-name", pa.string()),
+    ]
+)
+_LINE_ITEM = pa.struct(
+    [
+        ("class-id", pa.string()),
+        ("object-id", pa.string()),
+        ("object-name", pa.string()),
+        ("vertices", pa.list_(_POINT)),
+    ]
+)
+_FRAME = pa.struct(
+    [
+        ("frame-no", pa.string()),
+        ("frame", pa.string()),
+        ("annotations", pa.list_(_BOX_ITEM)),
+        ("polylines", pa.list_(_LINE_ITEM)),
+        ("polygons", pa.list_(_LINE_ITEM)),
+        ("keypoints", pa.list_(_LINE_ITEM)),
+    ]
+)
+_SEQLABEL = pa.schema(
+    [("tracking-annotations", pa.list_(_FRAME)), ("detection-annotations", pa.list_(_FRAME))]
+)
+
+
+@dataclass(frozen=True)
+class SeqLabelFile:
+    """A SeqLabel file's bytes and what the manifest says about it."""
+
+    data: bytes
+    source_ref: str | None
+    class_map: dict[str, str]
+    image_size: tuple[int, int] | None = None
+
+
+def struct_to_map(column: pa.Array) -> pa.Array:
+    """A struct array of string-ish fields -> map<string, string>, skipping null fields."""
+    import numpy as np
+
+    n = len(column)
+    names = [column.type.field(j).name for j in range(column.type.num_fields)]
+    if not names:
+        return pa.array([None] * n, pa.map_(pa.string(), pa.string()))
+    fields = [column.field(j).cast(pa.string()) for j in range(len(names))]
+    valid = np.column_stack([np.asarray(f.is_valid(), dtype=bool) for f in fields])
+    if column.null_count:
+        valid &= np.asarray(column.is_valid(), dtype=bool)[:, None]
+    positions = (np.arange(len(names))[None, :] * n + np.arange(n)[:, None])[valid]
+    codes = np.broadcast_to(np.arange(len(names), dtype=np.int32)[None, :], valid.shape)[valid]
+    values = pa.concat_arrays(fields).take(pa.array(positions, pa.int64()))
+    keys = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names))
+    offsets = np.concatenate([[0], np.cumsum(valid.sum(axis=1))]).astype(np.int32)
+    maps = pa.MapArray.from_arrays(pa.array(offsets), keys.cast(pa.string()), values)
+    empty = valid.sum(axis=1) == 0  # a shape without attributes reads as null, not {}
+    return pa.compute.if_else(pa.array(empty), pa.nulls(n, maps.type), maps)
+
+
+def _parse_seqlabels(files: list[SeqLabelFile]) -> pa.Table:
+    import pyarrow.json as pajson
+
+    # JSON allows raw newlines only between tokens, so each file becomes one line.
+    block = b"\n".join(f.data.replace(b"\n", b" ").replace(b"\r", b" ") for f in files)
+    largest = max(len(f.data) for f in files)
+    return pajson.read_json(
+        pa.BufferReader(block),
+        read_options=pajson.ReadOptions(block_size=max(1 << 20, largest + 16)),
+        parse_options=pajson.ParseOptions(
+            explicit_schema=_SEQLABEL, unexpected_field_behavior="infer"
+        ),
+    )
+
+
+def flatten_seqlabels(
+    files: list[SeqLabelFile], job_name: str, batch_id: str | None = None
+) -> pa.Table:
+    """`annotations` rows of many SeqLabel files at once.
+
+    Raises pa.ArrowException or ValueError when a file does not have the usual types
+    (numbers as strings, say); the caller then takes those files one by one with
+    `add_seqlabel`, which accepts every variant.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    parsed = _parse_seqlabels(files)
+    if parsed.num_rows != len(files):
+        raise ValueError("a file is not a single JSON object")
+    tracking = parsed.column("tracking-annotations").combine_chunks()
+    detection = parsed.column("detection-annotations").combine_chunks()
+    if pc.any(pc.and_(tracking.is_null(), detection.is_null())).as_py():
+        raise ValueError("no tracking-annotations or detection-annotations list")
+    maps = [f.class_map for f in files]
+    same_map = all(m == maps[0] for m in maps)
+    sources = pa.array([f.source_ref for f in files], pa.string())
+    widths = pa.array([f.image_size[0] if f.image_size else None for f in files], pa.int32())
+    heights = pa.array([f.image_size[1] if f.image_size else None for f in files], pa.int32())
+    parts = []
+    for frame_lists in (tracking, detection):
+        frames = pc.list_flatten(frame_lists)
+        if len(frames) == 0:
+            continue
+        file_of_frame = pc.list_parent_indices(frame_lists)
+        starts = np.asarray(frame_lists.offsets)[:-1]
+        position = np.arange(len(frames)) - starts[np.asarray(file_of_frame)]
+        frame_no = pc.coalesce(
+            frames.field("frame-no").cast(pa.int32()), pa.array(position, pa.int32())
+        )
+        frame_attributes = (
+            struct_to_map(frames.field("frame-attributes"))
+            if "frame-attributes" in [f.name for f in frames.type]
+            else pa.nulls(len(frames), pa.map_(pa.string(), pa.string()))
+        )
+        for key, shape in (
+            ("annotations", "box"),
+            ("polylines", "polyline"),
+            ("polygons", "polygon"),
+            ("keypoints", "keypoint"),
+        ):
+            item_lists = frames.field(key)
+            items = pc.list_flatten(item_lists)
+            if len(items) == 0:
+                continue
+            item_fields = {f.name for f in items.type}
+            if shape == "box" and "vertices" in item_fields:
+                raise ValueError("vertices filed under annotations")
+            frame_index = pc.list_parent_indices(item_lists)
+            file_index = file_of_frame.take(frame_index)
+            class_id = items.field("class-id").cast(pa.int32())
+            if same_map:
+                lookup = sorted(maps[0].items())
+                codes = pc.index_in(
+                    items.field("class-id"), value_set=pa.array([k for k, _ in lookup], pa.string())
+                )
+                label = pa.array([v for _, v in lookup], pa.string()).take(codes)
+            else:
+                label = pa.array(
+                    [
+                        maps[f].get(c)
+                        for f, c in zip(
+                            file_index.to_pylist(), items.field("class-id").to_pylist(), strict=True
+                        )
+                    ],
+                    pa.string(),
+                )
+            n = len(items)
+            attributes = (
+                struct_to_map(items.field("label-category-attributes"))
+                if "label-category-attributes" in item_fields
+                else pa.nulls(n, pa.map_(pa.string(), pa.string()))
+            )
+            audit = pa.nulls(n, pa.string())
+            if "label-category-attributes" in item_fields:
+                raw = items.field("label-category-attributes")
+                if "audit" in [f.name for f in raw.type]:
+                    audit = raw.field("audit").cast(pa.string())
+            box = shape == "box"
+            parts.append(
+                pa.table(
+                    {
+                        "batch_id": pa.array([batch_id] * n, pa.string()),
+                        "job_name": pa.array([job_name] * n, pa.string()),
+                        "source_ref": sources.take(file_index),
+                        "frame_no": frame_no.take(frame_index),
+                        "frame": frames.field("frame").take(frame_index),
+                        "object_id": items.field("object-id"),
+                        "object_name": items.field("object-name"),
+                        "class_id": class_id,
+                        "label": label,
+                        "shape": pa.array([shape] * n, pa.string()),
+                        "left": items.field("left") if box else pa.nulls(n, pa.float64()),
+                        "top": items.field("top") if box else pa.nulls(n, pa.float64()),
+                        "width": items.field("width") if box else pa.nulls(n, pa.float64()),
+                        "height": items.field("height") if box else pa.nulls(n, pa.float64()),
+                        "points": pa.nulls(n, pa.list_(_POINT)) if box else items.field("vertices"),
+                        "attributes": attributes,
+                        "frame_attributes": frame_attributes.take(frame_index),
+                        "image_width": widths.take(file_index),
+                        "image_height": heights.take(file_index),
+                        "confidence": items.field("confidence").cast(pa.float64())
+                        if "confidence" in item_fields
+                        else pa.nulls(n, pa.float64()),
+                        "audit": audit,
+                    }
+                )
+            )
+    schema = get_table("annotations").schema
+    if not parts:
+        return schema.empty_table()
+    return pa.concat_tables(parts).cast(schema)
