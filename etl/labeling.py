@@ -442,7 +442,8 @@ def _parse_seqlabels(files: list[SeqLabelFile]) -> pa.Table:
     largest = max(len(f.data) for f in files)
     return pajson.read_json(
         pa.BufferReader(block),
-        read_options=pajson.ReadOptions(block_size=max(1 << 20, largest + 16)),
+        # Blocks of a few MB keep both cores busy; a block must hold a whole file.
+        read_options=pajson.ReadOptions(block_size=max(4 << 20, largest + 16)),
         parse_options=pajson.ParseOptions(
             explicit_schema=_SEQLABEL, unexpected_field_behavior="infer"
         ),

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from labellake.etl import labeling, workers
@@ -242,3 +243,62 @@ def test_dispatch_is_on_the_value_not_the_type() -> None:
 def test_activity_timestamp_formats(text: str, timestamp: str) -> None:
     assert workers.parse_time(text).isoformat() == timestamp
     assert workers.parse_time("") is None
+
+
+FAST_CASES = [
+    ("SeqLabel-tracking-boxes.json", {"0": "Vehicle"}),
+    ("SeqLabel-tracking-polylines.json", {"0": "Lane"}),
+    (
+        "SeqLabel-detection-polygons-keypoints.json",
+        {"0": "Vehicle", "1": "Drivable_Area", "2": "Traffic_Light"},
+    ),
+]
+
+
+def _slow(file: labeling.SeqLabelFile) -> list[dict[str, object]]:
+    rows = labeling.AnnotationRows()
+    labeling.add_seqlabel(
+        rows,
+        json.loads(file.data),
+        job_name="j",
+        batch_id="b",
+        source_ref=file.source_ref,
+        class_map=file.class_map,
+        image_size=file.image_size,
+    )
+    return rows.table().to_pylist()
+
+
+def _key(row: dict[str, object]) -> tuple[str, ...]:
+    return (str(row["source_ref"]), str(row["frame_no"]), str(row["object_id"]))
+
+
+@pytest.mark.parametrize("name,class_map", FAST_CASES)
+def test_fast_path_equals_the_tolerant_path(name: str, class_map: dict[str, str]) -> None:
+    file = labeling.SeqLabelFile((EXAMPLES / name).read_bytes(), "s", class_map, (1920, 1080))
+    assert labeling.flatten_seqlabels([file], "j", "b").to_pylist() == _slow(file)
+
+
+def test_fast_path_over_many_files_with_different_class_maps() -> None:
+    files = [
+        labeling.SeqLabelFile((EXAMPLES / name).read_bytes(), f"clip-{i}", cmap, None)
+        for i, (name, cmap) in enumerate(FAST_CASES * 3)
+    ]
+    fast = sorted(labeling.flatten_seqlabels(files, "j", "b").to_pylist(), key=_key)
+    slow = sorted((row for f in files for row in _slow(f)), key=_key)
+    assert fast == slow
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"tracking-annotations": [{"frame-no": 0, "frame": "a.jpg", "annotations": []}]}',
+        '{"tracking-annotations": [{"frame-no": "0", "annotations": [{"left": "5", "top": 1, '
+        '"width": 2, "height": 2, "class-id": "0", "object-id": "o"}]}]}',
+        '{"version": "no frames here"}',
+    ],
+    ids=["number-frame-no", "string-number", "no-frames"],
+)
+def test_fast_path_refuses_what_the_tolerant_path_handles(text: str) -> None:
+    with pytest.raises((pa.ArrowException, ValueError)):
+        labeling.flatten_seqlabels([labeling.SeqLabelFile(text.encode(), "s", {})], "j")
