@@ -15,8 +15,10 @@ EXAMPLES = Path(__file__).parents[1] / "fixtures/examples"
 
 def test_input_manifest() -> None:
     lines = formats.parse_manifest((EXAMPLES / "input.manifest").read_text(), "input.manifest")
-    assert lines == [{"source-ref": "s3://example-input/drive-0042/clip-07_seq.json"},
-                     {"source-ref": "s3://example-input/drive-0042/clip-08_seq.json"}]
+    assert lines == [
+        {"source-ref": "s3://example-input/drive-0042/clip-07_seq.json"},
+        {"source-ref": "s3://example-input/drive-0042/clip-08_seq.json"},
+    ]
     assert formats.parse_manifest(formats.manifest_text(lines), "again") == lines
 
 
@@ -24,14 +26,18 @@ def test_sequence_file() -> None:
     sequence = formats.parse_sequence((EXAMPLES / "sequence.json").read_text(), "sequence.json")
     assert sequence == formats.Sequence(
         prefix="s3://example-input/drive-0042/clip-07/img1/",
-        frames=((1, "000001.jpg"), (2, "000003.jpg"), (3, "000005.jpg")), seq_no=0)
+        frames=((1, "000001.jpg"), (2, "000003.jpg"), (3, "000005.jpg")),
+        seq_no=0,
+    )
 
 
 @pytest.mark.parametrize(
     "name,kind,classes",
-    [("label-category-vehicle.json", "box", {"0": "Vehicle"}),
-     ("label-category-lane.json", "polyline", {"0": "Lane"}),
-     ("label-category-vehicle-audit.json", "box", {"0": "Vehicle"})],
+    [
+        ("label-category-vehicle.json", "box", {"0": "Vehicle"}),
+        ("label-category-lane.json", "polyline", {"0": "Lane"}),
+        ("label-category-vehicle-audit.json", "box", {"0": "Vehicle"}),
+    ],
 )
 def test_label_category_configs(name: str, kind: str, classes: dict[str, str]) -> None:
     config = formats.parse_label_config((EXAMPLES / name).read_text(), name)
@@ -50,8 +56,11 @@ def test_audit_config_derived_from_its_parent() -> None:
 
 @pytest.mark.parametrize(
     "text,message",
-    [('{"frames": []}', "has no frames"), ("not json", "not JSON"),
-     ('{"frames": [{"frame-no": 1}]}', 'needs "frame-no" and "frame"')],
+    [
+        ('{"frames": []}', "has no frames"),
+        ("not json", "not JSON"),
+        ('{"frames": [{"frame-no": 1}]}', 'needs "frame-no" and "frame"'),
+    ],
 )
 def test_bad_sequence_files(text: str, message: str) -> None:
     with pytest.raises(LabellakeError, match=message):

@@ -64,6 +64,11 @@ class InjectedError:
     detail: str = ""
 
 
+def clip_key(source_ref: str) -> str:
+    """A data object's name without its location, so a moved lake labels the same way."""
+    return source_ref.rstrip("/").rsplit("/", 1)[-1]
+
+
 def seeded(*parts: object) -> random.Random:
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
@@ -230,7 +235,7 @@ def label_clip(
     source_ref: str,
 ) -> tuple[list[FrameLabels], list[InjectedError]]:
     """A first-level worker's labels for one clip, and the errors they injected."""
-    rng = seeded("label", job, source_ref, worker.worker_id)
+    rng = seeded("label", job, clip_key(source_ref), worker.worker_id)
     frames = [FrameLabels(frame_no=i, frame=name) for i, name in enumerate(frame_names)]
     errors: list[InjectedError] = []
     tracks = _tracks(truth, frame_names, kind, class_ids, job)
@@ -334,7 +339,7 @@ def label_clip(
         frames[i].shapes.append(shape)
     if frame_names and rng.random() < worker.false_positive_rate * 3:
         start = rng.randrange(len(frame_names))
-        fake_id = object_id(job, f"{source_ref}-false-positive-{start}")
+        fake_id = object_id(job, f"{clip_key(source_ref)}-false-positive-{start}")
         fake = _Track(
             "none",
             fake_id,
@@ -372,7 +377,7 @@ def audit_clip(
 
     Returns the adjusted frames and how many shapes were changed, added or removed.
     """
-    rng = seeded("audit", job, source_ref, auditor.worker_id)
+    rng = seeded("audit", job, clip_key(source_ref), auditor.worker_id)
     tracks = {t.truth_id: t for t in _tracks(truth, frame_names, kind, class_ids, job)}
     parent_by_index = {f.frame_no: f for f in parent}
     matches: dict[int, list[tuple[Shape, str | None]]] = {}
