@@ -282,6 +282,13 @@ def label_clip(
         if len(indices) < 6:
             continue
         inner = indices[2:-2]
+        # The gap first, so every later error lands on a frame that is still there.
+        if rng.random() < worker.gap_rate and len(inner) > 6:
+            start = rng.choice(inner[:-4])
+            for k in range(start, start + 3):
+                track_boxes.pop(k, None)
+            errors.append(InjectedError("gap", oid, start + 3, "3 frames left out"))
+            inner = [i for i in inner if i in track_boxes]
         if rng.random() < worker.size_jump_rate:
             k = rng.choice(inner)
             left, top, w, h = track_boxes[k]
@@ -298,12 +305,6 @@ def label_clip(
             left, top, w, h = track_boxes[k]
             track_boxes[k] = (left + 1.6 * w * rng.choice((-1, 1)), top, w, h)
             errors.append(InjectedError("position_jump", oid, k, "shifted 1.6 widths"))
-        if rng.random() < worker.gap_rate and len(inner) > 6:
-            start = rng.choice(inner[:-4])
-            for k in range(start, start + 3):
-                track_boxes.pop(k, None)
-            errors.append(InjectedError("gap", oid, start + 3, "3 frames left out"))
-        inner = [i for i in inner if i in track_boxes]  # a gap may have taken some
         if rng.random() < worker.out_of_image_rate and truth.width:
             k = rng.choice(inner)
             left, top, w, h = track_boxes[k]
