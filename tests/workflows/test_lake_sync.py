@@ -95,7 +95,9 @@ def test_qa_routing_sends_only_flagged_objects_to_the_audit(
     synced: Engine, request_for: Callable[..., dict[str, Any]]
 ) -> None:
     request = request_for("b1")
-    request["labelingJobs"][2]["inputConfig"]["qaFilter"] = {"checks": ["iou_drop", "size_jump"]}
+    request["labelingJobs"][2]["inputConfig"]["qaFilter"] = {
+        "checks": ["duplicate_box", "size_jump"]
+    }
     request["labelingJobs"][3]["inputConfig"]["qaFilter"] = {
         "checks": ["polyline_self_intersection"]
     }
@@ -103,7 +105,7 @@ def test_qa_routing_sends_only_flagged_objects_to_the_audit(
     flagged = set(
         synced.lake.query(
             "SELECT DISTINCT source_ref FROM qa_findings WHERE job_name = 'b1-vehicle' "
-            "AND \"check\" IN ('iou_drop', 'size_jump')"
+            "AND \"check\" IN ('duplicate_box', 'size_jump')"
         )
         .column(0)
         .to_pylist()
