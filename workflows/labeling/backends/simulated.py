@@ -169,6 +169,10 @@ class SimulatedBackend:
         )
         user_pool = f"{self.config.region}_labellake"
         reference = hashlib.sha256(request.job_id.encode()).hexdigest()[:12]
+
+        def event(worker: simulation.Worker, kind: str, **times: dt.datetime) -> dict[str, str]:
+            return self._event(worker, request, job_arn, user_pool, reference, kind, **times)
+
         audit = is_audit(request.modality)
         parent_attribute = config.get("auditLabelAttributeName")
         # On the virtual clock, work starts once its inputs exist: an audit never starts
@@ -195,12 +199,8 @@ class SimulatedBackend:
             for other in (w for w in workers if w is not worker):
                 if rng.random() < other.decline_rate:
                     events.append(
-                        self._event(
+                        event(
                             other,
-                            request,
-                            job_arn,
-                            user_pool,
-                            reference,
                             "TasksDeclined",
                             declined=accepted,
                         )
@@ -208,12 +208,8 @@ class SimulatedBackend:
                 elif rng.random() < other.return_rate:
                     taken = accepted - dt.timedelta(minutes=rng.uniform(5, 40))
                     events.append(
-                        self._event(
+                        event(
                             other,
-                            request,
-                            job_arn,
-                            user_pool,
-                            reference,
                             "TasksReturned",
                             accepted=taken,
                             returned=accepted,
@@ -285,12 +281,8 @@ class SimulatedBackend:
                 ),
             )
             events.append(
-                self._event(
+                event(
                     worker,
-                    request,
-                    job_arn,
-                    user_pool,
-                    reference,
                     "TasksSubmitted",
                     accepted=accepted,
                     submitted=submitted,
