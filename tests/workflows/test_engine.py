@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from labellake.errors import ConflictError, NotFoundError
 from labellake.lake import ObjectStore
 from labellake.workflows.labeling import formats
 from labellake.workflows.labeling.engine import Engine
-from labellake.workflows.labeling.spec import SpecError
+from labellake.workflows.labeling.spec import NAME_PATTERN, SpecError
 from labellake.workflows.samples.synthetic import SampleSet
 
 from .conftest import FakeClock
@@ -439,3 +440,20 @@ def test_single_image_bounding_boxes_are_inline(engine: Engine, objects: ObjectS
     assert len(metadata["objects"]) == len(value["annotations"])
     assert metadata["type"] == "groundtruth/object-detection"
     assert metadata["class-map"] == {"0": "Car", "1": "Truck"}
+
+
+@pytest.mark.parametrize(
+    "name,attempt,expected",
+    [
+        ("job", 1, "job"),
+        ("job", 3, "job-3"),
+        ("a" * 63, 2, "a" * 61 + "-2"),
+        ("a" * 60 + "--bc", 12, "a" * 60 + "-12"),
+    ],
+)
+def test_retried_backend_names_keep_the_name_rule(
+    engine: Engine, name: str, attempt: int, expected: str
+) -> None:
+    backend_name = engine.backend_job_id({"job_name": name, "attempt": attempt})
+    assert backend_name == expected
+    assert re.match(NAME_PATTERN, backend_name)

@@ -336,7 +336,11 @@ class Engine:
         )
 
     def backend_job_id(self, job: dict[str, Any]) -> str:
-        return job["job_name"] if job["attempt"] <= 1 else f"{job['job_name']}-{job['attempt']}"
+        """The job's name, then `<name>-<attempt>` for a retry, within the 63-character rule."""
+        if job["attempt"] <= 1:
+            return job["job_name"]
+        suffix = f"-{job['attempt']}"
+        return job["job_name"][: 63 - len(suffix)].rstrip("-") + suffix
 
     def start_job(self, job_name: str) -> None:
         job = self._job(job_name)
