@@ -30,11 +30,13 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-# The main job on the embedded default: check the home, then make sure it holds a
-# finished demo batch (sample clips, 4 jobs over 2 levels, simulated workforce).
+# The main job on the embedded default: check the home, make sure it holds a finished
+# demo batch (sample clips, 4 jobs over 2 levels, simulated workforce), then serve the
+# portal (http://127.0.0.1:8501) and the API until Ctrl-C.
 run: install
 	$(BIN)/labellake doctor
 	$(BIN)/labellake demo --if-empty
+	$(BIN)/labellake up
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
+import os
 import signal
 import sys
 import threading
@@ -369,6 +370,79 @@ def api(ctx: click.Context, host: str, port: int) -> None:
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+@cli.command()
+@click.option("--api-port", default=8080, show_default=True, type=int, help="Port of the API.")
+@click.option(
+    "--portal-port", default=8501, show_default=True, type=int, help="Port of the portal."
+)
+@click.pass_context
+def up(ctx: click.Context, api_port: int, portal_port: int) -> None:
+    """Start the API with the runner and the portal on 127.0.0.1; Ctrl-C stops both."""
+    import subprocess
+
+    import labellake.portal
+
+    settings: Settings = ctx.find_object(Settings)
+    _home(ctx)  # fail here, in one line, if the home is unusable
+    env = {
+        **os.environ,
+        **{
+            f"LABELLAKE_{name.upper()}": str(value)
+            for name, value in settings.model_dump().items()
+            if value is not None
+        },
+    }
+    app = Path(labellake.portal.__file__).parent / "app.py"
+    commands = {
+        "api": [
+            sys.executable,
+            "-m",
+            "labellake.portal.cli",
+            "api",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(api_port),
+        ],
+        "portal": [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(app),
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(portal_port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+    }
+    children = {name: subprocess.Popen(command, env=env) for name, command in commands.items()}
+    click.echo(
+        f"labellake is up: portal http://127.0.0.1:{portal_port}  "
+        f"API http://127.0.0.1:{api_port}/docs  (Ctrl-C stops both)"
+    )
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        while not stop.is_set():
+            ended = [name for name, child in children.items() if child.poll() is not None]
+            if ended:
+                click.echo(f"labellake: the {ended[0]} stopped; stopping the rest", err=True)
+                break
+            stop.wait(0.5)
+    for child in children.values():
+        if child.poll() is None:
+            child.terminate()
+    for child in children.values():
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 @cli.command()

@@ -224,7 +224,7 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("import", "groundtruth"): (["missing-folder"], 2),
     ("export",): (["--job", "nope", "--format", "coco", "--out", "exported"], 2),
 }
-LONG_RUNNING = {("runner",), ("api",)}
+LONG_RUNNING = {("runner",), ("api",), ("up",)}
 
 
 def test_every_command_has_an_invocation() -> None:

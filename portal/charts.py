@@ -1,0 +1,115 @@
+"""Every chart of the portal: pure functions from a DataFrame to an Altair chart."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+STATUS_COLOURS = {
+    "COMPLETE": "#2e7d32",
+    "IN_PROGRESS": "#1565c0",
+    "WAIT_FOR_SMGT_RESPONSE": "#1565c0",
+    "PENDING": "#9e9e9e",
+    "STOPPED": "#f9a825",
+    "INTERNAL_ERROR": "#c62828",
+    "VALIDATION_FAIL": "#c62828",
+}
+
+
+def batch_status(counts: pd.DataFrame) -> alt.Chart:
+    """Bars of batches per status (columns status, batches)."""
+    return (
+        alt.Chart(counts)
+        .mark_bar()
+        .encode(
+            x=alt.X("batches:Q", title="batches"),
+            y=alt.Y("status:N", sort="-x", title=None),
+            color=alt.Color(
+                "status:N",
+                legend=None,
+                scale=alt.Scale(domain=list(STATUS_COLOURS), range=list(STATUS_COLOURS.values())),
+            ),
+            tooltip=["status", "batches"],
+        )
+    )
+
+
+def objects_per_day(daily: pd.DataFrame) -> alt.Chart:
+    """Stacked bars of data objects labeled per day and job (day, job_name, objects)."""
+    return (
+        alt.Chart(daily)
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title="day"),
+            y=alt.Y("objects:Q", title="data objects labeled"),
+            color=alt.Color("job_name:N", title="job"),
+            tooltip=["day:T", "job_name", "objects"],
+        )
+    )
+
+
+def histogram(
+    bins: pd.DataFrame, value: str, count: str, value_title: str, colour: str | None = None
+) -> alt.Chart:
+    """Bars of pre-binned counts (the binning happens in SQL)."""
+    encoding = {
+        "x": alt.X(f"{value}:Q", title=value_title),
+        "y": alt.Y(f"{count}:Q", title=count),
+        "tooltip": [value, count] + ([colour] if colour else []),
+    }
+    if colour:
+        encoding["color"] = alt.Color(f"{colour}:N")
+    return alt.Chart(bins).mark_bar().encode(**encoding)
+
+
+def throughput(daily: pd.DataFrame) -> alt.Chart:
+    """Lines of tasks per day per worker (worker_id, day, tasks)."""
+    return (
+        alt.Chart(daily)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:T", title="day"),
+            y=alt.Y("tasks:Q", title="tasks submitted"),
+            color=alt.Color("worker_id:N", title="worker"),
+            tooltip=["worker_id", "day:T", "tasks", "hours"],
+        )
+    )
+
+
+def leaderboard(performance: pd.DataFrame) -> alt.Chart:
+    """Workers by objects labeled, coloured by the auditors' pass rate."""
+    return (
+        alt.Chart(performance)
+        .mark_bar()
+        .encode(
+            x=alt.X("objects_labeled:Q", title="objects labeled"),
+            y=alt.Y("worker_id:N", sort="-x", title=None),
+            color=alt.Color(
+                "pass_rate:Q",
+                title="pass rate",
+                scale=alt.Scale(domain=[0, 1], scheme="redyellowgreen"),
+            ),
+            tooltip=[
+                "worker_id",
+                "job_name",
+                "tasks",
+                "objects_labeled",
+                "pass_rate",
+                "mean_iou_shift",
+            ],
+        )
+    )
+
+
+def findings_by_check(findings: pd.DataFrame) -> alt.Chart:
+    """Bars of QA findings per check, stacked by job (job_name, check, findings)."""
+    return (
+        alt.Chart(findings)
+        .mark_bar()
+        .encode(
+            x=alt.X("findings:Q", title="findings"),
+            y=alt.Y("check:N", sort="-x", title=None),
+            color=alt.Color("job_name:N", title="job"),
+            tooltip=["job_name", "check", "findings", "data_objects"],
+        )
+    )

@@ -1,0 +1,90 @@
+"""The portal's doors to the lake and the engine: cached, and built from the settings.
+
+Pages call these with plain values; the expensive objects live in
+`st.cache_resource`, query results in `st.cache_data` (aggregated in DuckDB, so
+only small frames reach pandas).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from labellake import sql
+from labellake.errors import LabellakeError
+from labellake.home import Home
+from labellake.settings import Settings, load_settings
+
+REFRESH_S = 10
+
+
+def _key() -> str:
+    """The resolved settings, as the cache key: another home is another cache entry."""
+    return load_settings().model_dump_json()
+
+
+@st.cache_resource
+def _home(key: str) -> Home:
+    return Home.open(Settings.model_validate_json(key))
+
+
+@st.cache_resource
+def _engine(key: str):  # type: ignore[no-untyped-def]
+    from labellake.workflows.labeling.build import build_engine
+
+    return build_engine(_home(key))
+
+
+def home() -> Home:
+    return _home(_key())
+
+
+def engine():  # type: ignore[no-untyped-def]
+    return _engine(_key())
+
+
+@st.cache_data(ttl=REFRESH_S, show_spinner=False)
+def _query(key: str, name: str, params: tuple[Any, ...]) -> pd.DataFrame:
+    return _home(key).lake.query(sql.load(name), list(params) or None).to_pandas()
+
+
+def query(name: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
+    """A named query from sql/ (its result is aggregated; never raw rows)."""
+    return _query(_key(), name, params)
+
+
+@st.cache_data(ttl=REFRESH_S, show_spinner=False)
+def _user_query(key: str, text: str) -> pd.DataFrame:
+    return _home(key).lake.query_user(text).to_pandas()
+
+
+def user_query(text: str) -> pd.DataFrame:
+    return _user_query(_key(), text)
+
+
+@st.cache_data(ttl=REFRESH_S, show_spinner=False)
+def _is_empty(key: str) -> bool:
+    lake = _home(key).lake
+    return not lake.files("batches") and not lake.files("annotations")
+
+
+def is_empty() -> bool:
+    return _is_empty(_key())
+
+
+def run(action, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
+    """Call ``action``; a user error is shown with st.error and gives None."""
+    try:
+        return action(*args, **kwargs)
+    except LabellakeError as exc:
+        st.error(str(exc))
+        return None
+
+
+EMPTY_HINT = (
+    "The lake is empty. Run `labellake demo` (or `make run`) to generate sample clips and "
+    "label them with the simulated workforce, or `labellake import groundtruth PREFIX` to "
+    "bring existing Ground Truth jobs."
+)

@@ -1,0 +1,187 @@
+"""Batches: create one with a form, list them, and look at one's levels, jobs and outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from labellake.lake.store import read_uri
+from labellake.portal import batch_form, data
+from labellake.workflows.labeling.spec import MODALITIES
+
+st.title("Batches")
+engine = data.engine()
+
+
+@st.dialog("Delete this batch?")
+def confirm_delete(batch_id: str) -> None:
+    plan = data.run(engine.delete, batch_id, dry_run=True)
+    if plan is None:
+        return
+    st.write(f"Batch **{batch_id}** and everything below it goes:")
+    st.markdown(
+        f"- levels: {', '.join(map(str, plan['levels']))}\n"
+        f"- jobs: {', '.join(plan['jobs'])}\n- tasks: {plan['tasks']}\n"
+        f"- raw objects: {len(plan['objects'])}\n- lake files: {len(plan['lakeFiles'])}"
+    )
+    confirmed = st.button("Delete", type="primary", key="confirm-delete")
+    if confirmed and data.run(engine.delete, batch_id, actor="portal") is not None:
+        st.cache_data.clear()
+        st.success(f"Batch {batch_id} deleted.")
+        st.rerun()
+
+
+with st.expander("Create a batch", expanded=False):
+    manifests = [
+        engine.objects.uri(k)
+        for k in engine.objects.list(suffix=".manifest")
+        if "/batch_manifests/" not in f"/{k}"
+    ]
+    batch_id = st.text_input("Batch id", placeholder="drive-0043")
+    manifest = st.selectbox(
+        "Clips (input manifest)", manifests or ["(none: run labellake demo or import clips)"]
+    )
+    default_jobs = pd.DataFrame(
+        [
+            {
+                "jobName": "vehicle",
+                "level": 1,
+                "modality": "VideoObjectTracking",
+                "chainFrom": "",
+                "shape": "box",
+                "labels": "Vehicle",
+                "attributes": "Vehicle_Type=Car|Van|Truck|Bus",
+            },
+            {
+                "jobName": "lane",
+                "level": 1,
+                "modality": "VideoObjectTracking",
+                "chainFrom": "",
+                "shape": "polyline",
+                "labels": "Lane",
+                "attributes": "Marking=Solid|Dashed",
+            },
+            {
+                "jobName": "vehicle-audit",
+                "level": 2,
+                "modality": "VideoObjectTrackingAudit",
+                "chainFrom": "vehicle",
+                "shape": "",
+                "labels": "",
+                "attributes": "",
+            },
+            {
+                "jobName": "lane-audit",
+                "level": 2,
+                "modality": "VideoObjectTrackingAudit",
+                "chainFrom": "lane",
+                "shape": "",
+                "labels": "",
+                "attributes": "",
+            },
+        ]
+    )
+    st.caption(
+        "Job names get the batch id as prefix. Chained jobs inherit their parent's taxonomy."
+    )
+    rows = st.data_editor(
+        default_jobs,
+        num_rows="dynamic",
+        width="stretch",
+        column_config={
+            "modality": st.column_config.SelectboxColumn(options=MODALITIES),
+            "shape": st.column_config.SelectboxColumn(
+                options=["", "box", "polyline", "polygon", "keypoint"]
+            ),
+            "level": st.column_config.NumberColumn(min_value=1, step=1),
+        },
+        key="jobs-editor",
+    )
+    sampling = st.slider("Downsampling for chained levels (%)", 0, 100, 100)
+    team = st.text_input("Level-1 work team ARN (empty: the default team)")
+    jobs = []
+    for row in rows.fillna("").to_dict("records"):
+        if not str(row["jobName"]).strip():
+            continue
+        prefix = f"{batch_id}-" if batch_id else ""
+        jobs.append(
+            {
+                **row,
+                "jobName": prefix + str(row["jobName"]).strip(),
+                "chainFrom": prefix + str(row["chainFrom"]).strip()
+                if str(row["chainFrom"]).strip()
+                else "",
+            }
+        )
+    config_keys = {
+        job["jobName"]: f"portal/label-configs/{batch_id or 'new'}/{job['jobName']}.json"
+        for job in jobs
+        if not job["chainFrom"]
+    }
+    config_uris = {name: engine.objects.uri(key) for name, key in config_keys.items()}
+    request = batch_form.build_request(
+        batch_id, manifest, jobs, config_uris, sampling, team or None
+    )
+    st.json(request, expanded=False)
+    if st.button("Submit batch", type="primary", disabled=not batch_id):
+        for job in jobs:
+            if not job["chainFrom"]:
+                config = batch_form.label_config(job["labels"], job["attributes"], job["shape"])
+                engine.objects.write_text(config_keys[job["jobName"]], json.dumps(config))
+        submitted = data.run(engine.submit, request, actor="portal")
+        if submitted:
+            st.cache_data.clear()
+            st.success(f"Batch {submitted} submitted; the runner picks it up.")
+
+batches = engine.state.batches()
+if not batches:
+    st.info("No batches yet. Create one above, or run `labellake demo`.")
+    st.stop()
+
+status = st.selectbox("Status", ["all", *sorted({b["status"] for b in batches})])
+listing = pd.DataFrame(
+    [
+        {
+            "batch": b["batch_id"],
+            "status": b["status"],
+            "created": b["created_at"],
+            "completed": b["completed_at"],
+            "message": b["message"],
+        }
+        for b in batches
+        if status == "all" or b["status"] == status
+    ]
+)
+st.dataframe(listing, width="stretch", hide_index=True)
+
+chosen = st.selectbox("Batch", [b["batch_id"] for b in reversed(batches)])
+show = data.run(engine.show, chosen)
+if show:
+    st.subheader(f"{chosen}: {show['status']}")
+    if show["message"]:
+        st.caption(show["message"])
+    st.graphviz_chart(batch_form.level_diagram(show))
+    for level in show["levels"]:
+        for job in level["jobLevels"]:
+            with st.expander(
+                f"level {level['level']} · {job['labelingJobName']} · {job['batchStatus']}"
+            ):
+                st.markdown(
+                    f"- modality: {job['jobModality']}\n"
+                    f"- input manifest: `{job['jobInputS3Uri']}`\n"
+                    f"- output manifest: `{job['jobOutputS3Uri']}`\n"
+                    f"- data objects: {job['objectCount']}"
+                )
+                if job["jobOutputS3Uri"]:
+                    content = data.run(read_uri, job["jobOutputS3Uri"])
+                    if content is not None:
+                        st.download_button(
+                            "Download output manifest",
+                            content,
+                            f"{job['labelingJobName']}-output.manifest",
+                            key=f"download-{job['labelingJobName']}",
+                        )
+    if st.button("Delete batch…"):
+        confirm_delete(chosen)

@@ -1,0 +1,102 @@
+"""Every portal page, through Streamlit's AppTest, on an empty lake and on the demo lake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from labellake.portal.cli import main
+
+APP = str(Path(__file__).parents[2] / "portal/app.py")
+PAGES = ["overview", "batches", "annotations", "workforce", "quality", "sql_console"]
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("demo-home")
+    with pytest.raises(SystemExit) as done:
+        main(["--home", str(home), "demo", "--batch-id", "demo1", "--clips", "2", "--frames", "12"])
+    assert done.value.code == 0
+    return home
+
+
+def open_page(home: Path, page: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("LABELLAKE_HOME", str(home))
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    if page != "overview":
+        app.switch_page(f"pages/{page}.py")
+        app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_on_an_empty_lake(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page(tmp_path / "empty", page, monkeypatch)
+    assert not app.error
+    if page in ("overview", "annotations", "workforce"):
+        assert any("labellake demo" in info.value for info in app.info)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_on_the_demo_lake(page: str, demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page(demo_home, page, monkeypatch)
+    assert not app.error and not app.info
+    if page == "overview":
+        metrics = {m.label: m.value for m in app.metric}
+        assert metrics["Batches"] == "1" and metrics["Objects labeled"] != "0"
+    if page == "batches":
+        assert "demo1: COMPLETE" in [s.value for s in app.subheader]
+
+
+def test_the_batch_form_submits_a_valid_request(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(demo_home, "batches", monkeypatch)
+    app.text_input[0].input("formbatch").run()
+    submit = next(b for b in app.button if b.label == "Submit batch")
+    submit.click().run()
+    assert not app.error, [e.value for e in app.error]
+    assert any("formbatch submitted" in s.value for s in app.success)
+    from labellake.home import Home
+    from labellake.settings import Settings
+    from labellake.workflows.labeling.build import build_engine
+
+    engine = build_engine(Home.open(Settings(home=demo_home)))
+    assert [j["job_name"] for j in engine.state.jobs("formbatch")] == [
+        "formbatch-vehicle",
+        "formbatch-lane",
+        "formbatch-vehicle-audit",
+        "formbatch-lane-audit",
+    ]
+    assert engine.run_to_end("formbatch", poll_s=0.05) == "COMPLETE"
+
+
+def test_a_bad_form_shows_the_field(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page(demo_home, "batches", monkeypatch)
+    app.text_input[0].input("bad_id").run()
+    next(b for b in app.button if b.label == "Submit batch").click().run()
+    assert any("batchId" in e.value for e in app.error)
+
+
+def test_the_delete_dialog_lists_the_children(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(demo_home, "batches", monkeypatch)
+    next(s for s in app.selectbox if s.label == "Batch").select("demo1").run()
+    next(b for b in app.button if b.label == "Delete batch…").click().run()
+    text = " ".join(m.value for m in app.markdown)
+    assert "demo1-vehicle" in text and "demo1-lane-audit" in text and "lake files" in text
+
+
+def test_sql_console_runs_and_refuses(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = open_page(demo_home, "sql_console", monkeypatch)
+    app.text_area[0].input("SELECT count(*) AS n FROM annotations").run()
+    next(b for b in app.button if b.label == "Run").click().run()
+    assert app.dataframe and int(app.dataframe[-1].value["n"][0]) > 0
+    app.text_area[0].input("DROP VIEW annotations").run()
+    next(b for b in app.button if b.label == "Run").click().run()
+    assert any("DROP is refused" in e.value for e in app.error)
