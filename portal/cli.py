@@ -420,6 +420,8 @@ def up(ctx: click.Context, api_port: int, portal_port: int) -> None:
             "true",
             "--browser.gatherUsageStats",
             "false",
+            "--client.toolbarMode",
+            "viewer",
         ],
     }
     children = {name: subprocess.Popen(command, env=env) for name, command in commands.items()}

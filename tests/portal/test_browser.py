@@ -1,0 +1,145 @@
+"""End to end in headless Chromium: `labellake up` on a fresh home, a batch made in the form.
+
+Uses Debian's chromium (`apt-get install chromium`, done by .ci/run) through
+playwright's Python API; it never downloads a browser. Screenshots of every page
+land in the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAGES = {
+    "": "Overview",
+    "batches": "Batches",
+    "annotations": "Annotations",
+    "workforce": "Workforce",
+    "quality": "Quality",
+    "sql_console": "SQL",
+}
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason="no chromium found: install Debian's with `apt-get install chromium` (.ci/run does)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            assert time.monotonic() < deadline, f"{url} did not come up"
+            time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    home = tmp_path_factory.mktemp("e2e-home")
+    env = {
+        **os.environ,
+        "LABELLAKE_HOME": str(home),
+        "LABELLAKE_SIMULATED_JOB_SECONDS": "0.5",
+        "LABELLAKE_RUNNER_POLL_S": "0.2",
+    }
+    command = [sys.executable, "-m", "labellake.portal.cli"]
+    subprocess.run(
+        [*command, "demo", "--batch-id", "demo1", "--clips", "1", "--frames", "8"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    api, portal = free_port(), free_port()
+    up = subprocess.Popen(
+        [*command, "up", "--api-port", str(api), "--portal-port", str(portal)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{api}/health")
+        wait_for(f"http://127.0.0.1:{portal}/")
+        yield {
+            "home": home,
+            "api": f"http://127.0.0.1:{api}",
+            "portal": f"http://127.0.0.1:{portal}",
+        }
+    finally:
+        up.send_signal(signal.SIGTERM)
+        up.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+def test_every_page_loads_and_is_captured(served, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    for path, title in PAGES.items():
+        page.goto(f"{served['portal']}/{path}")
+        page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
+        assert page.get_by_text("Traceback").count() == 0
+        page.screenshot(path=str(tmp_path / f"{path or 'overview'}.png"))
+    assert len(list(tmp_path.glob("*.png"))) == len(PAGES)
+    page.close()
+
+
+def test_a_batch_made_in_the_form_completes(served, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(f"{served['portal']}/batches")
+    page.get_by_text("Create a batch").click()
+    page.get_by_label("Batch id").fill("e2e1")
+    page.get_by_label("Batch id").press("Enter")
+    page.get_by_role("button", name="Submit batch").click()
+    page.get_by_text("Batch e2e1 submitted").wait_for(timeout=60_000)
+    deadline = time.monotonic() + 90
+    while True:
+        with urllib.request.urlopen(f"{served['api']}/batch/show?batchId=e2e1") as answer:
+            status = json.load(answer)["status"]
+        if status != "IN_PROGRESS":
+            break
+        assert time.monotonic() < deadline, "the batch made in the form did not finish"
+        time.sleep(0.5)
+    assert status == "COMPLETE"
+    page.goto(f"{served['portal']}/batches")
+    page.get_by_role("heading", name="Batches").first.wait_for(timeout=60_000)
+    page.get_by_text("e2e1").first.wait_for(timeout=30_000)
+    page.close()
