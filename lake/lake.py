@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,6 +51,11 @@ class Lake:
         self.views = dict(views or {})
         clash = set(self.views) & set(self.tables)
         assert not clash, f"views named like tables: {clash}"
+        # Locally, one DuckDB connection serves every query; a table's view is rebuilt
+        # only when its files change (their names, sizes and times are its signature).
+        self._lock = threading.RLock()
+        self._shared: _Session | None = None
+        self._signatures: dict[str, tuple[tuple[str, int, int], ...] | None] = {}
 
     @classmethod
     def from_uri(cls, uri: str, **store_options: Any) -> Lake:
@@ -160,32 +166,79 @@ class Lake:
         if names & set(self.views):
             names |= set(self.tables)  # a view may read any table
         for attempt in range(_ATTEMPTS):
-            with self.connect(names) as session:
+            with self._session_for(names) as session:
                 session.check_readable(names)
                 try:
                     return session.execute(sql, params)
                 except duckdb.IOException as exc:
                     if attempt < _ATTEMPTS - 1 and _vanished(exc):
+                        self._forget(names)
                         continue
                     raise _read_error(exc) from exc
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _session_for(self, names: set[str]) -> Iterator[_Session]:
+        """The shared local session, its views brought up to date; a fresh one on S3."""
+        if not self.store.is_local:
+            with self.connect(names) as session:
+                yield session
+            return
+        with self._lock:
+            if self._shared is None:
+                self._shared = _Session(duckdb.connect(":memory:"))
+                self._shared.con.execute("SET parquet_metadata_cache = true")
+                for table in self.tables.values():
+                    self._shared.add_empty_view(table)
+                for name, select in self.views.items():
+                    self._shared.con.execute(f'CREATE VIEW "{name}" AS {select}')
+                self._shared.lock(self.store)
+            shared = self._shared
+            for name in sorted(names & set(self.tables)):
+                signature = self.store.signature(name, suffix=".parquet")
+                if self._signatures.get(name) != signature:
+                    shared.broken.pop(name, None)
+                    shared.add_view(self.tables[name], self, replace=True)
+                    self._signatures[name] = signature
+            cursor = _Session(shared.con.cursor(), setup=False)
+            cursor.broken = dict(shared.broken)
+        try:
+            yield cursor
+        finally:
+            cursor.con.close()
+
+    def _forget(self, names: set[str]) -> None:
+        with self._lock:
+            for name in names:
+                self._signatures.pop(name, None)
 
 
 class _Session:
     """One DuckDB connection with the lake's views."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, setup: bool = True) -> None:
         self.con = con
         self.broken: dict[str, str] = {}
-        self.con.execute("SET TimeZone = 'UTC'")
+        if setup:
+            self.con.execute("SET TimeZone = 'UTC'")
 
-    def add_view(self, table: Table, lake: Lake) -> None:
+    def add_empty_view(self, table: Table, name: str | None = None) -> None:
+        """A typed view with no rows (written out in SQL, so every cursor sees it)."""
+        columns = ", ".join(
+            f'CAST(NULL AS {_duck_type(c.type)}) AS "{c.name}"' for c in table.columns
+        )
+        self.con.execute(
+            f'CREATE OR REPLACE VIEW "{name or table.name}" AS SELECT {columns} WHERE false'
+        )
+
+    def add_view(self, table: Table, lake: Lake, replace: bool = False) -> None:
         store = lake.store
         empty = f"_empty_{table.name}"
-        self.con.register(empty, table.empty())
+        self.add_empty_view(table, empty)
+        create = "CREATE OR REPLACE VIEW" if replace else "CREATE VIEW"
         has_files = bool(store.list(table.name, suffix=".parquet"))
         if not has_files:
-            self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM "{empty}"')
+            self.con.execute(f'{create} "{table.name}" AS SELECT * FROM "{empty}"')
             return
         if not store.is_local:
             dataset = ds.dataset(
@@ -225,13 +278,13 @@ class _Session:
                     else f'CAST(NULL AS {duck_type[c.name]}) AS "{c.name}"'
                     for c in table.columns
                 )
-                self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT {columns} FROM {source}')
+                self.con.execute(f'{create} "{table.name}" AS SELECT {columns} FROM {source}')
                 return
             except duckdb.Error as exc:
                 if attempt < _ATTEMPTS - 1 and _vanished(exc):
                     continue  # a unit was rewritten into another partition meanwhile
                 self.broken[table.name] = _read_error(exc, table.name).message
-                self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM "{empty}"')
+                self.con.execute(f'{create} "{table.name}" AS SELECT * FROM "{empty}"')
                 return
 
     def lock(self, store: ObjectStore) -> None:
@@ -255,6 +308,26 @@ class _Session:
             raise
         except (duckdb.Error, pa.ArrowException) as exc:
             raise _read_error(exc) from exc
+
+
+def _duck_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB spelling of a catalog column's Arrow type."""
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP WITH TIME ZONE" if arrow_type.tz else "TIMESTAMP"
+    if pa.types.is_map(arrow_type):
+        return f"MAP({_duck_type(arrow_type.key_type)}, {_duck_type(arrow_type.item_type)})"
+    if pa.types.is_list(arrow_type):
+        return f"{_duck_type(arrow_type.value_type)}[]"
+    if pa.types.is_struct(arrow_type):
+        fields = ", ".join(f'"{f.name}" {_duck_type(f.type)}' for f in arrow_type)
+        return f"STRUCT({fields})"
+    return {
+        pa.string(): "VARCHAR",
+        pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT",
+        pa.float64(): "DOUBLE",
+        pa.bool_(): "BOOLEAN",
+    }[arrow_type]
 
 
 def _vanished(exc: Exception) -> bool:

@@ -180,6 +180,24 @@ class ObjectStore:
                 keys.append(key)
         return sorted(keys)
 
+    def signature(self, prefix: str, suffix: str = "") -> tuple[tuple[str, int, int], ...]:
+        """(key, size, mtime in ns) of every object under ``prefix``: changes when any does."""
+        selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
+        try:
+            infos = self.filesystem.get_file_info(selector)
+        except NotADirectoryError:
+            return ()
+        found = []
+        for info in infos:
+            key = info.path[len(self.root) + 1 :]
+            if (
+                info.type == pafs.FileType.File
+                and key.endswith(suffix)
+                and not any(part.startswith(".") for part in key.split("/"))
+            ):
+                found.append((key, info.size or 0, info.mtime_ns or 0))
+        return tuple(sorted(found))
+
     def delete(self, key: str) -> bool:
         """Delete one object; False if it was not there."""
         try:

@@ -27,7 +27,10 @@ def test_every_file_parses_in_duckdb_and_transpiles_to_athena(name: str) -> None
 
 @pytest.mark.parametrize("name", sql.names())
 def test_every_file_runs_on_an_empty_lake(bare_lake: Lake, name: str) -> None:
-    assert bare_lake.query(sql.load(name)).num_rows == 0
+    text = sql.load(name)
+    params = [None] * text.count("?") or None
+    # Aggregates without GROUP BY answer one row of zeros; everything else answers none.
+    assert bare_lake.query(text, params).num_rows <= 1
 
 
 def test_unknown_query_name() -> None:
