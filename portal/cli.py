@@ -212,12 +212,10 @@ def _wait_for(ctx: click.Context, engine, batch_id: str) -> str:  # type: ignore
         click.echo(f"waiting for the runner {holder} to finish batch {batch_id}", err=True)
     stop = threading.Event()
     with _stop_on_signals(stop):
-        Runner(engine, poll_s=min(0.2, engine_poll(ctx))).run(stop, until=final)
+        Runner(engine, poll_s=min(0.2, ctx.find_object(Settings).runner_poll_s)).run(
+            stop, until=final
+        )
     return engine.state.batch(batch_id)["status"]
-
-
-def engine_poll(ctx: click.Context) -> float:
-    return ctx.find_object(Settings).runner_poll_s
 
 
 @contextlib.contextmanager
@@ -473,7 +471,7 @@ def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int, if_e
     engine = _engine(ctx)
     if if_empty and engine.state.batches():
         click.echo(
-            f"the home {engine_home(ctx)} already holds batches; list them with: "
+            f"the home {ctx.find_object(Settings).home} already holds batches; list them with: "
             "labellake batch show"
         )
         return
@@ -498,9 +496,8 @@ def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int, if_e
             click.echo(
                 f"  level {level['level']} {job['labelingJobName']}: {job['jobOutputS3Uri']}"
             )
-    click.echo(
-        f"show it with: labellake --home {engine_home(ctx)} batch show --batch-id {batch_id}"
-    )
+    home = ctx.find_object(Settings).home
+    click.echo(f"show it with: labellake --home {home} batch show --batch-id {batch_id}")
 
 
 @cli.group("import")
@@ -696,10 +693,6 @@ def export(
         f"{fmt}: {annotations.num_rows} shapes from {', '.join(names)} -> "
         f"{len(files)} file(s) in {out_dir}"
     )
-
-
-def engine_home(ctx: click.Context) -> Path:
-    return ctx.find_object(Settings).home
 
 
 def main(argv: list[str] | None = None) -> None:
