@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from labellake.errors import LabellakeError
-from labellake.etl import labeling, qa, workers
+from labellake.etl import labeling, qa, stats, workers
 from labellake.lake import Lake, ObjectStore, get_table
 from labellake.lake.store import read_uri
 
@@ -120,6 +120,7 @@ def load_job(
         "worker_responses": responses,
         "worker_events": events,
         "qa_findings": findings,
+        "annotation_stats": stats.annotation_stats(annotations),
     }
     for table, data in outputs.items():
         lake.write(table, job.job_name, data)

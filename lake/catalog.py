@@ -313,6 +313,33 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
+        name="annotation_stats",
+        description="Per-job summaries of `annotations`, written by the ETL so dashboards "
+        "stay fast on large lakes.",
+        unit="job",
+        columns=(
+            _JOB,
+            _BATCH,
+            _c(
+                "stat",
+                pa.string(),
+                "class (per label and shape), box_size (a size bin) or "
+                "track_length (a length bin).",
+                False,
+            ),
+            _c("label", pa.string(), "Class label (stat = class)."),
+            _c("shape", pa.string(), "Shape kind (stat = class)."),
+            _c(
+                "bucket",
+                pa.float64(),
+                "Bin: box size in px (sqrt of area, 10 px bins) or frames per track.",
+            ),
+            _c("shapes", pa.int64(), "Shapes (class) or boxes in the bin (box_size)."),
+            _c("tracks", pa.int64(), "Tracks (class) or tracks in the bin (track_length)."),
+            _c("frames", pa.int64(), "Frames with at least one shape (class)."),
+        ),
+    ),
+    Table(
         name="etl_loads",
         description="One row per labeling job loaded into the lake, with what it produced.",
         unit="job",
@@ -328,6 +355,7 @@ TABLES: tuple[Table, ...] = (
             _c("worker_events", pa.int64(), "Rows written to worker_events."),
             _c("qa_findings", pa.int64(), "Rows written to qa_findings."),
             _c("errors", pa.int64(), "Rows written to etl_errors."),
+            _c("annotation_stats", pa.int64(), "Rows written to annotation_stats."),
         ),
     ),
     Table(

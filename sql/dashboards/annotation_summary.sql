@@ -1,13 +1,12 @@
--- Per job and class: shapes, tracks, frames and shapes per frame.
+-- Per job and class: shapes, tracks, frames and shapes per frame (from the ETL's summaries).
 SELECT
     job_name,
     label,
     shape,
-    count(*) AS shapes,
-    count(DISTINCT source_ref || '|' || object_id) AS tracks,
-    count(DISTINCT source_ref || '|' || CAST(frame_no AS VARCHAR)) AS frames,
-    CAST(count(*) AS DOUBLE)
-        / count(DISTINCT source_ref || '|' || CAST(frame_no AS VARCHAR)) AS shapes_per_frame
-FROM annotations
-GROUP BY job_name, label, shape
+    shapes,
+    tracks,
+    frames,
+    CAST(shapes AS DOUBLE) / nullif(frames, 0) AS shapes_per_frame
+FROM annotation_stats
+WHERE stat = 'class'
 ORDER BY job_name, label

@@ -1,10 +1,5 @@
 -- Distribution of track lengths (frames per track) per job.
-WITH tracks AS (
-    SELECT job_name, source_ref, object_id, count(DISTINCT frame_no) AS frames
-    FROM annotations
-    GROUP BY job_name, source_ref, object_id
-)
-SELECT job_name, frames, count(*) AS tracks
-FROM tracks
-GROUP BY job_name, frames
+SELECT job_name, CAST(bucket AS BIGINT) AS frames, tracks
+FROM annotation_stats
+WHERE stat = 'track_length'
 ORDER BY job_name, frames
