@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from labellake import sql
+from labellake.etl.stats import annotation_stats
 from labellake.lake import Lake, ObjectStore, get_table
 
 PAGES = {
@@ -102,6 +103,8 @@ def build(lake: Lake, annotations: int, events: int, jobs: int) -> None:
                 }
             ),
         )
+        # What the ETL writes beside the annotations of every job it loads.
+        lake.write("annotation_stats", job, annotation_stats(lake.read_unit("annotations", job)))
         owners = rng.choice(workers, clips_per_job)
         accepted = [
             start + dt.timedelta(hours=float(h)) for h in rng.uniform(0, 24 * 90, clips_per_job)
@@ -227,7 +230,12 @@ def main() -> None:
     args = parser.parse_args()
     lake = Lake(ObjectStore.from_uri(args.lake), views=sql.views())
     stamp = args.lake / "params.json"
-    params = {"annotations": args.annotations, "events": args.events, "jobs": args.jobs}
+    params = {
+        "annotations": args.annotations,
+        "events": args.events,
+        "jobs": args.jobs,
+        "layout": 2,
+    }
     if not stamp.exists() or json.loads(stamp.read_text()) != params:
         started = time.perf_counter()
         build(lake, args.annotations, args.events, args.jobs)
