@@ -28,6 +28,7 @@ from labellake.lake.store import ObjectStore
 
 _FILE_IN_MESSAGE = re.compile(r"""['"]([^'"]+\.parquet)['"]""")
 _ATTEMPTS = 5  # reads retried when a file vanished under them
+IN_MEMORY_BYTES = 32 << 20  # tables with fewer Parquet bytes are held in memory
 _VANISHED = ("No files found", "No such file", "Cannot open file")
 
 
@@ -167,15 +168,30 @@ class Lake:
             names |= set(self.tables)  # a view may read any table
         for attempt in range(_ATTEMPTS):
             with self._session_for(names) as session:
-                session.check_readable(names)
                 try:
+                    session.check_readable(names)
                     return session.execute(sql, params)
-                except duckdb.IOException as exc:
-                    if attempt < _ATTEMPTS - 1 and _vanished(exc):
+                except (duckdb.IOException, LabellakeError) as exc:
+                    # A file rewritten while it was read fails in many ways (missing, short,
+                    # torn); if the table's files changed meanwhile, read the new layout.
+                    if attempt < _ATTEMPTS - 1 and (_vanished(exc) or self._changed(names)):
                         self._forget(names)
                         continue
+                    if isinstance(exc, LabellakeError):
+                        raise
                     raise _read_error(exc) from exc
         raise AssertionError("unreachable")
+
+    def _changed(self, names: set[str]) -> bool:
+        """Whether any of these tables' files changed since its view was built (local)."""
+        if not self.store.is_local:
+            return False
+        with self._lock:
+            known = {name: self._signatures.get(name) for name in names & set(self.tables)}
+        return any(
+            self.store.signature(name, suffix=".parquet") != signature
+            for name, signature in known.items()
+        )
 
     @contextlib.contextmanager
     def _session_for(self, names: set[str]) -> Iterator[_Session]:
@@ -187,7 +203,6 @@ class Lake:
         with self._lock:
             if self._shared is None:
                 self._shared = _Session(duckdb.connect(":memory:"))
-                self._shared.con.execute("SET parquet_metadata_cache = true")
                 for table in self.tables.values():
                     self._shared.add_empty_view(table)
                 for name, select in self.views.items():
@@ -198,7 +213,10 @@ class Lake:
                 signature = self.store.signature(name, suffix=".parquet")
                 if self._signatures.get(name) != signature:
                     shared.broken.pop(name, None)
-                    shared.add_view(self.tables[name], self, replace=True)
+                    # Small tables are read once into memory: hundreds of small per-job
+                    # files cost more to open on every query than to hold.
+                    small = sum(size for _, size, _ in signature) <= IN_MEMORY_BYTES
+                    shared.add_view(self.tables[name], self, replace=True, in_memory=small)
                     self._signatures[name] = signature
             cursor = _Session(shared.con.cursor(), setup=False)
             cursor.broken = dict(shared.broken)
@@ -231,7 +249,10 @@ class _Session:
             f'CREATE OR REPLACE VIEW "{name or table.name}" AS SELECT {columns} WHERE false'
         )
 
-    def add_view(self, table: Table, lake: Lake, replace: bool = False) -> None:
+    def add_view(
+        self, table: Table, lake: Lake, replace: bool = False, in_memory: bool = False
+    ) -> None:
+        """The table's view; with ``in_memory`` its rows are read once into the session."""
         store = lake.store
         empty = f"_empty_{table.name}"
         self.add_empty_view(table, empty)
@@ -278,6 +299,13 @@ class _Session:
                     else f'CAST(NULL AS {duck_type[c.name]}) AS "{c.name}"'
                     for c in table.columns
                 )
+                if in_memory:
+                    copy = f"_rows_{table.name}"
+                    self.con.execute(
+                        f'CREATE OR REPLACE TABLE "{copy}" AS SELECT {columns} FROM {source}'
+                    )
+                    source = f'"{copy}"'
+                    columns = "*"
                 self.con.execute(f'{create} "{table.name}" AS SELECT {columns} FROM {source}')
                 return
             except duckdb.Error as exc:
