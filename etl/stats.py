@@ -12,15 +12,20 @@ WITH shapes AS (SELECT * FROM annotations)
 SELECT job_name, any_value(batch_id) AS batch_id, 'class' AS stat, label, shape,
        NULL::DOUBLE AS bucket, count(*) AS shapes,
        count(DISTINCT (source_ref, object_id)) AS tracks,
-       count(DISTINCT (source_ref, frame_no)) AS frames
+       count(DISTINCT (source_ref, frame_no)) AS frames, NULL::VARCHAR AS source_ref
 FROM shapes GROUP BY job_name, label, shape
 UNION ALL
+SELECT job_name, any_value(batch_id), 'data_object', NULL, NULL, NULL, count(*),
+       count(DISTINCT object_id), count(DISTINCT frame_no), source_ref
+FROM shapes GROUP BY job_name, source_ref
+UNION ALL
 SELECT job_name, any_value(batch_id), 'box_size', NULL, 'box',
-       floor(sqrt(width * height) / 10) * 10, count(*), NULL, NULL
+       floor(sqrt(width * height) / 10) * 10, count(*), NULL, NULL, NULL
 FROM shapes WHERE shape = 'box' AND width > 0 AND height > 0
 GROUP BY job_name, floor(sqrt(width * height) / 10) * 10
 UNION ALL
-SELECT job_name, any_value(batch_id), 'track_length', NULL, NULL, frames, NULL, count(*), NULL
+SELECT job_name, any_value(batch_id), 'track_length', NULL, NULL, frames, NULL, count(*), NULL,
+       NULL
 FROM (SELECT job_name, any_value(batch_id) AS batch_id, count(DISTINCT frame_no) AS frames
       FROM shapes GROUP BY job_name, source_ref, object_id)
 GROUP BY job_name, frames

@@ -336,7 +336,12 @@ TABLES: tuple[Table, ...] = (
             ),
             _c("shapes", pa.int64(), "Shapes (class) or boxes in the bin (box_size)."),
             _c("tracks", pa.int64(), "Tracks (class) or tracks in the bin (track_length)."),
-            _c("frames", pa.int64(), "Frames with at least one shape (class)."),
+            _c("frames", pa.int64(), "Frames with at least one shape (class, data_object)."),
+            _c(
+                "source_ref",
+                pa.string(),
+                "Data object (stat = data_object: its shapes, tracks and frames).",
+            ),
         ),
     ),
     Table(

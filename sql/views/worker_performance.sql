@@ -19,9 +19,11 @@ owner AS (
     GROUP BY job_name, source_ref
 ),
 labeled AS (
-    SELECT o.job_name, o.worker_id, count(DISTINCT a.source_ref || '|' || a.object_id) AS objects
+    -- Objects (tracks) per data object come from the ETL's per-job summaries.
+    SELECT o.job_name, o.worker_id, CAST(sum(s.tracks) AS BIGINT) AS objects
     FROM owner AS o
-    JOIN annotations AS a ON a.job_name = o.job_name AND a.source_ref = o.source_ref
+    JOIN annotation_stats AS s
+        ON s.job_name = o.job_name AND s.source_ref = o.source_ref AND s.stat = 'data_object'
     GROUP BY o.job_name, o.worker_id
 ),
 turned_down AS (

@@ -28,7 +28,7 @@ def test_a_job_loads_once(tmp_path: Path, bare_lake: Lake) -> None:
         "worker_responses": 1,
         "worker_events": 1,
         "qa_findings": 2,
-        "annotation_stats": 5,
+        "annotation_stats": 6,
         "errors": 0,
     }
     first = counts(bare_lake)
