@@ -234,7 +234,7 @@ def main() -> None:
         "annotations": args.annotations,
         "events": args.events,
         "jobs": args.jobs,
-        "layout": 2,
+        "layout": 3,
     }
     if not stamp.exists() or json.loads(stamp.read_text()) != params:
         started = time.perf_counter()
