@@ -238,7 +238,7 @@ class _Session:
         self.con = con
         self.broken: dict[str, str] = {}
         if setup:
-            self.con.execute("SET TimeZone = 'UTC'")
+            self.con.execute("SET GLOBAL TimeZone = 'UTC'")
 
     def add_empty_view(self, table: Table, name: str | None = None) -> None:
         """A typed view with no rows (written out in SQL, so every cursor sees it)."""

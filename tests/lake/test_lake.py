@@ -140,3 +140,26 @@ def test_read_unit_returns_the_rows_with_partition_columns(bare_lake: Lake) -> N
         {"job_name": "job-a", "frame_no": 4},
     ]
     assert bare_lake.read_unit("annotations", "nothing").num_rows == 0
+
+
+def test_times_come_back_in_utc_whatever_the_local_zone(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    lake = Lake.from_uri(str(tmp_path / "lake"))
+    created = dt.datetime(2026, 11, 20, 10, 14, 7, tzinfo=dt.UTC)
+    lake.write("batches", "b1", pa.table({"batch_id": ["b1"], "created_at": [created]}))
+    script = (
+        "from labellake.lake import Lake; import sys; lake = Lake.from_uri(sys.argv[1]); "
+        "lake.query('SELECT 1 FROM batches'); "
+        "print(lake.query('SELECT created_at FROM batches').column(0)[0].as_py())"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "lake")],
+        env={**os.environ, "TZ": "America/New_York"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert shown == "2026-11-20 10:14:07+00:00"
