@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,21 +50,29 @@ class ManifestLine:
         return None if value is None else str(value)
 
 
-def read_manifest(text: str, source: str) -> tuple[list[ManifestLine], list[Problem]]:
-    """Output manifest lines; a line that is not a JSON object becomes a Problem."""
-    lines, problems = [], []
+def json_lines(text: str, source: str) -> tuple[list[tuple[int, Any]], list[Problem]]:
+    """(line number, value) of every non-empty JSON line; a line that does not parse is a
+    Problem (a truncated file, most often)."""
+    values, problems = [], []
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
         try:
-            entry = json.loads(raw)
+            values.append((number, json.loads(raw)))
         except json.JSONDecodeError as exc:
             problems.append(Problem(source, number, f"not JSON ({exc.msg}); truncated line?"))
-            continue
-        if not isinstance(entry, dict):
+    return values, problems
+
+
+def read_manifest(text: str, source: str) -> tuple[list[ManifestLine], list[Problem]]:
+    """Output manifest lines; a line that is not a JSON object becomes a Problem."""
+    values, problems = json_lines(text, source)
+    lines = []
+    for number, entry in values:
+        if isinstance(entry, dict):
+            lines.append(ManifestLine(number, entry))
+        else:
             problems.append(Problem(source, number, "not a JSON object"))
-            continue
-        lines.append(ManifestLine(number, entry))
     return lines, problems
 
 
@@ -358,11 +366,6 @@ def job_annotations(
                 class_map=class_map,
             )
     return refs, problems
-
-
-def iter_frames(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    frames = document.get("tracking-annotations") or document.get("detection-annotations") or []
-    yield from (f for f in frames if isinstance(f, dict))
 
 
 # -- the fast path: many SeqLabel files at once, parsed and flattened by Arrow -------------

@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from labellake.etl.labeling import Problem, number
+from labellake.etl.labeling import Problem, json_lines, number
 from labellake.lake import get_table
 
 _ACTIVITY_FORMATS = ("%a %b %d %H:%M:%S %Z %Y", "%a %b %d %H:%M:%S %Y")
@@ -100,15 +100,9 @@ def events_table(
     text: str, source: str, job_name: str | None = None
 ) -> tuple[pa.Table, list[Problem]]:
     """Worker activity events (JSON lines, or CloudWatch export records with a `message`)."""
-    rows, problems = [], []
-    for line_no, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            event = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(source, line_no, f"not JSON ({exc.msg})"))
-            continue
+    rows = []
+    events, problems = json_lines(text, source)
+    for line_no, event in events:
         if isinstance(event, dict) and isinstance(event.get("message"), str):
             try:  # a CloudWatch Logs export wraps each event in {"timestamp", "message"}
                 event = json.loads(event["message"])
