@@ -1,9 +1,10 @@
 """Portal query latency on a large lake: 10M annotations, 1M worker events.
 
 Builds (once, kept in --lake) a lake of synthetic rows written through the lake's
-own writer, then runs each portal page's set of queries, as the page runs them
-(each through a fresh DuckDB session, no Streamlit cache): once cold, then
---repeats times warm, and prints p50/p95 per page.
+own writer, shaped like the demo's batches (per batch two labeling jobs and their
+two audit jobs; auditors move boxes a little and fail some). Then runs each portal
+page's set of queries as the page runs them, through Lake.query with no Streamlit
+cache: once cold, then --repeats times warm, and prints p50/p95 per page.
 
 Run: .venv/bin/python benchmarks/portal_queries.py [--annotations 10000000]
 """
@@ -22,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from labellake import sql
-from labellake.etl.stats import annotation_stats
+from labellake.etl.stats import annotation_stats, audit_stats
 from labellake.lake import Lake, ObjectStore, get_table
 
 PAGES = {
@@ -41,6 +42,7 @@ PAGES = {
     ],
     "Workforce": [
         "views/worker_performance",
+        "views/team_performance",
         "dashboards/task_times",
         "dashboards/worker_throughput",
     ],
@@ -63,13 +65,23 @@ def build(lake: Lake, annotations: int, events: int, jobs: int) -> None:
     for j in range(jobs):
         job = f"job-{j:04d}"
         batch = f"batch-{j // 4:03d}"
+        audited = f"job-{j - 2:04d}" if j % 4 >= 2 else None  # per batch: 2 jobs, 2 audits
         n = clips_per_job * frames * tracks
         clip = np.repeat(np.arange(clips_per_job), frames * tracks)
         frame = np.tile(np.repeat(np.arange(frames), tracks), clips_per_job)
         track = np.tile(np.arange(tracks), clips_per_job * frames)
         source = pa.array([f"clip-{c:06d}" for c in range(clips_per_job)]).take(pa.array(clip))
-        left = rng.uniform(0, 1700, n) + frame
-        width = rng.uniform(10, 200, n)
+        if audited is None:
+            left = rng.uniform(0, 1700, n) + frame
+            top = rng.uniform(0, 900, n)
+            width = rng.uniform(10, 200, n)
+            audit = pa.nulls(n, pa.string())
+        else:  # the auditor moves every box a little and fails 5 % of them
+            work = lake.read_unit("annotations", audited)
+            left = work["left"].to_numpy() + rng.normal(0, 2, n)
+            top = work["top"].to_numpy()
+            width = work["width"].to_numpy()
+            audit = pa.array(np.where(rng.random(n) < 0.05, "Fail", "Pass"))
         keys = pa.array(np.tile(["Moving", "Vehicle_Type"], n))
         values = pa.array(np.tile(["Dynamic", "Car"], n))
         attributes = pa.MapArray.from_arrays(
@@ -94,17 +106,32 @@ def build(lake: Lake, annotations: int, events: int, jobs: int) -> None:
                     "label": pa.array(["Vehicle"] * n),
                     "shape": pa.array(["box"] * n),
                     "left": left,
-                    "top": rng.uniform(0, 900, n),
+                    "top": top,
                     "width": width,
                     "height": width * 0.7,
                     "attributes": attributes,
                     "image_width": pa.array(np.full(n, 1920, dtype=np.int32)),
                     "image_height": pa.array(np.full(n, 1080, dtype=np.int32)),
+                    "audit": audit,
                 }
             ),
         )
         # What the ETL writes beside the annotations of every job it loads.
-        lake.write("annotation_stats", job, annotation_stats(lake.read_unit("annotations", job)))
+        written = lake.read_unit("annotations", job)
+        lake.write("annotation_stats", job, annotation_stats(written))
+        if audited is not None:
+            lake.write(
+                "audit_stats",
+                job,
+                audit_stats(
+                    written,
+                    lake.read_unit("annotations", audited),
+                    [f"clip-{c:06d}" for c in range(clips_per_job)],
+                    job_name=job,
+                    audited_job=audited,
+                    batch_id=batch,
+                ),
+            )
         owners = rng.choice(workers, clips_per_job)
         accepted = [
             start + dt.timedelta(hours=float(h)) for h in rng.uniform(0, 24 * 90, clips_per_job)
@@ -187,7 +214,10 @@ def build(lake: Lake, annotations: int, events: int, jobs: int) -> None:
             {
                 "batch_id": batch,
                 "job_name": job,
-                "level": 1,
+                "level": 2 if audited else 1,
+                "chain_from": audited,
+                "workteam": "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/"
+                + ("second-level" if audited else "first-level"),
                 "status": "COMPLETE",
                 "object_count": clips_per_job,
             }
@@ -234,7 +264,7 @@ def main() -> None:
         "annotations": args.annotations,
         "events": args.events,
         "jobs": args.jobs,
-        "layout": 3,
+        "layout": 4,
     }
     if not stamp.exists() or json.loads(stamp.read_text()) != params:
         started = time.perf_counter()

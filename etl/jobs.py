@@ -40,6 +40,7 @@ class JobOutput:
     job_name: str
     output_manifest_uri: str
     batch_id: str | None = None
+    audits: str | None = None  # the job it chains from; read off the manifest when not given
     uri_map: dict[str, str] = field(default_factory=dict)  # s3://bucket/prefix -> /local/dir
 
     @property
@@ -114,6 +115,7 @@ def load_job(
     responses = _worker_responses(job, lines, read, aws, report)
     events = _worker_events(job, read, aws, report)
     findings = qa.run_checks(annotations, qa_config)
+    audits = job.audits or audited_job(labels, job.job_name)
     outputs = {
         "labels": labels,
         "annotations": annotations,
@@ -121,6 +123,7 @@ def load_job(
         "worker_events": events,
         "qa_findings": findings,
         "annotation_stats": stats.annotation_stats(annotations),
+        "audit_stats": _audit_stats(lake, job, audits, labels, annotations),
     }
     for table, data in outputs.items():
         lake.write(table, job.job_name, data)
@@ -137,6 +140,7 @@ def load_job(
                     "batch_id": job.batch_id,
                     "source": job.output_manifest_uri,
                     "fingerprint": stamp,
+                    "audits": audits,
                     "loaded_at": dt.datetime.now(dt.UTC),
                     **report.counts,
                 }
@@ -144,7 +148,68 @@ def load_job(
             schema=get_table("etl_loads").schema,
         ),
     )
+    _refresh_audits_of(lake, job.job_name, annotations)
     return report
+
+
+def audited_job(labels: pa.Table, job_name: str) -> str | None:
+    """The job an audit job chains from, read off its output manifest: of the other jobs'
+    label attributes on its lines, the newest (a level-3 line carries levels 1 and 2)."""
+    others = [
+        (row["creation_date"], row["metadata_job_name"])
+        for row in labels.select(["metadata_job_name", "creation_date"]).to_pylist()
+        if row["metadata_job_name"] not in (None, job_name)
+    ]
+    dated = [other for other in others if other[0] is not None]
+    if dated:
+        return max(dated)[1]
+    return others[-1][1] if others else None
+
+
+def _seen(labels: pa.Table, job_name: str) -> list[str | None]:
+    """The data objects the job itself labeled (after downsampling or QA routing)."""
+    own = labels.filter(pc.equal(labels["metadata_job_name"], job_name))
+    return own.column("source_ref").to_pylist()
+
+
+def _audit_stats(
+    lake: Lake, job: JobOutput, audits: str | None, labels: pa.Table, annotations: pa.Table
+) -> pa.Table:
+    if audits is None:
+        return get_table("audit_stats").empty()
+    return stats.audit_stats(
+        annotations,
+        lake.read_unit("annotations", audits),
+        _seen(labels, job.job_name),
+        job_name=job.job_name,
+        audited_job=audits,
+        batch_id=job.batch_id,
+    )
+
+
+def _refresh_audits_of(lake: Lake, job_name: str, annotations: pa.Table) -> None:
+    """Recompare the audit jobs already loaded that audit ``job_name``, whose work changed."""
+    if not lake.files("etl_loads"):
+        return
+    loads = lake.query(
+        "SELECT job_name, batch_id FROM etl_loads WHERE audits = ? AND job_name <> ?",
+        [job_name, job_name],
+    )
+    for audit_job, batch_id in zip(
+        loads["job_name"].to_pylist(), loads["batch_id"].to_pylist(), strict=True
+    ):
+        lake.write(
+            "audit_stats",
+            audit_job,
+            stats.audit_stats(
+                lake.read_unit("annotations", audit_job),
+                annotations,
+                _seen(lake.read_unit("labels", audit_job), audit_job),
+                job_name=audit_job,
+                audited_job=job_name,
+                batch_id=batch_id,
+            ),
+        )
 
 
 def _flatten_refs(

@@ -345,6 +345,41 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table(
+        name="audit_stats",
+        description="Per data object of an audit (or any chained) job: how its objects compare "
+        "with those of the job it audits. Written by the ETL so worker dashboards stay fast.",
+        unit="job",
+        columns=(
+            _c("job_name", pa.string(), "The audit job.", False),
+            _BATCH,
+            _c("audited_job", pa.string(), "The job whose work was audited (chained from).", False),
+            _c("source_ref", pa.string(), "Data object the audit job saw.", False),
+            _c("objects_audited", pa.int64(), "Objects of the audited job on this data object."),
+            _c(
+                "objects_unchanged",
+                pa.int64(),
+                "Of those, objects the auditor kept on every frame with box IoU >= 0.99 and "
+                "did not fail.",
+            ),
+            _c(
+                "objects_compared",
+                pa.int64(),
+                "Boxes in both versions on at least one frame (the denominator of the mean "
+                "IoU shift).",
+            ),
+            _c(
+                "iou_shift_sum",
+                pa.float64(),
+                "Sum over compared boxes of 1 - their mean IoU; divide by objects_compared "
+                "for the mean shift.",
+            ),
+            _c("objects_added", pa.int64(), "Objects only the auditor drew."),
+            _c("objects_deleted", pa.int64(), "Objects of the audited job the auditor removed."),
+            _c("objects_passed", pa.int64(), "Audited objects the auditor marked Pass."),
+            _c("objects_failed", pa.int64(), "Audited objects the auditor marked Fail."),
+        ),
+    ),
+    Table(
         name="etl_loads",
         description="One row per labeling job loaded into the lake, with what it produced.",
         unit="job",
@@ -352,6 +387,12 @@ TABLES: tuple[Table, ...] = (
             _JOB,
             _BATCH,
             _c("source", pa.string(), "Output manifest the job was loaded from."),
+            _c(
+                "audits",
+                pa.string(),
+                "The job this one audits (chained from), compared in audit_stats; null for a "
+                "first-level job.",
+            ),
             _c("fingerprint", pa.string(), "Hash of that manifest; a changed one is reloaded."),
             _c("loaded_at", TIMESTAMP, "When the load ran."),
             _c("labels", pa.int64(), "Rows written to labels."),
@@ -361,6 +402,7 @@ TABLES: tuple[Table, ...] = (
             _c("qa_findings", pa.int64(), "Rows written to qa_findings."),
             _c("errors", pa.int64(), "Rows written to etl_errors."),
             _c("annotation_stats", pa.int64(), "Rows written to annotation_stats."),
+            _c("audit_stats", pa.int64(), "Rows written to audit_stats."),
         ),
     ),
     Table(

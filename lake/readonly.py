@@ -10,6 +10,7 @@ gives the user a clear reason.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterable, Iterator
 
@@ -160,10 +161,16 @@ def check_user_sql(sql: str, tables: Iterable[str]) -> str:
 
 def referenced_tables(sql: str) -> set[str]:
     """Lower-cased names of the tables a (trusted) query reads, CTEs excluded."""
+    return set(_referenced_tables(sql))
+
+
+@functools.lru_cache(maxsize=256)
+def _referenced_tables(sql: str) -> frozenset[str]:
+    # Trusted queries are the same few texts again and again: parse each once.
     try:
         statements = _parse(sql)
     except (ParseError, TokenError):
-        return set()
+        return frozenset()
     names: set[str] = set()
     for statement in statements:
         ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
@@ -172,4 +179,4 @@ def referenced_tables(sql: str) -> set[str]:
             for t in statement.find_all(exp.Table)
             if isinstance(t.this, exp.Identifier) and t.name.lower() not in ctes
         }
-    return names
+    return frozenset(names)

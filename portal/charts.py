@@ -77,25 +77,52 @@ def throughput(daily: pd.DataFrame) -> alt.Chart:
 
 
 def leaderboard(performance: pd.DataFrame) -> alt.Chart:
-    """Workers by objects labeled, coloured by the auditors' pass rate."""
+    """Workers (column worker) by objects labeled, coloured by the auditors' pass rate."""
     return (
         alt.Chart(performance)
         .mark_bar()
         .encode(
             x=alt.X("objects_labeled:Q", title="objects labeled"),
-            y=alt.Y("worker_id:N", sort="-x", title=None),
+            y=alt.Y("worker:N", sort="-x", title=None),
             color=alt.Color(
                 "pass_rate:Q",
                 title="pass rate",
                 scale=alt.Scale(domain=[0, 1], scheme="redyellowgreen"),
             ),
             tooltip=[
-                "worker_id",
+                "worker",
                 "job_name",
                 "tasks",
                 "objects_labeled",
                 "pass_rate",
                 "mean_iou_shift",
+            ],
+        )
+    )
+
+
+def teams(performance: pd.DataFrame) -> alt.Chart:
+    """Work teams by hours worked, coloured by the auditors' pass rate (team_performance)."""
+    return (
+        alt.Chart(performance)
+        .mark_bar()
+        .encode(
+            x=alt.X("hours:Q", title="hours worked"),
+            y=alt.Y("team:N", sort="-x", title=None),
+            color=alt.Color(
+                "pass_rate:Q",
+                title="pass rate",
+                scale=alt.Scale(domain=[0, 1], scheme="redyellowgreen"),
+            ),
+            tooltip=[
+                "team",
+                "workers",
+                "tasks",
+                alt.Tooltip("hours:Q", format=".1f"),
+                alt.Tooltip("median_seconds_per_task:Q", format=".0f"),
+                "objects_labeled",
+                alt.Tooltip("share_unchanged:Q", format=".2f"),
+                alt.Tooltip("mean_iou_shift:Q", format=".3f"),
             ],
         )
     )

@@ -1,11 +1,14 @@
-"""Workforce: tasks, time per task, throughput, returns and declines, auditors' verdicts,
-a leaderboard and one worker's record."""
+"""Workforce: per team and per worker, tasks, time per task, throughput, returns and
+declines, auditors' verdicts, a leaderboard and one worker's record."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from labellake.portal import charts, data
+
+NO_TEAM = "(no team recorded)"
+ALL_TEAMS = "All teams"
 
 st.title("Workforce")
 performance = data.query("views/worker_performance")
@@ -16,19 +19,31 @@ if performance.empty:
 teams = data.run(lambda: data.engine().backend.workforce()) or []
 names = {w["workerId"]: w["name"] for team in teams for w in team["workers"]}
 performance = performance.assign(
-    worker=performance["worker_id"].map(names).fillna(performance["worker_id"])
+    worker=performance["worker_id"].map(names).fillna(performance["worker_id"]),
+    team=performance["team"].fillna(NO_TEAM),
 )
+
+st.subheader("Teams")
+team_figures = data.query("views/team_performance")
+team_figures = team_figures.assign(team=team_figures["team"].fillna(NO_TEAM))
+st.altair_chart(charts.teams(team_figures), width="stretch")
+st.dataframe(team_figures, width="stretch", hide_index=True)
+
+team = st.selectbox("Team", [ALL_TEAMS, *sorted(performance["team"].unique())])
+if team != ALL_TEAMS:
+    performance = performance[performance["team"] == team]
 
 st.subheader("Leaderboard")
 labelers = performance[performance["objects_audited"].notna()]
 if labelers.empty:
-    st.caption("No audited work yet.")
+    st.caption("No audited work yet: the leaderboard ranks work an audit level has checked.")
 else:
     st.altair_chart(charts.leaderboard(labelers), width="stretch")
 st.dataframe(
     performance[
         [
             "worker",
+            "team",
             "job_name",
             "tasks",
             "median_seconds_per_task",
@@ -47,6 +62,7 @@ st.dataframe(
     hide_index=True,
 )
 
+throughput = data.query("dashboards/worker_throughput")
 left, right = st.columns(2)
 with left:
     st.subheader("Time per task")
@@ -58,8 +74,26 @@ with left:
     )
 with right:
     st.subheader("Throughput")
-    st.altair_chart(charts.throughput(data.query("dashboards/worker_throughput")), width="stretch")
+    st.altair_chart(charts.throughput(throughput), width="stretch")
 
 st.subheader("One worker")
 worker = st.selectbox("Worker", sorted(performance["worker"].unique()))
-st.dataframe(performance[performance["worker"] == worker], width="stretch", hide_index=True)
+record = performance[performance["worker"] == worker]
+tasks = int(record["tasks"].sum())
+audited = record["objects_audited"].fillna(0).sum()
+cols = st.columns(4)
+cols[0].metric("Tasks", f"{tasks:,}")
+cols[1].metric("Objects labeled", f"{int(record['objects_labeled'].sum()):,}")
+cols[2].metric(
+    "Returned or declined",
+    f"{int(record['tasks_returned'].sum() + record['tasks_declined'].sum()):,}",
+)
+cols[3].metric(
+    "Objects audited",
+    f"{int(audited):,}",
+    help="Objects of this worker's that an audit level checked; see the table for verdicts.",
+)
+st.dataframe(record, width="stretch", hide_index=True)
+own = throughput[throughput["worker_id"].isin(record["worker_id"])]
+if not own.empty:
+    st.altair_chart(charts.throughput(own), width="stretch")

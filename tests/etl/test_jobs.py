@@ -29,6 +29,7 @@ def test_a_job_loads_once(tmp_path: Path, bare_lake: Lake) -> None:
         "worker_events": 1,
         "qa_findings": 2,
         "annotation_stats": 6,
+        "audit_stats": 0,
         "errors": 0,
     }
     first = counts(bare_lake)
@@ -116,3 +117,91 @@ def test_refs_can_be_mapped_to_a_local_copy(tmp_path: Path, bare_lake: Lake, map
         reader=None if mapped else (lambda uri: (_ for _ in ()).throw(OSError("offline"))),
     )
     assert (report.counts.get("annotations", 0) == 3) is mapped
+
+
+def audit_job(root: Path, audited: str = "drive-0042-vehicle") -> Path:
+    """An audit job of ``audited`` on the same clip: the auditor shifts object 1 by 22 px on
+    frame 0 and fails it, deletes object 2 and adds object 3."""
+    job = f"{audited}-audit"
+    out = root / job
+    seqlabel = out / "annotations/consolidated-annotation/output/0/SeqLabel.json"
+    seqlabel.parent.mkdir(parents=True)
+    frames = json.loads((EXAMPLES / "SeqLabel-tracking-boxes.json").read_text())
+    first, second = frames["tracking-annotations"]
+    kept = dict(first["annotations"][0], left=first["annotations"][0]["left"] + 22)
+    added = dict(
+        first["annotations"][1], **{"object-id": "added-3", "object-name": "Vehicle:3", "left": 10}
+    )
+    first["annotations"] = [kept, added]
+    for frame in (first, second):
+        for box in frame["annotations"]:
+            box["label-category-attributes"] = dict(
+                box["label-category-attributes"],
+                audit="Pass" if box["object-id"] == "added-3" else "Fail",
+            )
+    seqlabel.write_text(json.dumps(frames))
+    line = json.loads(ground_truth_manifest_line(root, audited))
+    line[f"{job}-ref"] = str(seqlabel)
+    line[f"{job}-ref-metadata"] = dict(
+        line[f"{audited}-ref-metadata"],
+        **{"job-name": f"labeling-job/{job}", "creation-date": "2026-11-21T09:00:00.000000"},
+    )
+    manifest = out / "manifests/output/output.manifest"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps(line) + "\n")
+    return manifest
+
+
+def ground_truth_manifest_line(root: Path, job: str) -> str:
+    return (root / job / "manifests/output/output.manifest").read_text().splitlines()[0]
+
+
+AUDITED = {
+    "job_name": "drive-0042-vehicle-audit",
+    "audited_job": "drive-0042-vehicle",
+    "source_ref": "s3://example-input/drive-0042/clip-07_seq.json",
+    "objects_audited": 2,
+    "objects_unchanged": 0,
+    "objects_compared": 1,
+    "objects_added": 1,
+    "objects_deleted": 1,
+    "objects_passed": 0,
+    "objects_failed": 1,
+}
+
+
+def audit_rows(lake: Lake) -> list[dict[str, object]]:
+    return lake.query(
+        "SELECT * EXCLUDE (batch_id, iou_shift_sum), iou_shift_sum FROM audit_stats"
+    ).to_pylist()
+
+
+@pytest.mark.parametrize("audit_first", [False, True])
+def test_an_audit_job_is_compared_with_the_job_it_audits(
+    tmp_path: Path, bare_lake: Lake, audit_first: bool
+) -> None:
+    level1 = JobOutput("drive-0042-vehicle", str(ground_truth_job(tmp_path)))
+    # Imported: the audited job is read off the audit job's manifest.
+    level2 = JobOutput("drive-0042-vehicle-audit", str(audit_job(tmp_path)))
+    for job in [level2, level1] if audit_first else [level1, level2]:
+        load_job(job, bare_lake)
+    [row] = audit_rows(bare_lake)
+    # Frame 0: 66 px of 88 overlap, IoU 66 / 110 = 0.6; frame 1 unchanged: mean shift 0.2.
+    assert row.pop("iou_shift_sum") == pytest.approx(0.2)
+    assert row == AUDITED
+    loads = bare_lake.query("SELECT job_name, audits FROM etl_loads ORDER BY job_name")
+    assert loads.to_pylist() == [
+        {"job_name": "drive-0042-vehicle", "audits": None},
+        {"job_name": "drive-0042-vehicle-audit", "audits": "drive-0042-vehicle"},
+    ]
+    # Reloading the audited job with other work recompares the audit job.
+    manifest = Path(level1.output_manifest_uri)
+    manifest.write_text(manifest.read_text().replace("clip-07", "clip-08"))
+    load_job(level1, bare_lake)
+    [row] = audit_rows(bare_lake)
+    assert (row["objects_audited"], row["objects_added"], row["objects_deleted"]) == (0, 2, 0)
+
+
+def test_a_first_level_job_has_no_audit_rows(tmp_path: Path, bare_lake: Lake) -> None:
+    report = load_job(JobOutput("drive-0042-vehicle", str(ground_truth_job(tmp_path))), bare_lake)
+    assert report.counts["audit_stats"] == 0 and audit_rows(bare_lake) == []

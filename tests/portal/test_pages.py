@@ -100,3 +100,20 @@ def test_sql_console_runs_and_refuses(demo_home: Path, monkeypatch: pytest.Monke
     app.text_area[0].input("DROP VIEW annotations").run()
     next(b for b in app.button if b.label == "Run").click().run()
     assert any("DROP is refused" in e.value for e in app.error)
+
+
+def test_workforce_per_team_and_per_worker(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(demo_home, "workforce", monkeypatch)
+    teams = app.dataframe[0].value
+    assert sorted(teams["team"]) == ["first-level", "second-level"]
+    assert (teams["tasks"] > 0).all() and teams["objects_audited"].notna().any()
+    workers = app.dataframe[1].value
+    assert set(workers["team"]) == {"first-level", "second-level"}
+    next(s for s in app.selectbox if s.label == "Team").select("first-level").run()
+    workers = app.dataframe[1].value
+    assert set(workers["team"]) == {"first-level"} and workers["share_unchanged"].notna().all()
+    picked = next(s for s in app.selectbox if s.label == "Worker").value
+    metrics = {m.label: m.value for m in app.metric}
+    assert int(metrics["Tasks"]) == int(workers[workers["worker"] == picked]["tasks"].sum()) > 0

@@ -146,6 +146,17 @@ def test_views_over_a_finished_batch(
         assert row["objects_audited"] > 0 and 0 <= row["share_unchanged"] <= 1
         assert row["pass_rate"] + row["fail_rate"] == pytest.approx(1)
         assert row["median_seconds_per_task"] > 60  # hours of virtual work, not seconds
+    teams = {
+        r["team"]: r for r in synced.lake.query_user("SELECT * FROM team_performance").to_pylist()
+    }
+    assert {team: row["tasks"] for team, row in teams.items()} == {
+        row["team"]: 8 for row in perf
+    }  # each team did its level's two jobs of four tasks
+    for team, row in teams.items():
+        mine = [r for r in perf if r["team"] == team]
+        assert row["objects_labeled"] == sum(r["objects_labeled"] for r in mine)
+        audited = [r["objects_audited"] for r in mine if r["objects_audited"] is not None]
+        assert row["objects_audited"] == (sum(audited) if audited else None)
     outcomes = {
         r["job_name"]: r for r in synced.lake.query_user("SELECT * FROM audit_outcomes").to_pylist()
     }

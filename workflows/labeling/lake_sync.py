@@ -22,6 +22,7 @@ def job_output(job: dict[str, object]) -> JobOutput:
         job_name=str(job["job_name"]),
         batch_id=str(job["batch_id"]),
         output_manifest_uri=str(job["output_manifest_uri"]),
+        audits=str(job["chain_from"]) if job.get("chain_from") else None,
     )
 
 
