@@ -19,16 +19,17 @@ SELECT job_name, any_value(batch_id), 'data_object', NULL, NULL, NULL, count(*),
        count(DISTINCT object_id), count(DISTINCT frame_no), source_ref
 FROM shapes GROUP BY job_name, source_ref
 UNION ALL
-SELECT job_name, any_value(batch_id), 'box_size', NULL, 'box',
+SELECT job_name, any_value(batch_id), 'box_size', label, 'box',
        floor(sqrt(width * height) / 10) * 10, count(*), NULL, NULL, NULL
 FROM shapes WHERE shape = 'box' AND width > 0 AND height > 0
-GROUP BY job_name, floor(sqrt(width * height) / 10) * 10
+GROUP BY job_name, label, floor(sqrt(width * height) / 10) * 10
 UNION ALL
-SELECT job_name, any_value(batch_id), 'track_length', NULL, NULL, frames, NULL, count(*), NULL,
+SELECT job_name, any_value(batch_id), 'track_length', label, NULL, frames, NULL, count(*), NULL,
        NULL
-FROM (SELECT job_name, any_value(batch_id) AS batch_id, count(DISTINCT frame_no) AS frames
+FROM (SELECT job_name, any_value(batch_id) AS batch_id, any_value(label) AS label,
+             count(DISTINCT frame_no) AS frames
       FROM shapes GROUP BY job_name, source_ref, object_id)
-GROUP BY job_name, frames
+GROUP BY job_name, label, frames
 """
 
 

@@ -327,8 +327,8 @@ TABLES: tuple[Table, ...] = (
                 "track_length (a length bin).",
                 False,
             ),
-            _c("label", pa.string(), "Class label (stat = class)."),
-            _c("shape", pa.string(), "Shape kind (stat = class)."),
+            _c("label", pa.string(), "Class label (stat = class, box_size, track_length)."),
+            _c("shape", pa.string(), "Shape kind (stat = class, box_size)."),
             _c(
                 "bucket",
                 pa.float64(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from labellake.workflows.labeling.formats import ANNOTATION_TYPES
@@ -29,6 +30,11 @@ def label_config(labels: str, attributes: str, shape: str) -> dict[str, Any]:
             "fullInstruction": f"Label every {', '.join(names)}.",
         },
     }
+
+
+def clip_manifest(clip_uris: list[str]) -> str:
+    """An input manifest (JSON lines of source-ref) for the picked video clips."""
+    return "".join(json.dumps({"source-ref": uri}) + "\n" for uri in clip_uris)
 
 
 def build_request(

@@ -74,6 +74,24 @@ def is_empty() -> bool:
     return _is_empty(_key())
 
 
+@st.cache_data(ttl=REFRESH_S, show_spinner=False)
+def _inputs(key: str) -> tuple[list[str], list[str]]:
+    objects = _engine(key).objects
+    keys = objects.list()
+    manifests = [
+        objects.uri(k)
+        for k in keys
+        if k.endswith(".manifest") and "/batch_manifests/" not in f"/{k}"
+    ]
+    clips = [objects.uri(k) for k in keys if k.endswith("_seq.json")]
+    return manifests, clips
+
+
+def inputs() -> tuple[list[str], list[str]]:
+    """Input manifests and video clips (sequence files) in the object store, for the form."""
+    return _inputs(_key())
+
+
 def run(action, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
     """Call ``action``; a user error is shown with st.error and gives None."""
     try:

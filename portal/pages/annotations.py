@@ -3,6 +3,7 @@ and a frame viewer with the audit's changes."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from labellake.lake.store import read_uri
@@ -14,18 +15,44 @@ if summary.empty:
     st.info(data.EMPTY_HINT)
     st.stop()
 
-jobs = sorted(summary["job_name"].unique())
-chosen_jobs = st.multiselect("Jobs", jobs, default=jobs)
-shown = summary[summary["job_name"].isin(chosen_jobs)]
+IMPORTED = "(imported jobs)"
+summary = summary.assign(batch_id=summary["batch_id"].fillna(IMPORTED))
+batches = sorted(summary["batch_id"].unique())
+pick_batches, pick_jobs, pick_classes = st.columns(3)
+chosen_batches = pick_batches.multiselect("Batches", batches, default=batches)
+in_batches = summary[summary["batch_id"].isin(chosen_batches)]
+batch_jobs = sorted(in_batches["job_name"].unique())
+chosen_jobs = pick_jobs.multiselect("Jobs", batch_jobs, default=batch_jobs)
+classes = sorted(
+    in_batches.loc[in_batches["job_name"].isin(chosen_jobs), "label"].dropna().unique()
+)
+chosen_classes = pick_classes.multiselect("Classes", classes, default=classes)
+shown = in_batches[
+    in_batches["job_name"].isin(chosen_jobs) & in_batches["label"].isin(chosen_classes)
+]
+totals = st.columns(4)
+totals[0].metric("Shapes", f"{int(shown['shapes'].sum()):,}")
+totals[1].metric("Tracks (objects)", f"{int(shown['tracks'].sum()):,}")
+totals[2].metric("Jobs", f"{shown['job_name'].nunique():,}")
+totals[3].metric("Classes", f"{shown['label'].nunique():,}")
 st.dataframe(shown, width="stretch", hide_index=True)
+
+
+def chosen(bins: pd.DataFrame, value: str, count: str) -> pd.DataFrame:
+    """Bins of the chosen jobs and classes, summed per job (bins are already aggregated)."""
+    # Summaries written before classes were recorded per bin have no label: keep them.
+    keep = bins["job_name"].isin(chosen_jobs) & (
+        bins["label"].isin(chosen_classes) | bins["label"].isna()
+    )
+    return bins[keep].groupby(["job_name", value], as_index=False)[count].sum()
+
 
 left, right = st.columns(2)
 with left:
     st.subheader("Box sizes")
-    sizes = data.query("dashboards/box_sizes")
-    sizes = sizes[sizes["job_name"].isin(chosen_jobs)]
+    sizes = chosen(data.query("dashboards/box_sizes"), "size_px", "boxes")
     if sizes.empty:
-        st.caption("No boxes in these jobs.")
+        st.caption("No boxes in these jobs and classes.")
     else:
         st.altair_chart(
             charts.histogram(
@@ -35,15 +62,14 @@ with left:
         )
 with right:
     st.subheader("Track lengths")
-    lengths = data.query("dashboards/track_lengths")
-    lengths = lengths[lengths["job_name"].isin(chosen_jobs)]
+    lengths = chosen(data.query("dashboards/track_lengths"), "frames", "tracks")
     st.altair_chart(
         charts.histogram(lengths, "frames", "tracks", "frames per track", colour="job_name"),
         width="stretch",
     )
 
 st.subheader("Frame viewer")
-job = st.selectbox("Job", jobs)
+job = st.selectbox("Job", chosen_jobs or batch_jobs or sorted(summary["job_name"].unique()))
 objects = data.query("dashboards/job_objects", (job,))
 if objects.empty:
     st.caption("This job has no shapes.")

@@ -34,15 +34,24 @@ def confirm_delete(batch_id: str) -> None:
 
 
 with st.expander("Create a batch", expanded=False):
-    manifests = [
-        engine.objects.uri(k)
-        for k in engine.objects.list(suffix=".manifest")
-        if "/batch_manifests/" not in f"/{k}"
-    ]
+    manifests, clips = data.inputs()
     batch_id = st.text_input("Batch id", placeholder="drive-0043")
-    manifest = st.selectbox(
-        "Clips (input manifest)", manifests or ["(none: run labellake demo or import clips)"]
-    )
+    source = st.radio("Input", ["Pick clips", "An input manifest"], horizontal=True)
+    picked: list[str] = []
+    manifest_key = f"portal/manifests/{batch_id or 'new'}.manifest"
+    if source == "Pick clips":
+        picked = st.multiselect(
+            "Clips",
+            clips,
+            format_func=lambda uri: uri.rsplit("/", 2)[-2] + "/" + uri.rsplit("/", 1)[-1],
+            placeholder="Choose clips" if clips else "No clips: run labellake demo or import",
+        )
+        manifest = engine.objects.uri(manifest_key)
+        st.caption(f"{len(picked)} clip(s); their manifest is written to `{manifest}`.")
+    else:
+        manifest = st.selectbox(
+            "Input manifest", manifests or ["(none: run labellake demo or import clips)"]
+        )
     default_jobs = pd.DataFrame(
         [
             {
@@ -125,15 +134,24 @@ with st.expander("Create a batch", expanded=False):
         batch_id, manifest, jobs, config_uris, sampling, team or None
     )
     st.json(request, expanded=False)
-    if st.button("Submit batch", type="primary", disabled=not batch_id):
+    ready = bool(batch_id) and (source != "Pick clips" or bool(picked))
+    if st.button("Submit batch", type="primary", disabled=not ready):
+        written = []
+        if source == "Pick clips":
+            engine.objects.write_text(manifest_key, batch_form.clip_manifest(picked))
+            written.append(manifest_key)
         for job in jobs:
             if not job["chainFrom"]:
                 config = batch_form.label_config(job["labels"], job["attributes"], job["shape"])
                 engine.objects.write_text(config_keys[job["jobName"]], json.dumps(config))
+                written.append(config_keys[job["jobName"]])
         submitted = data.run(engine.submit, request, actor="portal")
         if submitted:
             st.cache_data.clear()
             st.success(f"Batch {submitted} submitted; the runner picks it up.")
+        else:  # a refused request leaves nothing behind
+            for key in written:
+                engine.objects.delete(key)
 
 batches = engine.state.batches()
 if not batches:

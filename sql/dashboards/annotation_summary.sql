@@ -1,5 +1,7 @@
--- Per job and class: shapes, tracks, frames and shapes per frame (from the ETL's summaries).
+-- Per batch, job and class: shapes, tracks, frames and shapes per frame (from the ETL's
+-- summaries). Imported jobs have no batch.
 SELECT
+    batch_id,
     job_name,
     label,
     shape,
@@ -9,4 +11,4 @@ SELECT
     CAST(shapes AS DOUBLE) / nullif(frames, 0) AS shapes_per_frame
 FROM annotation_stats
 WHERE stat = 'class'
-ORDER BY job_name, label
+ORDER BY batch_id, job_name, label

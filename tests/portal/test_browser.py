@@ -128,6 +128,11 @@ def test_a_batch_made_in_the_form_completes(served, browser) -> None:  # type: i
     page.get_by_text("Create a batch").click()
     page.get_by_label("Batch id").fill("e2e1")
     page.get_by_label("Batch id").press("Enter")
+    # Pick the first clip the demo generated: open the picker, take the highlighted option.
+    page.get_by_role("combobox", name="Clips").click()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.get_by_text("1 clip(s)").wait_for(timeout=30_000)
     page.get_by_role("button", name="Submit batch").click()
     page.get_by_text("Batch e2e1 submitted").wait_for(timeout=60_000)
     deadline = time.monotonic() + 90

@@ -57,6 +57,11 @@ def test_the_batch_form_submits_a_valid_request(
 ) -> None:
     app = open_page(demo_home, "batches", monkeypatch)
     app.text_input[0].input("formbatch").run()
+    clips = next(s for s in app.multiselect if s.label == "Clips")
+    assert len(clips.options) == 2  # the demo's clips
+    clips.set_value(clips.options[:1]).run()
+    preview = app.json[0].value
+    assert "portal/manifests/formbatch.manifest" in preview
     submit = next(b for b in app.button if b.label == "Submit batch")
     submit.click().run()
     assert not app.error, [e.value for e in app.error]
@@ -73,13 +78,23 @@ def test_the_batch_form_submits_a_valid_request(
         "formbatch-lane-audit",
     ]
     assert engine.run_to_end("formbatch", poll_s=0.05) == "COMPLETE"
+    manifest = engine.objects.read_text("portal/manifests/formbatch.manifest").splitlines()
+    assert len(manifest) == 1 and manifest[0].endswith('_seq.json"}')
+    assert engine.state.job("formbatch-vehicle")["object_count"] == 1  # the one picked clip
 
 
 def test_a_bad_form_shows_the_field(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = open_page(demo_home, "batches", monkeypatch)
     app.text_input[0].input("bad_id").run()
+    app.radio[0].set_value("An input manifest").run()
     next(b for b in app.button if b.label == "Submit batch").click().run()
     assert any("batchId" in e.value for e in app.error)
+    # A refused request leaves no label configs behind.
+    from labellake.home import Home
+    from labellake.settings import Settings
+
+    objects = Home.open(Settings(home=demo_home)).objects
+    assert not [k for k in objects.list("portal") if "bad_id" in k]
 
 
 def test_the_delete_dialog_lists_the_children(
@@ -117,3 +132,21 @@ def test_workforce_per_team_and_per_worker(
     picked = next(s for s in app.selectbox if s.label == "Worker").value
     metrics = {m.label: m.value for m in app.metric}
     assert int(metrics["Tasks"]) == int(workers[workers["worker"] == picked]["tasks"].sum()) > 0
+
+
+def test_annotations_by_batch_job_and_class(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(demo_home, "annotations", monkeypatch)
+    summary = app.dataframe[0].value
+    assert "demo1" in set(summary["batch_id"])
+    classes = next(s for s in app.multiselect if s.label == "Classes")
+    assert {"Vehicle", "Lane"} <= set(classes.options)
+    classes.set_value(["Lane"]).run()
+    summary = app.dataframe[0].value
+    assert set(summary["label"]) == {"Lane"} and set(summary["shape"]) == {"polyline"}
+    metrics = {m.label: m.value for m in app.metric}
+    assert int(metrics["Tracks (objects)"].replace(",", "")) == int(summary["tracks"].sum()) > 0
+    assert any("No boxes" in c.value for c in app.caption)
+    next(s for s in app.multiselect if s.label == "Batches").set_value([]).run()
+    assert app.dataframe[0].value.empty and not app.exception
