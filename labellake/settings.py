@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     runner_poll_s: float = Field(
         default=0.5, gt=0, description="Seconds the runner waits between polls when idle."
     )
+    portal_auth: bool = Field(
+        default=False,
+        description="Everyone signs in to the portal with an account (labellake account add).",
+    )
     api_token: str | None = Field(
         default=None,
         description="When set, the API requires 'Authorization: Bearer <token>'.",

@@ -6,19 +6,22 @@ from pathlib import Path
 
 import streamlit as st
 
+from labellake.portal import auth
+
 HERE = Path(__file__).parent
 
 st.set_page_config(page_title="labellake", page_icon=":material/label:", layout="wide")
 
 PAGES = [
     st.Page(
-        HERE / "pages/overview.py", title="Overview", icon=":material/dashboard:", default=True
+        HERE / "screens/overview.py", title="Overview", icon=":material/dashboard:", default=True
     ),
-    st.Page(HERE / "pages/batches.py", title="Batches", icon=":material/account_tree:"),
-    st.Page(HERE / "pages/annotations.py", title="Annotations", icon=":material/crop_free:"),
-    st.Page(HERE / "pages/workforce.py", title="Workforce", icon=":material/groups:"),
-    st.Page(HERE / "pages/quality.py", title="Quality", icon=":material/rule:"),
-    st.Page(HERE / "pages/sql_console.py", title="SQL", icon=":material/terminal:"),
+    st.Page(HERE / "screens/batches.py", title="Batches", icon=":material/account_tree:"),
+    st.Page(HERE / "screens/annotations.py", title="Annotations", icon=":material/crop_free:"),
+    st.Page(HERE / "screens/workforce.py", title="Workforce", icon=":material/groups:"),
+    st.Page(HERE / "screens/quality.py", title="Quality", icon=":material/rule:"),
+    st.Page(HERE / "screens/sql_console.py", title="SQL", icon=":material/terminal:"),
 ]
 
-st.navigation(PAGES).run()
+if auth.gate():
+    st.navigation(PAGES).run()

@@ -329,6 +329,77 @@ def batch_delete(ctx: click.Context, batch_id: str, dry_run: bool, yes: bool) ->
     _echo_json(engine.delete(batch_id, actor=_actor()))
 
 
+@cli.group()
+def account() -> None:
+    """Portal accounts, for sign-in with LABELLAKE_PORTAL_AUTH=1."""
+
+
+def _accounts(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from labellake.workflows.accounts import Accounts
+    from labellake.workflows.labeling.state import StateStore
+
+    return Accounts(StateStore(_home(ctx).settings.state_db))
+
+
+def _read_password(password_stdin: bool) -> str:
+    """From the first line of stdin, or asked twice at a terminal; never from argv."""
+    if password_stdin:
+        line = sys.stdin.readline()
+        if not line.strip():
+            raise LabellakeError("--password-stdin: stdin held no password")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise LabellakeError(
+            "no terminal to ask for the password; pipe it in with --password-stdin"
+        )
+    return click.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+
+
+@account.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(["analyst", "admin"]),
+    default="analyst",
+    show_default=True,
+    help="analyst: every page; admin: also deletes batches.",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.pass_context
+def account_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
+    """Add the portal account NAME (an existing name is an error)."""
+    accounts = _accounts(ctx)
+    _echo_json(accounts.add(name, _read_password(password_stdin), role))
+
+
+@account.command("list")
+@click.pass_context
+def account_list(ctx: click.Context) -> None:
+    """List the accounts with their roles (never their passwords)."""
+    _echo_json(_accounts(ctx).list())
+
+
+@account.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.pass_context
+def account_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
+    """Set a new password for NAME (and unlock it)."""
+    accounts = _accounts(ctx)
+    accounts.get(name)
+    accounts.set_password(name, _read_password(password_stdin))
+    _echo_json({"name": name, "password": "changed"})
+
+
+@account.command("remove")
+@click.argument("name")
+@click.pass_context
+def account_remove(ctx: click.Context, name: str) -> None:
+    """Remove the account NAME."""
+    _accounts(ctx).remove(name)
+    _echo_json({"name": name, "removed": True})
+
+
 @cli.command()
 @click.pass_context
 def runner(ctx: click.Context) -> None:

@@ -101,6 +101,16 @@ def run(action, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-de
         return None
 
 
+def attempt(action, *args: Any, **kwargs: Any) -> bool:  # type: ignore[no-untyped-def]
+    """Call ``action`` for its effect; a user error is shown with st.error and gives False."""
+    try:
+        action(*args, **kwargs)
+    except LabellakeError as exc:
+        st.error(str(exc))
+        return False
+    return True
+
+
 EMPTY_HINT = (
     "The lake is empty. Run `labellake demo` (or `make run`) to generate sample clips and "
     "label them with the simulated workforce, or `labellake import groundtruth PREFIX` to "

@@ -7,6 +7,7 @@ land in the test's temporary folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+COMMAND = [sys.executable, "-m", "labellake.portal.cli"]
 PAGES = {
     "": "Overview",
     "batches": "Batches",
@@ -54,25 +56,19 @@ def wait_for(url: str, seconds: float = 60) -> None:
             time.sleep(0.3)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    home = tmp_path_factory.mktemp("e2e-home")
+@contextlib.contextmanager
+def serve(home: Path, **settings: str) -> Iterator[dict[str, object]]:
+    """`labellake up` on ``home`` with LABELLAKE_* ``settings``, stopped with SIGTERM after."""
     env = {
         **os.environ,
         "LABELLAKE_HOME": str(home),
         "LABELLAKE_SIMULATED_JOB_SECONDS": "0.5",
         "LABELLAKE_RUNNER_POLL_S": "0.2",
+        **{f"LABELLAKE_{name.upper()}": value for name, value in settings.items()},
     }
-    command = [sys.executable, "-m", "labellake.portal.cli"]
-    subprocess.run(
-        [*command, "demo", "--batch-id", "demo1", "--clips", "1", "--frames", "8"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
     api, portal = free_port(), free_port()
     up = subprocess.Popen(
-        [*command, "up", "--api-port", str(api), "--portal-port", str(portal)],
+        [*COMMAND, "up", "--api-port", str(api), "--portal-port", str(portal)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -88,6 +84,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
     finally:
         up.send_signal(signal.SIGTERM)
         up.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    home = tmp_path_factory.mktemp("e2e-home")
+    subprocess.run(
+        [*COMMAND, "--home", str(home), "demo", "--batch-id", "demo1", "--clips", "1"]
+        + ["--frames", "8"],
+        check=True,
+        capture_output=True,
+    )
+    with serve(home) as urls:
+        yield urls
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +157,34 @@ def test_a_batch_made_in_the_form_completes(served, browser) -> None:  # type: i
     page.get_by_role("heading", name="Batches").first.wait_for(timeout=60_000)
     page.get_by_text("e2e1").first.wait_for(timeout=30_000)
     page.close()
+
+
+def test_with_sign_in_on_no_page_shows_before_signing_in(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+    subprocess.run(
+        [*COMMAND, "--home", str(home), "account", "add", "ada", "--role", "admin"]
+        + ["--password-stdin"],
+        input="ada-password\n",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    with serve(home, portal_auth="1") as urls:
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(f"{urls['portal']}/sql_console")  # straight to an analyst page
+        page.get_by_role("heading", name="Sign in to labellake").wait_for(timeout=60_000)
+        assert page.get_by_role("heading", name="SQL").count() == 0
+        page.get_by_role("textbox", name="Account").fill("ada")
+        page.get_by_role("textbox", name="Password").fill("not-the-password")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("wrong account name or password").wait_for(timeout=30_000)
+        page.get_by_role("textbox", name="Password").fill("ada-password")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Overview").first.wait_for(timeout=60_000)
+        page.get_by_text("Signed in as").wait_for(timeout=30_000)
+        page.get_by_role("link", name="SQL").first.click()  # the sidebar keeps the session
+        page.get_by_role("heading", name="SQL").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(tmp_path / "signed-in.png"))
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("heading", name="Sign in to labellake").wait_for(timeout=30_000)
+        page.close()

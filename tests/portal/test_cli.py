@@ -223,6 +223,10 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("etl", "run"): ([], 0),
     ("import", "groundtruth"): (["missing-folder"], 2),
     ("export",): (["--job", "nope", "--format", "coco", "--out", "exported"], 2),
+    ("account", "add"): (["alice"], 2),  # no terminal to ask for the password
+    ("account", "list"): ([], 0),
+    ("account", "passwd"): (["nobody", "--password-stdin"], 2),
+    ("account", "remove"): (["nobody"], 2),
 }
 LONG_RUNNING = {("runner",), ("api",), ("up",)}
 
@@ -240,3 +244,35 @@ def test_home_flag_works_with_every_command(
     assert code == expected, err
     assert (home / "lake").is_dir()
     assert not Path("~/.labellake").expanduser().exists()
+
+
+def test_accounts_take_passwords_from_stdin_only(home: Path) -> None:
+    script = str(Path(sys.executable).parent / "labellake")
+
+    def labellake(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [script, "--home", str(home), *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    added = labellake(
+        "account", "add", "alice", "--role", "admin", "--password-stdin", stdin="pw-of-alice\n"
+    )
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["role"] == "admin"
+    again = labellake("account", "add", "Alice", "--password-stdin", stdin="another-pw\n")
+    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "exists" in again.stderr
+    empty = labellake("account", "add", "bob", "--password-stdin", stdin="")
+    assert empty.returncode == 2 and "no password" in empty.stderr
+    listed = labellake("account", "list")
+    assert [a["name"] for a in json.loads(listed.stdout)] == ["alice"]
+    assert "pw-of-alice" not in listed.stdout and "argon2" not in listed.stdout
+    from labellake.workflows.accounts import Accounts
+    from labellake.workflows.labeling.state import StateStore
+
+    assert (
+        Accounts(StateStore(home / "state.db")).sign_in("alice", "pw-of-alice")["role"] == "admin"
+    )

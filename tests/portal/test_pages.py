@@ -27,7 +27,7 @@ def open_page(home: Path, page: str, monkeypatch: pytest.MonkeyPatch) -> AppTest
     app = AppTest.from_file(APP, default_timeout=60)
     app.run()
     if page != "overview":
-        app.switch_page(f"pages/{page}.py")
+        app.switch_page(f"screens/{page}.py")
         app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app
@@ -150,3 +150,51 @@ def test_annotations_by_batch_job_and_class(
     assert any("No boxes" in c.value for c in app.caption)
     next(s for s in app.multiselect if s.label == "Batches").set_value([]).run()
     assert app.dataframe[0].value.empty and not app.exception
+
+
+def sign_in(app: AppTest, name: str, password: str) -> AppTest:
+    account, secret = app.text_input[0], app.text_input[1]
+    account.input(name)
+    secret.input(password)
+    next(b for b in app.button if b.label == "Sign in").click().run()
+    return app
+
+
+def test_with_sign_in_on_every_page_waits_for_an_account(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labellake.workflows.accounts import Accounts
+    from labellake.workflows.labeling.state import StateStore
+
+    accounts = Accounts(StateStore(demo_home / "state.db"))
+    accounts.add("ann", "analyst-pass", "analyst")
+    accounts.add("ada", "admin-pass", "admin")
+    monkeypatch.setenv("LABELLAKE_HOME", str(demo_home))
+    monkeypatch.setenv("LABELLAKE_PORTAL_AUTH", "1")
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    assert [t.value for t in app.title] == ["Sign in to labellake"] and not app.metric
+    sign_in(app, "ann", "not-her-password")
+    assert any("wrong account name or password" in e.value for e in app.error)
+    assert not app.metric
+    sign_in(app, "ann", "analyst-pass")
+    assert not app.exception and {m.label for m in app.metric} >= {"Batches"}
+    assert any("Signed in as **ann** (analyst)" in c.value for c in app.sidebar.caption)
+    next(b for b in app.sidebar.button if b.label == "Sign out").click().run()
+    assert [t.value for t in app.title] == ["Sign in to labellake"] and not app.metric
+    for name, password, may_delete in [("ann", "analyst-pass", False), ("ada", "admin-pass", True)]:
+        app = sign_in(AppTest.from_file(APP, default_timeout=60).run(), name, password)
+        app.switch_page("screens/batches.py").run()
+        next(s for s in app.selectbox if s.label == "Batch").select("demo1").run()
+        assert next(b for b in app.button if b.label == "Delete batch…").disabled is not may_delete
+
+
+def test_with_sign_in_on_and_no_accounts_the_portal_says_how_to_add_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LABELLAKE_HOME", str(tmp_path / "fresh"))
+    monkeypatch.setenv("LABELLAKE_PORTAL_AUTH", "1")
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    assert not app.exception
+    assert any("labellake account add" in e.value for e in app.error)

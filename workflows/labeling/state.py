@@ -130,6 +130,18 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at REAL NOT NULL
     );
     """,
+    # 2: portal accounts (sign-in with LABELLAKE_PORTAL_AUTH=1).
+    """
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked_until REAL NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        last_sign_in_at TEXT
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

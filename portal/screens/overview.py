@@ -23,23 +23,23 @@ in_flight = data.run(
 columns = st.columns(5)
 with columns[0]:
     st.metric("Batches", int(tiles["batches"]), help="All batches; COMPLETE ones below.")
-    st.page_link("pages/batches.py", label="Batches", icon=":material/account_tree:")
+    st.page_link("screens/batches.py", label="Batches", icon=":material/account_tree:")
 with columns[1]:
     st.metric("Jobs in flight", in_flight or 0)
-    st.page_link("pages/batches.py", label="Running batches", icon=":material/sync:")
+    st.page_link("screens/batches.py", label="Running batches", icon=":material/sync:")
 with columns[2]:
     st.metric(
         "Objects labeled",
         int(tiles["objects_labeled"]),
         help=f"{int(tiles['annotations'])} shapes in all",
     )
-    st.page_link("pages/annotations.py", label="Annotations", icon=":material/crop_free:")
+    st.page_link("screens/annotations.py", label="Annotations", icon=":material/crop_free:")
 with columns[3]:
     st.metric("Active workers", int(active), help="Submitted work in the last 7 days of data")
-    st.page_link("pages/workforce.py", label="Workforce", icon=":material/groups:")
+    st.page_link("screens/workforce.py", label="Workforce", icon=":material/groups:")
 with columns[4]:
     st.metric("Open QA findings", int(tiles["qa_findings"]))
-    st.page_link("pages/quality.py", label="Quality", icon=":material/rule:")
+    st.page_link("screens/quality.py", label="Quality", icon=":material/rule:")
 
 left, right = st.columns(2)
 statuses = data.query("batch_status_counts")

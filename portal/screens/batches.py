@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from labellake.lake.store import read_uri
-from labellake.portal import batch_form, data
+from labellake.portal import auth, batch_form, data
 from labellake.workflows.labeling.spec import MODALITIES
 
 st.title("Batches")
@@ -27,7 +27,7 @@ def confirm_delete(batch_id: str) -> None:
         f"- raw objects: {len(plan['objects'])}\n- lake files: {len(plan['lakeFiles'])}"
     )
     confirmed = st.button("Delete", type="primary", key="confirm-delete")
-    if confirmed and data.run(engine.delete, batch_id, actor="portal") is not None:
+    if confirmed and data.run(engine.delete, batch_id, actor=auth.actor()) is not None:
         st.cache_data.clear()
         st.success(f"Batch {batch_id} deleted.")
         st.rerun()
@@ -145,7 +145,7 @@ with st.expander("Create a batch", expanded=False):
                 config = batch_form.label_config(job["labels"], job["attributes"], job["shape"])
                 engine.objects.write_text(config_keys[job["jobName"]], json.dumps(config))
                 written.append(config_keys[job["jobName"]])
-        submitted = data.run(engine.submit, request, actor="portal")
+        submitted = data.run(engine.submit, request, actor=auth.actor())
         if submitted:
             st.cache_data.clear()
             st.success(f"Batch {submitted} submitted; the runner picks it up.")
@@ -201,5 +201,19 @@ if show:
                             f"{job['labelingJobName']}-output.manifest",
                             key=f"download-{job['labelingJobName']}",
                         )
-    if st.button("Delete batch…"):
+    stop, retry, delete = st.columns(3)
+    stopping = stop.button("Stop batch", disabled=show["status"] != "IN_PROGRESS")
+    if stopping and data.attempt(engine.stop, chosen, actor=auth.actor()):
+        st.cache_data.clear()
+        st.rerun()
+    retryable = show["status"] in ("INTERNAL_ERROR", "VALIDATION_FAIL", "STOPPED")
+    retrying = retry.button("Retry batch", disabled=not retryable)
+    if retrying and data.attempt(engine.retry, chosen, actor=auth.actor()):
+        st.cache_data.clear()
+        st.rerun()
+    if delete.button(
+        "Delete batch…",
+        disabled=not auth.may_administer(),
+        help=None if auth.may_administer() else "Only admins delete batches.",
+    ):
         confirm_delete(chosen)

@@ -1,0 +1,152 @@
+"""Portal accounts: a name, a role and an argon2 password hash, in the state store.
+
+With LABELLAKE_PORTAL_AUTH=1 everyone signs in to the portal. Passwords are
+never stored or logged, only their argon2id hashes; a name that keeps failing is
+locked for a while, so a password cannot be guessed at the sign-in form's speed.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from labellake.errors import ConflictError, LabellakeError, NotFoundError
+from labellake.workflows.labeling.state import StateStore, timestamp
+
+ROLES = ("analyst", "admin")  # the workforce adds workers
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+MIN_PASSWORD = 8
+LOCK_AFTER = 10  # failed sign-ins in a row
+LOCK_S = 300.0
+
+_hasher = PasswordHasher()
+
+
+class SignInError(LabellakeError):
+    """Wrong name or password, or a locked account (the message does not say which exists)."""
+
+    status_code = 401
+
+
+def _check_name(name: str) -> str:
+    if not NAME.match(name or ""):
+        raise LabellakeError(
+            f"account name '{name}': use 1-64 letters, digits, '.', '_', '@' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise LabellakeError(f"password: use at least {MIN_PASSWORD} characters")
+    return password
+
+
+class Accounts:
+    """The accounts in one state store."""
+
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+
+    def add(self, name: str, password: str, role: str = "analyst") -> dict[str, Any]:
+        _check_name(name)
+        if role not in ROLES:
+            raise LabellakeError(f"role '{role}': use one of {', '.join(ROLES)}")
+        hashed = _hasher.hash(_check_password(password))
+        with self.state.transaction() as con:
+            if con.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
+                raise ConflictError(f"account '{name}' exists; pick another name")
+            con.execute(
+                "INSERT INTO accounts (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                (name, role, hashed, timestamp()),
+            )
+        return self.get(name)
+
+    def get(self, name: str) -> dict[str, Any]:
+        with self.state.connect() as con:
+            row = con.execute(
+                "SELECT name, role, created_at, last_sign_in_at FROM accounts WHERE name = ?",
+                (name,),
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no account named '{name}'; see `labellake account list`")
+        return dict(row)
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.state.connect() as con:
+            rows = con.execute(
+                "SELECT name, role, created_at, last_sign_in_at FROM accounts ORDER BY name"
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def remove(self, name: str) -> None:
+        with self.state.transaction() as con:
+            if not con.execute("DELETE FROM accounts WHERE name = ?", (name,)).rowcount:
+                raise NotFoundError(f"no account named '{name}'; see `labellake account list`")
+
+    def set_password(self, name: str, password: str) -> None:
+        hashed = _hasher.hash(_check_password(password))
+        with self.state.transaction() as con:
+            changed = con.execute(
+                "UPDATE accounts SET password_hash = ?, failed_attempts = 0, locked_until = 0 "
+                "WHERE name = ?",
+                (hashed, name),
+            ).rowcount
+        if not changed:
+            raise NotFoundError(f"no account named '{name}'; see `labellake account list`")
+
+    def sign_in(self, name: str, password: str) -> dict[str, Any]:
+        """The account, when the password is right; SignInError otherwise."""
+        with self.state.connect() as con:
+            row = con.execute(
+                "SELECT name, password_hash, locked_until FROM accounts WHERE name = ?", (name,)
+            ).fetchone()
+        if row is not None and row["locked_until"] > time.time():
+            wait = int(row["locked_until"] - time.time()) + 1
+            raise SignInError(f"too many failed sign-ins; try again in {wait} s")
+        try:
+            if row is None:
+                # Spend the same time as for a real account, so timing does not tell names.
+                _hasher.verify(_dummy_hash(), password)
+                raise VerificationError
+            _hasher.verify(row["password_hash"], password)
+        except (VerificationError, InvalidHashError):
+            if row is not None:
+                self._failed(row["name"])
+            raise SignInError("wrong account name or password") from None
+        with self.state.transaction() as con:
+            con.execute(
+                "UPDATE accounts SET failed_attempts = 0, locked_until = 0, last_sign_in_at = ? "
+                "WHERE name = ?",
+                (timestamp(), row["name"]),
+            )
+            if _hasher.check_needs_rehash(row["password_hash"]):
+                con.execute(
+                    "UPDATE accounts SET password_hash = ? WHERE name = ?",
+                    (_hasher.hash(password), row["name"]),
+                )
+        return self.get(row["name"])
+
+    def _failed(self, name: str) -> None:
+        with self.state.transaction() as con:
+            failed = con.execute(
+                "UPDATE accounts SET failed_attempts = failed_attempts + 1 WHERE name = ? "
+                "RETURNING failed_attempts",
+                (name,),
+            ).fetchone()[0]
+            if failed >= LOCK_AFTER:
+                con.execute(
+                    "UPDATE accounts SET locked_until = ?, failed_attempts = 0 WHERE name = ?",
+                    (time.time() + LOCK_S, name),
+                )
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash("not the password of any account")
