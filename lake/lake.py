@@ -57,6 +57,8 @@ class Lake:
         self._lock = threading.RLock()
         self._shared: _Session | None = None
         self._signatures: dict[str, tuple[tuple[str, int, int], ...] | None] = {}
+        # Row count and column types per table, kept while its files are unchanged.
+        self._described: dict[str, tuple[object, int, dict[str, str]]] = {}
 
     @classmethod
     def from_uri(cls, uri: str, **store_options: Any) -> Lake:
@@ -134,21 +136,31 @@ class Lake:
     def describe(self) -> list[dict[str, Any]]:
         """Every table with its row count and columns (name, SQL type, description)."""
         described = []
-        with self.connect() as session:
+        with self._session_for(set(self.tables)) as session:
             for table in self.tables.values():
                 session.check_readable({table.name})
-                rows = session.execute(f'SELECT count(*) AS n FROM "{table.name}"')
-                types = dict(
-                    session.con.execute(
-                        f'SELECT column_name, column_type FROM (DESCRIBE "{table.name}")'
-                    ).fetchall()
-                )
+                with self._lock:
+                    signature = self._signatures.get(table.name)
+                    known = self._described.get(table.name)
+                if known is not None and signature is not None and known[0] == signature:
+                    _, count, types = known
+                else:
+                    count = session.execute(f'SELECT count(*) AS n FROM "{table.name}"')
+                    count = count.column(0)[0].as_py()
+                    types = dict(
+                        session.con.execute(
+                            f'SELECT column_name, column_type FROM (DESCRIBE "{table.name}")'
+                        ).fetchall()
+                    )
+                    if signature is not None:
+                        with self._lock:
+                            self._described[table.name] = (signature, count, types)
                 described.append(
                     {
                         "name": table.name,
                         "description": table.description,
                         "partition_by": list(table.partition_by),
-                        "rows": rows.column(0)[0].as_py(),
+                        "rows": count,
                         "columns": [
                             {"name": c.name, "type": types[c.name], "description": c.description}
                             for c in table.columns

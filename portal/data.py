@@ -65,6 +65,16 @@ def user_query(text: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=REFRESH_S, show_spinner=False)
+def _tables(key: str) -> list[dict[str, Any]]:
+    return _home(key).lake.describe()
+
+
+def tables() -> list[dict[str, Any]]:
+    """Every table with its row count and described columns (the SQL page's schema list)."""
+    return _tables(_key())
+
+
+@st.cache_data(ttl=REFRESH_S, show_spinner=False)
 def _is_empty(key: str) -> bool:
     lake = _home(key).lake
     return not lake.files("batches") and not lake.files("annotations")

@@ -20,7 +20,7 @@ st.title("SQL")
 editor, schema = st.columns([3, 1])
 with schema:
     st.subheader("Tables")
-    for table in data.run(data.home().lake.describe) or []:
+    for table in data.run(data.tables) or []:
         with st.expander(f"{table['name']} ({table['rows']} rows)"):
             st.caption(table["description"])
             for column in table["columns"]:

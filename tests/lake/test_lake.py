@@ -163,3 +163,13 @@ def test_times_come_back_in_utc_whatever_the_local_zone(tmp_path: Path) -> None:
         check=True,
     ).stdout.strip()
     assert shown == "2026-11-20 10:14:07+00:00"
+
+
+def test_table_list_follows_every_rewrite(bare_lake: Lake) -> None:
+    """Row counts are kept between calls only while the table's files are unchanged."""
+    for n in (1, 3, 2):
+        bare_lake.write("annotations", "job-a", pa.table({"job_name": ["job-a"] * n}))
+        assert bare_lake.row_counts()["annotations"] == n
+        assert bare_lake.row_counts()["annotations"] == n
+    bare_lake.delete("annotations", "job-a")
+    assert bare_lake.row_counts()["annotations"] == 0
