@@ -108,7 +108,9 @@ def load_job(
     report.problems += problems
     labels = labeling.labels_table(lines, job.job_name, job.batch_id)
     rows = labeling.AnnotationRows()
-    refs, problems = labeling.job_annotations(lines, job.job_name, job.batch_id, rows)
+    refs, problems = labeling.job_annotations(
+        lines, job.job_name, job.batch_id, rows, job.output_manifest_uri
+    )
     report.problems += problems
     flattened = _flatten_refs(job, refs, read, report)
     annotations = pa.concat_tables([rows.table(), *flattened])

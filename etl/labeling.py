@@ -330,14 +330,30 @@ class SeqLabelRef:
 
 
 def job_annotations(
-    lines: Iterable[ManifestLine], job_name: str, batch_id: str | None, rows: AnnotationRows
+    lines: Iterable[ManifestLine],
+    job_name: str,
+    batch_id: str | None,
+    rows: AnnotationRows,
+    source: str = "output manifest",
 ) -> tuple[list[SeqLabelRef], list[Problem]]:
-    """Inline results go straight into ``rows``; refs to SeqLabel files are handed back."""
+    """Inline results go straight into ``rows``; refs to SeqLabel files are handed back.
+
+    A line whose own label attribute holds something else, or that Ground Truth marked
+    failed, is a problem of ``source`` (the manifest) at that line.
+    """
     refs: list[SeqLabelRef] = []
     problems: list[Problem] = []
     for line in lines:
         key = own_attribute(line.entry, job_name)
         if key is None:
+            # Ground Truth leaves out the label of a data object it could not get labeled
+            # and says why in the metadata.
+            for name in (f"{job_name}-ref", job_name):
+                failed = line.entry.get(f"{name}-metadata")
+                if isinstance(failed, dict) and failed.get("failure-reason"):
+                    reason = failed["failure-reason"]
+                    problems.append(Problem(source, line.number, f"not labeled: {reason}"))
+                    break
             continue
         value = line.entry.get(key)
         metadata = line.entry.get(f"{key}-metadata")
@@ -364,6 +380,18 @@ def job_annotations(
                 batch_id=batch_id,
                 source_ref=line.source_ref,
                 class_map=class_map,
+            )
+        elif value is None and metadata.get("failure-reason"):
+            problems.append(
+                Problem(source, line.number, f"not labeled: {metadata['failure-reason']}")
+            )
+        elif value is not None:
+            problems.append(
+                Problem(
+                    source,
+                    line.number,
+                    f"'{key}' holds neither a SeqLabel file reference nor annotations",
+                )
             )
     return refs, problems
 

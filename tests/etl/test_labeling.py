@@ -302,3 +302,24 @@ def test_fast_path_over_many_files_with_different_class_maps() -> None:
 def test_fast_path_refuses_what_the_tolerant_path_handles(text: str) -> None:
     with pytest.raises((pa.ArrowException, ValueError)):
         labeling.flatten_seqlabels([labeling.SeqLabelFile(text.encode(), "s", {})], "j")
+
+
+def test_lines_without_usable_labels_are_problems_at_their_line() -> None:
+    lines = [
+        labeling.ManifestLine(1, {"source-ref": "a", "job-ref": 42, "job-ref-metadata": {}}),
+        labeling.ManifestLine(
+            2,
+            {
+                "source-ref": "b",
+                "job-ref-metadata": {"failure-reason": "ClientError: task expired"},
+            },
+        ),
+        labeling.ManifestLine(
+            3, {"source-ref": "c", "other-ref": "s3://x", "other-ref-metadata": {}}
+        ),
+    ]
+    refs, problems = labeling.job_annotations(lines, "job", None, labeling.AnnotationRows(), "m")
+    assert refs == []
+    assert [(p.file, p.line) for p in problems] == [("m", 1), ("m", 2)]
+    assert "neither a SeqLabel file reference nor annotations" in problems[0].reason
+    assert problems[1].reason == "not labeled: ClientError: task expired"
