@@ -98,5 +98,16 @@ image = data.run(read_uri, uri, **aws) if uri else None
 st.image(
     frames.draw(image, shapes, audited),
     caption=f"{job}: {len(shapes)} shapes (blue)"
-    + (f"; {audit}: green passed, red failed" if audited else ""),
+    + (
+        f"; {audit}: green passed, red failed, thick orange moved, thick magenta added, "
+        "crossed out deleted"
+        if audited is not None
+        else ""
+    ),
 )
+if audited is not None:
+    counts = pd.Series(frames.audit_changes(shapes, audited)).value_counts()
+    st.caption(
+        "On this frame the audit "
+        + ", ".join(f"{kind}: {counts.get(kind, 0)}" for kind in frames.CHANGES)
+    )

@@ -198,3 +198,16 @@ def test_with_sign_in_on_and_no_accounts_the_portal_says_how_to_add_one(
     app.run()
     assert not app.exception
     assert any("labellake account add" in e.value for e in app.error)
+
+
+def test_the_frame_viewer_counts_what_the_audit_changed(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(demo_home, "annotations", monkeypatch)
+    next(s for s in app.selectbox if s.label == "Job").select("demo1-vehicle").run()
+    overlay = next(s for s in app.selectbox if s.label == "Audit to overlay")
+    assert overlay.options == ["(none)", "demo1-vehicle-audit"]
+    overlay.select("demo1-vehicle-audit").run()
+    assert not app.exception
+    [summary] = [c.value for c in app.caption if c.value.startswith("On this frame the audit")]
+    assert "unchanged:" in summary and "deleted:" in summary
