@@ -63,15 +63,15 @@ def histogram(
 
 
 def throughput(daily: pd.DataFrame) -> alt.Chart:
-    """Lines of tasks per day per worker (worker_id, day, tasks)."""
+    """Lines of tasks per day per worker (worker, day, tasks, hours)."""
     return (
         alt.Chart(daily)
         .mark_line(point=True)
         .encode(
             x=alt.X("day:T", title="day"),
             y=alt.Y("tasks:Q", title="tasks submitted"),
-            color=alt.Color("worker_id:N", title="worker"),
-            tooltip=["worker_id", "day:T", "tasks", "hours"],
+            color=alt.Color("worker:N", title="worker"),
+            tooltip=["worker", "day:T", "tasks", alt.Tooltip("hours:Q", format=".1f")],
         )
     )
 
@@ -101,31 +101,36 @@ def leaderboard(performance: pd.DataFrame) -> alt.Chart:
     )
 
 
-def teams(performance: pd.DataFrame) -> alt.Chart:
-    """Work teams by hours worked, coloured by the auditors' pass rate (team_performance)."""
-    return (
-        alt.Chart(performance)
-        .mark_bar()
-        .encode(
-            x=alt.X("hours:Q", title="hours worked"),
-            y=alt.Y("team:N", sort="-x", title=None),
-            color=alt.Color(
-                "pass_rate:Q",
-                title="pass rate",
-                scale=alt.Scale(domain=[0, 1], scheme="redyellowgreen"),
-            ),
-            tooltip=[
-                "team",
-                "workers",
-                "tasks",
-                alt.Tooltip("hours:Q", format=".1f"),
-                alt.Tooltip("median_seconds_per_task:Q", format=".0f"),
-                "objects_labeled",
-                alt.Tooltip("share_unchanged:Q", format=".2f"),
-                alt.Tooltip("mean_iou_shift:Q", format=".3f"),
-            ],
+def teams(performance: pd.DataFrame) -> alt.LayerChart:
+    """Work teams by hours worked, coloured by the auditors' pass rate (team_performance);
+    grey where no audit checked the team's work."""
+    tooltip = [
+        "team",
+        "workers",
+        "tasks",
+        alt.Tooltip("hours:Q", format=".1f"),
+        alt.Tooltip("median_seconds_per_task:Q", format=".0f"),
+        "objects_labeled",
+        alt.Tooltip("share_unchanged:Q", format=".2f"),
+        alt.Tooltip("mean_iou_shift:Q", format=".3f"),
+        alt.Tooltip("pass_rate:Q", format=".2f"),
+    ]
+    base = alt.Chart(performance).encode(
+        x=alt.X("hours:Q", title="hours worked"),
+        y=alt.Y("team:N", sort="-x", title=None),
+        tooltip=tooltip,
+    )
+    # Bars with no pass rate would be dropped by the colour scale: draw every team in
+    # grey, then colour those an audit judged.
+    unjudged = base.mark_bar(color="#9e9e9e")
+    judged = base.mark_bar().encode(
+        color=alt.Color(
+            "pass_rate:Q",
+            title="pass rate",
+            scale=alt.Scale(domain=[0, 1], scheme="redyellowgreen"),
         )
     )
+    return alt.layer(unjudged, judged)
 
 
 def findings_by_check(findings: pd.DataFrame) -> alt.Chart:

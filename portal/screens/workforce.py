@@ -63,6 +63,11 @@ st.dataframe(
 )
 
 throughput = data.query("dashboards/worker_throughput")
+throughput = throughput.assign(
+    worker=throughput["worker_id"].map(names).fillna(throughput["worker_id"])
+)
+if team != ALL_TEAMS:
+    throughput = throughput[throughput["worker_id"].isin(performance["worker_id"])]
 left, right = st.columns(2)
 with left:
     st.subheader("Time per task")
