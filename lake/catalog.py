@@ -282,6 +282,48 @@ TABLES: tuple[Table, ...] = (
             _c("top", pa.float64(), "Bounding box top, fraction of page height."),
             _c("width", pa.float64(), "Bounding box width, fraction of page width."),
             _c("height", pa.float64(), "Bounding box height, fraction of page height."),
+            _c(
+                "line_ids",
+                pa.list_(pa.string()),
+                "Ids of the LINE blocks in the row; every line of a document is in one row.",
+            ),
+        ),
+    ),
+    Table(
+        name="documents",
+        description="One row per ingested document: where it came from, how it was read "
+        "and split, its overall sentiment, or why it could not be read.",
+        unit="document",
+        columns=(
+            _c("doc_id", pa.string(), "Document id (from its file name).", False),
+            _c("source", pa.string(), "File or URI the document was read from."),
+            _c("fingerprint", pa.string(), "SHA-256 of the file; an unchanged file is skipped."),
+            _c("status", pa.string(), "ok, or error when the document could not be read."),
+            _c("error", pa.string(), "Why the document could not be read (status = error)."),
+            _c("problems", pa.string(), "Non-fatal notes: empty pages, sentiment errors."),
+            _c(
+                "detection",
+                pa.string(),
+                "How text was found: local, textract, tesseract or "
+                "textract_json (a Textract response given as input).",
+            ),
+            _c(
+                "technique",
+                pa.string(),
+                "Segmentation technique asked for (paragraphs.technique says which ran).",
+            ),
+            _c("sentiment_backend", pa.string(), "vader or comprehend."),
+            _c("pages", pa.int32(), "Pages."),
+            _c("lines", pa.int32(), "LINE blocks detected."),
+            _c("paragraphs", pa.int32(), "Rows written to paragraphs."),
+            _c(
+                "sentiment", pa.string(), "Overall sentiment: POSITIVE, NEGATIVE, NEUTRAL or MIXED."
+            ),
+            _c("score_positive", pa.float64(), "Overall positive score (length-weighted)."),
+            _c("score_negative", pa.float64(), "Overall negative score."),
+            _c("score_neutral", pa.float64(), "Overall neutral score."),
+            _c("score_mixed", pa.float64(), "Overall mixed score."),
+            _c("ingested_at", TIMESTAMP, "When the document was ingested."),
         ),
     ),
     Table(

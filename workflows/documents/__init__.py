@@ -1,0 +1,1 @@
+"""Document insights: text detection, segmentation, sentiment, and the ingest pipeline."""
