@@ -93,8 +93,10 @@ def from_pdf(data: bytes, name: str) -> Detected:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).strip()
-    kind = type(exc).__name__
+    # pdfplumber wraps pdfminer's errors: name the one inside.
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
+    kind = type(inner).__name__
+    text = str(inner).strip()
     if "password" in kind.lower() or "encrypt" in (kind + text).lower():
         return "it is encrypted; decrypt it first"
     return f"{kind}: {text}" if text else f"{kind}; the file may be damaged"

@@ -213,15 +213,29 @@ def score(texts: list[str], options: Options) -> sentiment.Scored:
 
 
 def overall_sentiment(scored: list[tuple[str, dict[str, Any]]]) -> dict[str, Any] | None:
-    """The document's sentiment: its paragraphs' scores averaged by their length."""
+    """The document's sentiment from its paragraphs, each weighing by its length.
+
+    The label is the one most of the text carries, MIXED when positive and negative
+    paragraphs each carry at least a quarter of it; the scores are the paragraphs'
+    scores averaged by length. (Averaged scores alone would call nearly every
+    document NEUTRAL: most words of any paragraph are neutral.)
+    """
     if not scored:
         return None
-    total = sum(max(1, len(text)) for text, _ in scored)
+    weights = [max(1, len(text)) for text, _ in scored]
+    total = sum(weights)
     scores = {
-        name: sum(max(1, len(text)) * r["scores"][name] for text, r in scored) / total
+        name: sum(w * r["scores"][name] for w, (_, r) in zip(weights, scored, strict=True)) / total
         for name in sentiment.SCORES
     }
-    return {"sentiment": sentiment.label_of(scores), "scores": scores}
+    share = dict.fromkeys(sentiment.LABELS, 0.0)
+    for w, (_, r) in zip(weights, scored, strict=True):
+        share[r["sentiment"]] += w / total
+    if share["POSITIVE"] >= 0.25 and share["NEGATIVE"] >= 0.25:
+        label = "MIXED"
+    else:
+        label = max(sentiment.LABELS, key=lambda name: share[name])
+    return {"sentiment": label, "scores": scores}
 
 
 def _unchanged(lake: Lake, doc_id: str, fingerprint: str, options: Options) -> bool:

@@ -1,0 +1,166 @@
+"""Ingesting documents into the lake: generated PDFs, Textract JSON and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen.canvas import Canvas
+
+from labellake import sql
+from labellake.lake import Lake, ObjectStore
+from labellake.workflows.documents import pipeline
+from labellake.workflows.documents.pipeline import Options, find_sources, ingest
+from labellake.workflows.samples.documents import LAYOUTS, write_pdf
+
+EXAMPLES = Path(__file__).parents[1] / "fixtures/examples"
+
+
+@pytest.fixture
+def bare_lake(tmp_path: Path) -> Lake:
+    """An empty lake with the views of sql/views (header_sentiment among them)."""
+    return Lake(ObjectStore.from_uri(str(tmp_path / "lake")), views=sql.views())
+
+
+def bad_pdfs(folder: Path) -> None:
+    """One PDF for every way a document can be unreadable, and one with an empty page."""
+    encrypted = Canvas(str(folder / "locked.pdf"), encrypt="secret")
+    encrypted.drawString(72, 700, "Nobody reads this without the password.")
+    encrypted.save()
+    (folder / "damaged.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage")
+    scan = Canvas(str(folder / "scan.pdf"))
+    picture = io.BytesIO()
+    Image.new("RGB", (200, 100), (200, 200, 200)).save(picture, format="PNG")
+    scan.drawImage(ImageReader(io.BytesIO(picture.getvalue())), 72, 500, 200, 100)
+    scan.save()
+    blank = Canvas(str(folder / "blank.pdf"))
+    blank.showPage()
+    blank.save()
+    half = Canvas(str(folder / "half-empty.pdf"))
+    half.drawString(72, 700, "The first page says the service was excellent.")
+    half.showPage()
+    half.showPage()
+    half.save()
+    (folder / "no-lines.json").write_text(json.dumps({"Blocks": [{"BlockType": "PAGE"}]}))
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for layout in LAYOUTS:
+        write_pdf(folder / f"review-{layout}.pdf", layout, seed=3)
+    shutil.copy(EXAMPLES / "textract-analyze-layout.json", folder / "quarterly.json")
+    bad_pdfs(folder)
+    return folder
+
+
+def test_a_folder_fills_the_tables_and_bad_documents_say_why(inbox: Path, bare_lake: Lake) -> None:
+    outcomes = ingest(find_sources([str(inbox)]), bare_lake, Options())
+    status = {o.doc_id: o.status for o in outcomes}
+    assert status == {
+        "review-font": "ok",
+        "review-indent": "ok",
+        "review-two_column": "ok",
+        "review-spacing": "ok",
+        "quarterly": "ok",
+        "half-empty": "ok",
+        "locked": "error",
+        "damaged": "error",
+        "scan": "error",
+        "blank": "error",
+        "no-lines": "error",
+    }
+    docs = {r["doc_id"]: r for r in bare_lake.query("SELECT * FROM documents").to_pylist()}
+    assert "encrypted" in docs["locked"]["error"]
+    assert "cannot read the PDF" in docs["damaged"]["error"]
+    assert (
+        "no text layer" in docs["scan"]["error"] and "--detection textract" in docs["scan"]["error"]
+    )
+    assert "no text on any page" in docs["blank"]["error"]
+    assert "no LINE blocks" in docs["no-lines"]["error"]
+    assert docs["half-empty"]["problems"] == "page 2 is empty"
+    assert docs["quarterly"]["detection"] == "textract_json"
+    # Every detected line is in exactly one row, and no row is empty.
+    rows = bare_lake.query(
+        "SELECT doc_id, count(*) AS lines, count(DISTINCT id) AS ids "
+        "FROM (SELECT doc_id, unnest(line_ids) AS id FROM paragraphs) GROUP BY doc_id"
+    ).to_pylist()
+    for row in rows:
+        assert row["lines"] == row["ids"] == docs[row["doc_id"]]["lines"], row
+    assert bare_lake.query("SELECT min(length(text)) FROM paragraphs").column(0)[0].as_py() > 0
+    assert {r["doc_id"] for r in rows} == {d for d, s in status.items() if s == "ok"}
+    techniques = bare_lake.query(
+        "SELECT DISTINCT doc_id, technique FROM paragraphs ORDER BY doc_id"
+    ).to_pylist()
+    assert {r["doc_id"]: r["technique"] for r in techniques}["quarterly"] == "layout"
+    font = bare_lake.query(
+        "SELECT role, header, sentiment FROM paragraphs WHERE doc_id = 'review-font' "
+        "ORDER BY paragraph_no"
+    ).to_pylist()
+    assert [r["role"] for r in font[:3]] == ["page_header", "title", "section_header"]
+    assert all(r["sentiment"] for r in font if r["role"] == "paragraph")
+    assert all(r["header"] for r in font if r["role"] == "paragraph")
+    headers = bare_lake.query(
+        "SELECT header, sentiment FROM header_sentiment WHERE doc_id = 'review-font'"
+    ).to_pylist()
+    assert headers and all(h["sentiment"] for h in headers)
+
+
+def test_ingesting_again_skips_unchanged_documents(inbox: Path, bare_lake: Lake) -> None:
+    sources = find_sources([str(inbox / "review-font.pdf")])
+    assert [o.status for o in ingest(sources, bare_lake, Options())] == ["ok"]
+    assert [o.status for o in ingest(sources, bare_lake, Options())] == ["skipped"]
+    assert [o.status for o in ingest(sources, bare_lake, Options(technique="font"))] == ["ok"]
+    assert [
+        o.status for o in ingest(sources, bare_lake, Options(force=True, technique="font"))
+    ] == ["ok"]
+    assert bare_lake.query("SELECT DISTINCT technique FROM paragraphs").column(0).to_pylist() == [
+        "font"
+    ]
+    # A document that can no longer be read leaves no paragraphs behind.
+    (inbox / "review-font.pdf").write_bytes(b"not a pdf any more")
+    assert [o.status for o in ingest(sources, bare_lake, Options())] == ["error"]
+    assert bare_lake.query("SELECT count(*) FROM paragraphs").column(0)[0].as_py() == 0
+
+
+def test_same_file_names_get_distinct_ids(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(EXAMPLES / "textract-detect-text.json", tmp_path / folder / "review.json")
+    ids = [s.doc_id for s in find_sources([str(tmp_path / "a"), str(tmp_path / "b")])]
+    assert len(set(ids)) == 2 and all(i.startswith("review-") for i in ids)
+
+
+def test_bad_targets_and_options(tmp_path: Path) -> None:
+    from labellake.errors import LabellakeError
+
+    with pytest.raises(LabellakeError, match="no PDF or Textract JSON"):
+        find_sources([str(tmp_path)])
+    with pytest.raises(LabellakeError, match="--technique magic"):
+        Options(technique="magic").check()
+
+
+def test_watch_ingests_what_lands_in_the_inbox(tmp_path: Path, bare_lake: Lake) -> None:
+    objects = ObjectStore.from_uri(str(tmp_path / "objects"))
+    inbox = tmp_path / "objects" / pipeline.INBOX
+    inbox.mkdir(parents=True)
+    write_pdf(inbox / "arrived.pdf", "spacing", seed=1)
+    rounds = iter([False, False, True])
+    seen = []
+    done = pipeline.watch(
+        objects,
+        bare_lake,
+        Options(),
+        stop=lambda: next(rounds),
+        progress=seen.append,
+        sleep=lambda _: None,
+    )
+    assert done == 1  # the second look finds the file unchanged
+    assert [o.status for o in seen] == ["ok", "skipped"]
+    assert bare_lake.query("SELECT doc_id FROM documents").column(0).to_pylist() == ["arrived"]
