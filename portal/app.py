@@ -20,6 +20,7 @@ PAGES = [
     st.Page(HERE / "screens/annotations.py", title="Annotations", icon=":material/crop_free:"),
     st.Page(HERE / "screens/workforce.py", title="Workforce", icon=":material/groups:"),
     st.Page(HERE / "screens/quality.py", title="Quality", icon=":material/rule:"),
+    st.Page(HERE / "screens/documents.py", title="Documents", icon=":material/description:"),
     st.Page(HERE / "screens/sql_console.py", title="SQL", icon=":material/terminal:"),
 ]
 

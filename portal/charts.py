@@ -145,3 +145,62 @@ def findings_by_check(findings: pd.DataFrame) -> alt.Chart:
             tooltip=["job_name", "check", "findings", "data_objects"],
         )
     )
+
+
+SENTIMENT_COLOURS = {
+    "POSITIVE": "#2e7d32",
+    "NEGATIVE": "#c62828",
+    "NEUTRAL": "#9e9e9e",
+    "MIXED": "#f9a825",
+}
+
+
+def document_sentiment(listing: pd.DataFrame) -> alt.Chart:
+    """Each document's four sentiment scores as a stacked bar (the document list)."""
+    names = {
+        "score_positive": "POSITIVE",
+        "score_negative": "NEGATIVE",
+        "score_neutral": "NEUTRAL",
+        "score_mixed": "MIXED",
+    }
+    return (
+        alt.Chart(listing[["doc_id", "sentiment", *names]])
+        .transform_fold(list(names), as_=["score", "value"])
+        .transform_calculate(kind="upper(replace(datum.score, 'score_', ''))")
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", title="share of the text", stack="normalize"),
+            y=alt.Y("doc_id:N", title=None),
+            color=alt.Color(
+                "kind:N",
+                title="sentiment",
+                scale=alt.Scale(
+                    domain=list(SENTIMENT_COLOURS), range=list(SENTIMENT_COLOURS.values())
+                ),
+            ),
+            tooltip=["doc_id", "sentiment", "kind:N", alt.Tooltip("value:Q", format=".2f")],
+        )
+    )
+
+
+def header_sentiment(headers: pd.DataFrame) -> alt.Chart:
+    """Paragraphs per header by their sentiment (header_sentiment view, one document)."""
+    kinds = {"positive": "POSITIVE", "negative": "NEGATIVE", "neutral": "NEUTRAL", "mixed": "MIXED"}
+    return (
+        alt.Chart(headers[["header", "first_paragraph", "sentiment", *kinds]])
+        .transform_fold(list(kinds), as_=["count_of", "paragraphs"])
+        .transform_calculate(kind="upper(datum.count_of)")
+        .mark_bar()
+        .encode(
+            x=alt.X("paragraphs:Q", title="paragraphs"),
+            y=alt.Y("header:N", title=None, sort=alt.SortField("first_paragraph")),
+            color=alt.Color(
+                "kind:N",
+                title="sentiment",
+                scale=alt.Scale(
+                    domain=list(SENTIMENT_COLOURS), range=list(SENTIMENT_COLOURS.values())
+                ),
+            ),
+            tooltip=["header", "sentiment", "kind:N", "paragraphs:Q"],
+        )
+    )

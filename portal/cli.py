@@ -569,6 +569,23 @@ def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int, if_e
             )
     home = ctx.find_object(Settings).home
     click.echo(f"show it with: labellake --home {home} batch show --batch-id {batch_id}")
+    _demo_documents(ctx)
+
+
+def _demo_documents(ctx: click.Context) -> None:
+    """Sample review reports, one per layout, ingested for the Documents page."""
+    from labellake.workflows.documents.pipeline import Options, find_sources, ingest
+    from labellake.workflows.samples.documents import LAYOUTS, write_pdf
+
+    home = _home(ctx)
+    if not home.objects.is_local:
+        return
+    folder = Path(home.objects.path("documents/samples"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for layout in LAYOUTS:
+        write_pdf(folder / f"review-{layout.replace('_', '-')}-1.pdf", layout, seed=0)
+    outcomes = ingest(find_sources([str(folder)]), home.lake, Options())
+    click.echo(f"documents: {len(outcomes)} sample review reports ingested from {folder}")
 
 
 @cli.group()

@@ -30,6 +30,7 @@ PAGES = {
     "annotations": "Annotations",
     "workforce": "Workforce",
     "quality": "Quality",
+    "documents": "Documents",
     "sql_console": "SQL",
 }
 
@@ -157,6 +158,30 @@ def test_a_batch_made_in_the_form_completes(served, browser) -> None:  # type: i
     page.get_by_role("heading", name="Batches").first.wait_for(timeout=60_000)
     page.get_by_text("e2e1").first.wait_for(timeout=30_000)
     page.close()
+
+
+def test_a_document_uploaded_in_the_portal_is_ingested(served, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from labellake.workflows.samples.documents import write_pdf
+
+    pdf = tmp_path / "uploaded-review.pdf"
+    write_pdf(pdf, "two_column", seed=7)
+    page = browser.new_page(viewport={"width": 1400, "height": 2000})
+    page.goto(f"{served['portal']}/documents")
+    page.get_by_role("heading", name="Documents").first.wait_for(timeout=60_000)
+    page.get_by_text("Upload documents").click()
+    page.locator("input[type=file]").set_input_files(str(pdf))
+    page.get_by_role("button", name="Ingest").click()
+    page.get_by_text("uploaded-review: ok").wait_for(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "documents-upload.png"))
+    with urllib.request.urlopen(f"{served['api']}/health") as answer:
+        assert answer.status == 200
+    page.close()
+    from labellake.lake import Lake
+
+    ingested = Lake.from_uri(str(Path(served["home"]) / "lake")).query(
+        "SELECT status, paragraphs FROM documents WHERE doc_id = 'uploaded-review'"
+    )
+    assert ingested.to_pylist()[0]["status"] == "ok"
 
 
 def test_with_sign_in_on_no_page_shows_before_signing_in(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

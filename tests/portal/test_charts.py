@@ -53,6 +53,33 @@ CASES = {
         ),
     ),
     "teams": (charts.teams, TEAMS),
+    "document_sentiment": (
+        charts.document_sentiment,
+        pd.DataFrame(
+            {
+                "doc_id": ["a", "b"],
+                "sentiment": ["POSITIVE", "MIXED"],
+                "score_positive": [0.6, 0.3],
+                "score_negative": [0.1, 0.3],
+                "score_neutral": [0.3, 0.2],
+                "score_mixed": [0.0, 0.2],
+            }
+        ),
+    ),
+    "header_sentiment": (
+        charts.header_sentiment,
+        pd.DataFrame(
+            {
+                "header": ["Battery", "Support"],
+                "first_paragraph": [2, 5],
+                "sentiment": ["POSITIVE", "NEGATIVE"],
+                "positive": [2, 0],
+                "negative": [0, 1],
+                "neutral": [1, 0],
+                "mixed": [0, 0],
+            }
+        ),
+    ),
     "findings_by_check": (
         charts.findings_by_check,
         pd.DataFrame(

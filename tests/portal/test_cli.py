@@ -223,12 +223,14 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("etl", "run"): ([], 0),
     ("import", "groundtruth"): (["missing-folder"], 2),
     ("export",): (["--job", "nope", "--format", "coco", "--out", "exported"], 2),
+    ("documents", "ingest"): (["missing-folder"], 2),
+    ("documents", "sample"): ([], 0),
     ("account", "add"): (["alice"], 2),  # no terminal to ask for the password
     ("account", "list"): ([], 0),
     ("account", "passwd"): (["nobody", "--password-stdin"], 2),
     ("account", "remove"): (["nobody"], 2),
 }
-LONG_RUNNING = {("runner",), ("api",), ("up",)}
+LONG_RUNNING = {("runner",), ("api",), ("up",), ("documents", "watch")}
 
 
 def test_every_command_has_an_invocation() -> None:
@@ -276,3 +278,20 @@ def test_accounts_take_passwords_from_stdin_only(home: Path) -> None:
     assert (
         Accounts(StateStore(home / "state.db")).sign_in("alice", "pw-of-alice")["role"] == "admin"
     )
+
+
+def test_documents_ingest_goes_on_past_bad_documents(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    assert run(capsys, "--home", str(home), "documents", "sample", "--out", str(folder))[0] == 0
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    code, out, _ = run(capsys, "--home", str(home), "documents", "ingest", str(folder))
+    assert code == 0
+    assert "broken: error: " in out and "4 document(s) ingested" in out
+    assert "1 could not be read" in out
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "broken.pdf").write_bytes(b"nothing")
+    code, _, err = run(capsys, "--home", str(home), "documents", "ingest", str(only_bad))
+    assert code == 2 and err.count("\n") == 1 and "no document could be read" in err

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from labellake.portal.cli import main
 
 APP = str(Path(__file__).parents[2] / "portal/app.py")
-PAGES = ["overview", "batches", "annotations", "workforce", "quality", "sql_console"]
+PAGES = ["overview", "batches", "annotations", "workforce", "quality", "documents", "sql_console"]
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,8 @@ def test_page_on_an_empty_lake(page: str, tmp_path: Path, monkeypatch: pytest.Mo
     assert not app.error
     if page in ("overview", "annotations", "workforce"):
         assert any("labellake demo" in info.value for info in app.info)
+    if page == "documents":
+        assert any("labellake documents sample" in info.value for info in app.info)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -211,3 +213,15 @@ def test_the_frame_viewer_counts_what_the_audit_changed(
     assert not app.exception
     [summary] = [c.value for c in app.caption if c.value.startswith("On this frame the audit")]
     assert "unchanged:" in summary and "deleted:" in summary
+
+
+def test_documents_are_listed_with_their_paragraphs_and_negatives(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(demo_home, "documents", monkeypatch)
+    listing = app.dataframe[0].value
+    assert len(listing) == 4 and set(listing["status"]) == {"ok"}
+    assert [m.label for m in app.metric][:2] == ["Overall sentiment", "Positive"]
+    next(b for b in app.button if b.label == "Negative paragraphs").click().run()
+    [negative] = [s.value for s in app.subheader if s.value.startswith("Negative paragraphs")]
+    assert int(negative.split("(")[1].rstrip(")")) > 0
