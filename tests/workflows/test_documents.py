@@ -14,7 +14,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from labellake import sql
 from labellake.lake import Lake, ObjectStore
-from labellake.workflows.documents import pipeline
+from labellake.workflows.documents import detection, pipeline
 from labellake.workflows.documents.pipeline import Options, find_sources, ingest
 from labellake.workflows.samples.documents import LAYOUTS, write_pdf
 
@@ -79,9 +79,10 @@ def test_a_folder_fills_the_tables_and_bad_documents_say_why(inbox: Path, bare_l
     docs = {r["doc_id"]: r for r in bare_lake.query("SELECT * FROM documents").to_pylist()}
     assert "encrypted" in docs["locked"]["error"]
     assert "cannot read the PDF" in docs["damaged"]["error"]
-    assert (
-        "no text layer" in docs["scan"]["error"] and "--detection textract" in docs["scan"]["error"]
-    )
+    if detection.ocr_available():  # OCR reads the scan, which shows only a grey box
+        assert "OCR found no text" in docs["scan"]["error"]
+    else:
+        assert "no text layer" in docs["scan"]["error"] and "tesseract" in docs["scan"]["error"]
     assert "no text on any page" in docs["blank"]["error"]
     assert "no LINE blocks" in docs["no-lines"]["error"]
     assert docs["half-empty"]["problems"] == "page 2 is empty"
@@ -140,7 +141,7 @@ def test_same_file_names_get_distinct_ids(tmp_path: Path) -> None:
 def test_bad_targets_and_options(tmp_path: Path) -> None:
     from labellake.errors import LabellakeError
 
-    with pytest.raises(LabellakeError, match="no PDF or Textract JSON"):
+    with pytest.raises(LabellakeError, match="no documents there"):
         find_sources([str(tmp_path)])
     with pytest.raises(LabellakeError, match="--technique magic"):
         Options(technique="magic").check()
@@ -164,3 +165,44 @@ def test_watch_ingests_what_lands_in_the_inbox(tmp_path: Path, bare_lake: Lake) 
     assert done == 1  # the second look finds the file unchanged
     assert [o.status for o in seen] == ["ok", "skipped"]
     assert bare_lake.query("SELECT doc_id FROM documents").column(0).to_pylist() == ["arrived"]
+
+
+def test_without_ocr_a_scan_says_how_to_read_it(inbox: Path, bare_lake: Lake) -> None:
+    [outcome] = ingest(
+        find_sources([str(inbox / "scan.pdf")]), bare_lake, Options(detection="local")
+    )
+    assert outcome.status == "error"
+    assert "no text layer" in outcome.error and "apt-get install tesseract-ocr" in outcome.error
+
+
+def scanned(pdf: Path, out: Path) -> None:
+    """A scan of ``pdf``: each page rendered to an image and placed on an image-only page."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf.read_bytes())
+    canvas = Canvas(str(out))
+    for index in range(len(document)):
+        image = document[index].render(scale=200 / 72).to_pil()
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        canvas.drawImage(ImageReader(io.BytesIO(buffer.getvalue())), 0, 0, 612, 792)
+        canvas.showPage()
+    canvas.save()
+    document.close()
+
+
+@pytest.mark.skipif(
+    not detection.ocr_available(),
+    reason="no tesseract: install it with `apt-get install tesseract-ocr` (.ci/run does)",
+)
+def test_a_scanned_pdf_is_read_by_ocr(tmp_path: Path, bare_lake: Lake) -> None:
+    sample = write_pdf(tmp_path / "typed.pdf", "font", seed=2)
+    scanned(tmp_path / "typed.pdf", tmp_path / "scanned.pdf")
+    [outcome] = ingest(find_sources([str(tmp_path / "scanned.pdf")]), bare_lake, Options())
+    assert outcome.status == "ok", outcome.error
+    [doc] = bare_lake.query("SELECT detection, lines FROM documents").to_pylist()
+    assert doc["detection"] == "tesseract" and doc["lines"] >= len(sample.lines) - 2
+    roles = bare_lake.query("SELECT role, text FROM paragraphs ORDER BY paragraph_no").to_pylist()
+    headers = [r["text"] for r in roles if r["role"] == "section_header"]
+    truth = [r.text for r in sample.rows if r.role == "section_header"]
+    assert sum(h in truth for h in headers) >= len(truth) - 1  # OCR may misread one

@@ -5,6 +5,8 @@ responses, as GetDocumentTextDetection pages them), which etl/documents.py reads
   lines split where a gutter separates columns, boxes as fractions of the page.
 - ``textract``: Amazon Textract's asynchronous StartDocumentTextDetection and
   GetDocumentTextDetection, following NextToken to the last page.
+- ``tesseract``: OCR of scanned pages (PDF pages rendered with pypdfium2, or
+  image files) with the tesseract binary, when it is installed.
 - ``textract_json``: a Textract response saved as JSON (sync or async, one
   response, a list of pages, or an object holding them), taken as it is.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -21,6 +24,7 @@ from typing import Any
 
 from labellake.etl.documents import DocumentError
 
+OCR_DPI = 200
 GUTTER = 0.02  # a horizontal gap wider than this share of the page splits a line
 
 
@@ -53,8 +57,9 @@ def from_json(data: bytes, name: str) -> Detected:
     return Detected(responses, pages, "textract_json")
 
 
-def from_pdf(data: bytes, name: str) -> Detected:
-    """The text layer of a PDF as LINE and WORD blocks."""
+def from_pdf(data: bytes, name: str, ocr: bool = True) -> Detected:
+    """The text layer of a PDF as LINE and WORD blocks; a scan with no text layer goes
+    to OCR when ``ocr`` and tesseract is installed."""
     import pdfplumber
 
     try:
@@ -82,10 +87,12 @@ def from_pdf(data: bytes, name: str) -> Detected:
     finally:
         pdf.close()
     if not any(b["BlockType"] == "LINE" for b in blocks):
+        if images_only and ocr and ocr_available():
+            return from_scan(data, name)
         if images_only:
             raise DocumentError(
-                f"{name}: no text layer (a scanned PDF) and no OCR here; ingest it with "
-                "--detection textract, or give Textract's JSON response"
+                f"{name}: no text layer (a scanned PDF) and no OCR here; install tesseract "
+                "(apt-get install tesseract-ocr) or ingest it with --detection textract"
             )
         raise DocumentError(f"{name}: no text on any page")
     response = {"DocumentMetadata": {"Pages": len(pages)}, "Blocks": blocks}
@@ -230,3 +237,83 @@ def from_textract(
         for w in r.get("Warnings") or []
     ]
     return Detected(responses, pages, "textract", problems)
+
+
+def ocr_available() -> bool:
+    """Whether tesseract (the binary and its Python wrapper) is installed."""
+    if shutil.which("tesseract") is None:
+        return False
+    try:
+        import pytesseract  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+def from_scan(data: bytes, name: str) -> Detected:
+    """OCR of a scanned PDF (every page rendered) or of an image file, by tesseract."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not ocr_available():
+        raise DocumentError(
+            f"{name}: OCR needs tesseract; install it (apt-get install tesseract-ocr) or use "
+            "--detection textract"
+        )
+    images: list[Image.Image] = []
+    if name.lower().endswith(IMAGE_SUFFIXES):
+        try:
+            images = [Image.open(io.BytesIO(data)).convert("RGB")]
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DocumentError(f"{name}: not an image ({exc})") from exc
+    else:
+        import pypdfium2
+
+        try:
+            pdf = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as exc:
+            raise DocumentError(f"{name}: cannot read the PDF ({exc})") from exc
+        try:
+            images = [pdf[i].render(scale=OCR_DPI / 72).to_pil() for i in range(len(pdf))]
+        finally:
+            pdf.close()
+    blocks: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for number, image in enumerate(images, 1):
+        page_blocks = _ocr_page(number, image)
+        if len(page_blocks) == 1:
+            problems.append(f"page {number}: OCR found no text")
+        blocks += page_blocks
+    if not any(b["BlockType"] == "LINE" for b in blocks):
+        raise DocumentError(f"{name}: OCR found no text on any page")
+    response = {"DocumentMetadata": {"Pages": len(images)}, "Blocks": blocks}
+    return Detected([response], len(images), "tesseract", problems)
+
+
+def _ocr_page(number: int, image: Any) -> list[dict[str, Any]]:
+    """PAGE, LINE and WORD blocks from tesseract's words on one page image."""
+    import pytesseract
+
+    found = pytesseract.image_to_data(image, output_type=pytesseract.Output.DICT)
+    width, height = image.size
+    words = [
+        {
+            "text": str(text),
+            "x0": found["left"][i],
+            "top": found["top"][i],
+            "x1": found["left"][i] + found["width"][i],
+            "bottom": found["top"][i] + found["height"][i],
+            "conf": float(found["conf"][i]),
+        }
+        for i, text in enumerate(found["text"])
+        if str(text).strip() and float(found["conf"][i]) >= 0
+    ]
+    blocks = _page_blocks(number, float(width), float(height), words)
+    if words:  # tesseract's word confidences, averaged, stand for the page's
+        confidence = round(statistics.mean(w["conf"] for w in words), 1)
+        for block in blocks:
+            if block["BlockType"] != "PAGE":
+                block["Confidence"] = confidence
+    return blocks

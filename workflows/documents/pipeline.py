@@ -26,8 +26,8 @@ from labellake.lake import Lake, ObjectStore, get_table
 from labellake.workflows.documents import detection, sentiment
 
 INBOX = "documents/inbox"
-SUFFIXES = (".pdf", ".json")
-DETECTIONS = ("auto", "local", "textract")
+SUFFIXES = (".pdf", ".json", *detection.IMAGE_SUFFIXES)
+DETECTIONS = ("auto", "local", "tesseract", "textract")
 SENTIMENTS = tuple(sentiment.BACKENDS)
 SCORED_ROLES = ("paragraph", "list", "table")  # headers and page furniture carry no opinion
 
@@ -104,7 +104,7 @@ def find_sources(targets: Iterable[str], **aws: Any) -> list[Source]:
         keys = [k for k in store.list() if k.lower().endswith(SUFFIXES)]
         if not keys:
             raise LabellakeError(
-                f"{target}: no PDF or Textract JSON files there (looked for *.pdf, *.json)"
+                f"{target}: no documents there (looked for {', '.join('*' + x for x in SUFFIXES)})"
             )
         sources += [Source(store.uri(k), store, k) for k in keys]
     seen: dict[str, int] = {}
@@ -194,12 +194,16 @@ def detect(source: Source, data: bytes, options: Options) -> detection.Detected:
         if options.textract is None:
             raise LabellakeError("--detection textract needs AWS (a Textract client)")
         if source.store.is_local:
-            raise LabellakeError(
+            raise documents.DocumentError(
                 f"{name}: Textract reads documents from S3; put it under an s3:// prefix"
             )
         bucket, _, key = source.uri.removeprefix("s3://").partition("/")
         return detection.from_textract(options.textract, bucket, key, poll_s=options.poll_s)
-    return detection.from_pdf(data, name)
+    if options.detection == "tesseract" or source.key.lower().endswith(detection.IMAGE_SUFFIXES):
+        if options.detection == "local":
+            raise documents.DocumentError(f"{name}: an image needs OCR; --detection local has none")
+        return detection.from_scan(data, name)
+    return detection.from_pdf(data, name, ocr=options.detection == "auto")
 
 
 def score(texts: list[str], options: Options) -> sentiment.Scored:
