@@ -206,3 +206,60 @@ def test_a_scanned_pdf_is_read_by_ocr(tmp_path: Path, bare_lake: Lake) -> None:
     headers = [r["text"] for r in roles if r["role"] == "section_header"]
     truth = [r.text for r in sample.rows if r.role == "section_header"]
     assert sum(h in truth for h in headers) >= len(truth) - 1  # OCR may misread one
+
+
+def split(tmp_path: Path, layout: str, technique: str):  # type: ignore[no-untyped-def]
+    from labellake.etl import documents
+
+    sample = write_pdf(tmp_path / f"{layout}.pdf", layout, seed=5, sections=8)
+    found = detection.from_pdf((tmp_path / f"{layout}.pdf").read_bytes(), layout)
+    lines = documents.read_lines(found.responses)
+    segments = documents.segment(lines, technique)
+    assert sorted(ln.id for s in segments for ln in s.lines) == sorted(ln.id for ln in lines)
+    assert all(s.text for s in segments)
+    return sample, segments
+
+
+@pytest.mark.parametrize("layout", ["font", "indent"])
+def test_header_techniques_on_their_layout(tmp_path: Path, layout: str) -> None:
+    """Headers come out in line order, one row each, with the text between two headers
+    as the first header's paragraph, joined with spaces and hyphenated words whole."""
+    sample, segments = split(tmp_path, layout, layout)
+    truth_headers = [r.text for r in sample.rows if r.role in ("title", "section_header")]
+    assert [s.text for s in segments if s.role in ("title", "section_header")] == truth_headers
+    body = [r for r in sample.rows if r.role in ("section_header", "paragraph")]
+    under: dict[str, list[str]] = {}
+    current = ""
+    for row in body:
+        if row.role == "section_header":
+            current = row.text
+        else:
+            under.setdefault(current, []).append(row.text)
+    found = {s.header: s.text for s in segments if s.role == "paragraph"}
+    assert found == {header: " ".join(texts) for header, texts in under.items()}
+
+
+def test_spacing_on_its_layout_starts_every_paragraph(tmp_path: Path) -> None:
+    sample, segments = split(tmp_path, "spacing", "spacing")
+    header = ""
+    for row in sample.rows:
+        if row.role == "section_header":
+            header = row.text
+        if row.role != "paragraph":
+            continue
+        opening = row.text[:40]
+        # Each paragraph begins a row; a header, set apart by spacing too, may lead it.
+        assert any(
+            s.text.startswith(opening) or s.text.startswith(f"{header} {opening}") for s in segments
+        ), row.text
+
+
+def test_period_closes_rows_at_full_stops(tmp_path: Path) -> None:
+    sample, segments = split(tmp_path, "two_column", "period")
+    body = [s for s in segments if s.role == "paragraph"]
+    assert all(s.text.endswith(".") for s in body[:-1])
+    # Whole sentences, never glued: every truth paragraph is the concatenation of rows.
+    text = " ".join(s.text for s in body)
+    for row in sample.rows:
+        if row.role == "paragraph":
+            assert row.text in text
