@@ -269,3 +269,27 @@ def test_period_closes_rows_at_full_stops(tmp_path: Path) -> None:
     for row in sample.rows:
         if row.role == "paragraph":
             assert row.text in text
+
+
+def test_documents_under_an_s3_prefix(
+    tmp_path: Path, bare_lake: Lake, moto_endpoint: str, s3_bucket: str
+) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    write_pdf(tmp_path / "report.pdf", "indent", seed=4)
+    s3.upload_file(str(tmp_path / "report.pdf"), s3_bucket, "inbox/report.pdf")
+    s3.upload_file(
+        str(EXAMPLES / "textract-detect-text.json"), s3_bucket, "inbox/json/detected.json"
+    )
+    s3.put_object(Bucket=s3_bucket, Key="inbox/notes.txt", Body=b"not a document")
+    aws = {"region": "us-east-1", "endpoint_url": moto_endpoint}
+    sources = find_sources([f"s3://{s3_bucket}/inbox"], **aws)
+    assert sorted(s.doc_id for s in sources) == ["detected", "report"]
+    outcomes = ingest(sources, bare_lake, Options(aws=aws))
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    sources = bare_lake.query("SELECT source FROM documents ORDER BY doc_id").column(0)
+    assert sources.to_pylist() == [
+        f"s3://{s3_bucket}/inbox/json/detected.json",
+        f"s3://{s3_bucket}/inbox/report.pdf",
+    ]
