@@ -1,6 +1,6 @@
 # Two targets a new user needs on a fresh machine that has only python3:
 #   make run    set up .venv, install labellake, check the home and run the demo batch
-#   make test   set up .venv with the test dependencies, lint with ruff, run pytest
+#   make test   set up .venv with the test and benchmark dependencies, lint with ruff, run pytest
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

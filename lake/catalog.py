@@ -352,6 +352,22 @@ TABLES: tuple[Table, ...] = (
             ),
             _c("measured_at", TIMESTAMP, "When the row was measured or published."),
             _c("environment", pa.string(), "Library versions and core count, as JSON."),
+            _c("backend", pa.string(), "eager, compiled (torch.compile), cuda_graphs or onnx."),
+            _c("requests", pa.int64(), "Requests timed (after warm-up)."),
+            _c("duration_s", pa.float64(), "Seconds of timed inference."),
+            _c("warmup_s", pa.float64(), "Seconds the warm-up took (not in the figures)."),
+            _c(
+                "throughput_spread",
+                pa.float64(),
+                "Standard deviation of the throughput over one-second windows, sentences/s.",
+            ),
+            _c(
+                "overhead_share",
+                pa.float64(),
+                "Share of the timed loop the runner spent outside inference (timing, queueing).",
+            ),
+            _c("status", pa.string(), "complete, or stopped (what was measured before the stop)."),
+            _c("reference", pa.string(), "Where a published row comes from."),
         ),
     ),
     Table(

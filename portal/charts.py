@@ -204,3 +204,63 @@ def header_sentiment(headers: pd.DataFrame) -> alt.Chart:
             tooltip=["header", "sentiment", "kind:N", "paragraphs:Q"],
         )
     )
+
+
+def benchmark_scatter(rows: pd.DataFrame) -> alt.Chart:
+    """Throughput against p95 latency, one point per configuration (benchmark_rows)."""
+    columns = ["source", "model", "device", "mode", "batch_size", "workers", "throughput"]
+    columns += ["latency_p95", "cost_per_million"]
+    return (
+        alt.Chart(rows[columns])
+        .mark_point(filled=True, size=90)
+        .encode(
+            x=alt.X(
+                "latency_p95:Q", title="p95 latency per request (s)", scale=alt.Scale(type="log")
+            ),
+            y=alt.Y("throughput:Q", title="throughput (sentences/s)", scale=alt.Scale(type="log")),
+            color=alt.Color("device:N", title="device"),
+            shape=alt.Shape("source:N", title="source"),
+            tooltip=[
+                "source",
+                "model",
+                "device",
+                "mode",
+                "batch_size",
+                "workers",
+                alt.Tooltip("throughput:Q", format=".1f"),
+                alt.Tooltip("latency_p95:Q", format=".4f"),
+                alt.Tooltip("cost_per_million:Q", format="$.2f"),
+            ],
+        )
+    )
+
+
+def benchmark_cost(rows: pd.DataFrame) -> alt.Chart:
+    """Cost per 1M inferences per configuration; rows with no known price are left out."""
+    columns = ["source", "device", "mode", "batch_size", "workers", "cost_per_million"]
+    priced = rows.loc[rows["cost_per_million"].notna(), [*columns, "price_per_hour"]].assign(
+        configuration=lambda f: (
+            f["device"]
+            + " · "
+            + f["mode"].fillna("")
+            + " · batch "
+            + f["batch_size"].astype(str)
+            + " · "
+            + f["workers"].fillna(0).astype(int).astype(str)
+        )
+    )
+    return (
+        alt.Chart(priced)
+        .mark_bar()
+        .encode(
+            x=alt.X("cost_per_million:Q", title="USD per 1M inferences"),
+            y=alt.Y("configuration:N", sort="x", title=None),
+            color=alt.Color("source:N", title="source"),
+            tooltip=[
+                "source",
+                "configuration",
+                alt.Tooltip("cost_per_million:Q", format="$.3f"),
+                alt.Tooltip("price_per_hour:Q", format="$.3f"),
+            ],
+        )
+    )

@@ -330,6 +330,163 @@ def batch_delete(ctx: click.Context, batch_id: str, dry_run: bool, yes: bool) ->
 
 
 @cli.group()
+def bench() -> None:
+    """Model-serving benchmarks: throughput, latency and cost per 1M inferences."""
+
+
+def _int_list(option: str, text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise LabellakeError(f"{option} {text}: give whole numbers separated by commas") from exc
+    if not values or any(v < 1 for v in values):
+        raise LabellakeError(f"{option} {text}: every value must be 1 or more")
+    return values
+
+
+@bench.command("run")
+@click.option(
+    "--model",
+    default=None,
+    help="Model name or a Hugging Face model folder "
+    "[default: all-MiniLM-L6-v2, shipped in the bench extra].",
+)
+@click.option("--batch-sizes", default="1,6,64", show_default=True, help="Sentences per request.")
+@click.option(
+    "--workers",
+    default="1,2",
+    show_default=True,
+    help="Worker processes (data_parallel) or intra-op threads (intra_op).",
+)
+@click.option(
+    "--modes",
+    default="data_parallel,intra_op",
+    show_default=True,
+    help="data_parallel and/or intra_op.",
+)
+@click.option("--seq-len", type=int, default=128, show_default=True, help="Tokens per sentence.")
+@click.option(
+    "--duration",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Seconds of timed inference per configuration.",
+)
+@click.option(
+    "--warmup",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="Seconds of warm-up per worker, timed apart.",
+)
+@click.option(
+    "--price-per-hour",
+    type=float,
+    default=None,
+    help="USD per hour of this machine [default: the price table's, by --instance].",
+)
+@click.option(
+    "--instance",
+    default=None,
+    help="What this machine is called in the results and the price table "
+    "(e.g. g4dn.xlarge) [default: cpu or cuda].",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="auto: CUDA when available.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "eager", "compile"]),
+    default="auto",
+    show_default=True,
+    help="auto: torch.compile (CUDA graphs) for small batches on CUDA.",
+)
+@click.pass_context
+def bench_run(
+    ctx: click.Context,
+    model: str | None,
+    batch_sizes: str,
+    workers: str,
+    modes: str,
+    seq_len: int,
+    duration: float,
+    warmup: float,
+    price_per_hour: float | None,
+    instance: str | None,
+    device: str,
+    backend: str,
+) -> None:
+    """Measure transformer inference for every batch size, worker count and mode, and
+    write the rows to benchmark_results as they come (a stopped run keeps them)."""
+    from labellake.etl.benchmarks import results_table
+    from labellake.workflows.benchmarks import prices, runner
+
+    sizes = _int_list("--batch-sizes", batch_sizes)
+    counts = _int_list("--workers", workers)
+    chosen = [m.strip() for m in modes.split(",") if m.strip()]
+    model = model or runner.DEFAULT_MODEL
+    runner.model_path(model)  # an unknown model fails before anything starts
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    price = prices.price_per_hour(instance, price_per_hour)
+    configs = [
+        runner.Config(model, mode, size, count, seq_len, duration, warmup, device, backend)
+        for mode in chosen
+        for size in sizes
+        for count in counts
+    ]
+    for config in configs:
+        config.check()
+    home = _home(ctx)
+    run_id = runner.new_run_id()
+    stop = threading.Event()
+    rows: list[dict] = []  # type: ignore[type-arg]
+    failures = 0
+    click.echo(
+        f"{run_id}: {len(configs)} configuration(s) of {model} on {instance or device}", err=True
+    )
+    with _stop_on_signals(stop):
+        for config in configs:
+            if stop.is_set():
+                break
+            label = f"{config.mode} batch {config.batch_size} x {config.workers}"
+            try:
+                measured = runner.run_config(config, stop=stop.is_set)
+            except runner.BenchError as exc:
+                failures += 1
+                click.echo(f"{label}: error: {exc}", err=True)
+                continue
+            rows.append(measured.row(run_id, instance or device, price))
+            home.lake.write("benchmark_results", run_id, results_table(rows))
+            p95 = measured.percentile(0.95)
+            click.echo(
+                f"{label}: {measured.throughput:.1f} sentences/s "
+                f"(+-{measured.spread or 0:.1f}), p95 {p95 * 1000 if p95 else 0:.1f} ms, "
+                f"overhead {measured.overhead_share:.2%}, {measured.status}"
+            )
+    click.echo(f"{len(rows)} row(s) written to benchmark_results as run {run_id}")
+    if failures and not rows:
+        raise LabellakeError("no configuration could be measured; see the errors above")
+
+
+@bench.command("published")
+@click.pass_context
+def bench_published(ctx: click.Context) -> None:
+    """Load the reference's published Inferentia and GPU rows (source = published)."""
+    from labellake.etl.benchmarks import PUBLISHED_RUN, published_table
+
+    table = published_table()
+    _home(ctx).lake.write("benchmark_results", PUBLISHED_RUN, table)
+    click.echo(f"{table.num_rows} published rows written to benchmark_results")
+
+
+@cli.group()
 def account() -> None:
     """Portal accounts, for sign-in with LABELLAKE_PORTAL_AUTH=1."""
 
@@ -570,6 +727,12 @@ def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int, if_e
     home = ctx.find_object(Settings).home
     click.echo(f"show it with: labellake --home {home} batch show --batch-id {batch_id}")
     _demo_documents(ctx)
+    from labellake.etl.benchmarks import PUBLISHED_RUN, published_table
+
+    _home(ctx).lake.write("benchmark_results", PUBLISHED_RUN, published_table())
+    click.echo(
+        "benchmarks: the reference's 10 published rows loaded (labellake bench run adds yours)"
+    )
 
 
 def _demo_documents(ctx: click.Context) -> None:

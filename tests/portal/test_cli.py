@@ -224,6 +224,8 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("import", "groundtruth"): (["missing-folder"], 2),
     ("export",): (["--job", "nope", "--format", "coco", "--out", "exported"], 2),
     ("documents", "ingest"): (["missing-folder"], 2),
+    ("bench", "run"): (["--batch-sizes", "0"], 2),
+    ("bench", "published"): ([], 0),
     ("documents", "sample"): ([], 0),
     ("account", "add"): (["alice"], 2),  # no terminal to ask for the password
     ("account", "list"): ([], 0),

@@ -10,7 +10,16 @@ from streamlit.testing.v1 import AppTest
 from labellake.portal.cli import main
 
 APP = str(Path(__file__).parents[2] / "portal/app.py")
-PAGES = ["overview", "batches", "annotations", "workforce", "quality", "documents", "sql_console"]
+PAGES = [
+    "overview",
+    "batches",
+    "annotations",
+    "workforce",
+    "quality",
+    "documents",
+    "benchmarks",
+    "sql_console",
+]
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +50,8 @@ def test_page_on_an_empty_lake(page: str, tmp_path: Path, monkeypatch: pytest.Mo
         assert any("labellake demo" in info.value for info in app.info)
     if page == "documents":
         assert any("labellake documents sample" in info.value for info in app.info)
+    if page == "benchmarks":
+        assert any("labellake bench published" in info.value for info in app.info)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -225,3 +236,17 @@ def test_documents_are_listed_with_their_paragraphs_and_negatives(
     next(b for b in app.button if b.label == "Negative paragraphs").click().run()
     [negative] = [s.value for s in app.subheader if s.value.startswith("Negative paragraphs")]
     assert int(negative.split("(")[1].rstrip(")")) > 0
+
+
+def test_benchmarks_show_the_reference_ratios(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(demo_home, "benchmarks", monkeypatch)
+    ratios = app.dataframe[0].value
+    assert len(ratios) == 10 and set(ratios["source"]) == {"published"}
+    best = ratios[(ratios["device"] == "inf1.6xlarge") & (ratios["mode"] == "pipeline_parallel")]
+    best = best[best["batch_size"] == 1].iloc[0]
+    assert round(best["throughput_ratio"], 1) == 12.0  # the reference's "12x", g4dn batch 1
+    assert round(best["cost_ratio"], 1) == 3.3
+    next(s for s in app.multiselect if s.label == "Device").set_value(["g4dn.xlarge"]).run()
+    assert set(app.dataframe[0].value["device"]) == {"g4dn.xlarge"}

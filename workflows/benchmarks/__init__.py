@@ -1,0 +1,1 @@
+"""Model-serving benchmarks: a runner for transformer inference, prices, published rows."""
