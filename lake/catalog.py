@@ -359,7 +359,8 @@ TABLES: tuple[Table, ...] = (
             _c(
                 "throughput_spread",
                 pa.float64(),
-                "Standard deviation of the throughput over one-second windows, sentences/s.",
+                "Standard deviation of the throughput each request implies (worker processes x "
+                "batch size / its latency), sentences/s.",
             ),
             _c(
                 "overhead_share",

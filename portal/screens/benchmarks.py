@@ -3,6 +3,7 @@ each configuration's ratio to a chosen baseline."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from labellake.portal import charts, data
@@ -48,7 +49,8 @@ with right:
 
 st.subheader("Ratio to a baseline")
 labels = {
-    r.Index: f"{r.source} · {r.device} · {r.mode} · batch {r.batch_size} · {r.workers or '-'}"
+    r.Index: f"{r.source} · {r.device} · {r.mode} · batch {r.batch_size} · "
+    + ("-" if pd.isna(r.workers) else f"{int(r.workers)} workers")
     for r in shown.itertuples()
 }
 default = next(

@@ -10,7 +10,8 @@ Every worker loads the model, warms up (timed apart: the first call and a short
 run), then waits until all are ready and runs requests of ``batch_size`` sentences
 for ``duration_s``, timing each with ``perf_counter`` around the model call only.
 Throughput is the sentences completed over the longest worker's run; latency
-percentiles are over every request. The share of the loop spent outside the model
+percentiles are over every request; the spread is the standard deviation of the
+throughput each request implies. The share of the loop spent outside the model
 call (timing, queueing) is measured and reported as ``overhead_share``.
 
 A stop (Ctrl-C, SIGTERM, or ``stop``) ends the run at once and keeps what was
@@ -212,7 +213,6 @@ def _worker(
     ready.put(index)
     go.wait()
     latencies: list[float] = []
-    ends: list[float] = []
     begin = time.perf_counter()
     deadline = begin + config.duration_s
     clock = time.perf_counter
@@ -221,7 +221,6 @@ def _worker(
         call()
         t1 = clock()
         latencies.append(t1 - t0)
-        ends.append(t1 - begin)
         if t1 >= deadline:
             break
     elapsed = clock() - begin
@@ -229,7 +228,6 @@ def _worker(
         {
             "index": index,
             "latencies": latencies,
-            "ends": ends,
             "elapsed": elapsed,
             "first_call": first_call,
             "warmup": warmup,
@@ -341,17 +339,12 @@ def _check_alive(processes, reported: set[int] | None = None) -> None:  # type: 
 
 def _measured(config: Config, reports: list[dict[str, Any]]) -> Measured:
     latencies = [x for r in reports for x in r["latencies"]]
-    ends = sorted(x for r in reports for x in r["ends"])
     elapsed = max(r["elapsed"] for r in reports)
     sentences = len(latencies) * config.batch_size
-    windows = int(elapsed)
-    spread = None
-    if windows >= 2:
-        per_window = [0] * windows
-        for end in ends:
-            if end < windows:
-                per_window[int(end)] += config.batch_size
-        spread = statistics.stdev(per_window)
+    # Each request implies a throughput (all workers running at its pace); their spread
+    # is how far a run can land from another, whatever the batch size.
+    implied = [config.processes * config.batch_size / x for x in latencies if x > 0]
+    spread = statistics.stdev(implied) if len(implied) >= 2 else None
     overhead = max(
         (r["elapsed"] - sum(r["latencies"])) / r["elapsed"] for r in reports if r["elapsed"] > 0
     )
