@@ -425,6 +425,7 @@ def bench_run(
     from labellake.etl.benchmarks import results_table
     from labellake.workflows.benchmarks import prices, runner
 
+    home = _home(ctx)
     sizes = _int_list("--batch-sizes", batch_sizes)
     counts = _int_list("--workers", workers)
     chosen = [m.strip() for m in modes.split(",") if m.strip()]
@@ -443,7 +444,6 @@ def bench_run(
     ]
     for config in configs:
         config.check()
-    home = _home(ctx)
     run_id = runner.new_run_id()
     stop = threading.Event()
     rows: list[dict] = []  # type: ignore[type-arg]
