@@ -57,6 +57,14 @@ def gate() -> bool:
         with st.sidebar:
             st.caption(f"Signed in as **{signed_in['name']}** ({signed_in['role']})")
             st.button("Sign out", on_click=_sign_out)
+        if signed_in["role"] == "worker":
+            # Workers see only what a worker needs; the dashboards stay closed to them.
+            st.title("labellake")
+            st.warning(
+                f"{signed_in['name']} is a worker account: the dashboards, batches and SQL "
+                "are for analysts and admins."
+            )
+            return False
         return True
     st.title("Sign in to labellake")
     if not _accounts().list():
@@ -65,6 +73,11 @@ def gate() -> bool:
             "one with `labellake account add NAME --role admin`, then reload this page."
         )
         return False
+    with st.expander("First time here? Set your password with your invite"), st.form("invite"):
+        st.text_input("Account", key="invite-name")
+        st.text_input("Invite token", type="password", key="invite-token")
+        st.text_input("New password", type="password", key="invite-password")
+        st.form_submit_button("Set password and sign in", on_click=_accept_invite)
     with st.form("sign-in"):
         st.text_input("Account", key="sign-in-name")
         st.text_input("Password", type="password", key="sign-in-password")
@@ -73,6 +86,18 @@ def gate() -> bool:
     if failure:
         st.error(failure)
     return False
+
+
+def _accept_invite() -> None:
+    name = str(st.session_state.get("invite-name") or "").strip()
+    token = str(st.session_state.get("invite-token") or "").strip()
+    password = str(st.session_state.get("invite-password") or "")
+    st.session_state["invite-token"] = st.session_state["invite-password"] = ""
+    try:
+        _accounts().accept_invite(name, token, password)
+        st.session_state[_SESSION_KEY] = _accounts().sign_in(name, password)
+    except LabellakeError as exc:
+        st.session_state["sign-in-failure"] = str(exc)
 
 
 def _sign_in() -> None:

@@ -487,6 +487,57 @@ def bench_published(ctx: click.Context) -> None:
 
 
 @cli.group()
+def workforce() -> None:
+    """The local workforce: private work teams and their workers."""
+
+
+def _workforce(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from labellake.workflows.labeling.state import StateStore
+    from labellake.workflows.workforce import Workforce
+
+    settings = _home(ctx).settings
+    return Workforce(StateStore(settings.state_db), settings.aws_region, settings.aws_account_id)
+
+
+@workforce.command("add-team")
+@click.argument("name")
+@click.pass_context
+def workforce_add_team(ctx: click.Context, name: str) -> None:
+    """Add the work team NAME (an existing name is an error)."""
+    _echo_json(_workforce(ctx).add_team(name))
+
+
+@workforce.command("add-worker")
+@click.option("--team", required=True, help="The worker's team (it must exist).")
+@click.option("--name", required=True, help="The worker's account name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option("--invite", is_flag=True, help="Print a one-time invite token instead.")
+@click.pass_context
+def workforce_add_worker(
+    ctx: click.Context, team: str, name: str, password_stdin: bool, invite: bool
+) -> None:
+    """Add a worker to a team, with a password from stdin or a one-time invite."""
+    if password_stdin == invite:
+        raise LabellakeError("give exactly one of --password-stdin and --invite")
+    force = _workforce(ctx)
+    password = None if invite else _read_password(True)
+    worker, token = force.add_worker(team, name, password)
+    if token:
+        worker["invite"] = token
+        click.echo(
+            f"give {name} this one-time invite; they set their password at sign-in", err=True
+        )
+    _echo_json(worker)
+
+
+@workforce.command("show")
+@click.pass_context
+def workforce_show(ctx: click.Context) -> None:
+    """The local work teams and their workers (GET /workforce/show adds the backend's)."""
+    _echo_json({"workteams": _workforce(ctx).teams()})
+
+
+@cli.group()
 def account() -> None:
     """Portal accounts, for sign-in with LABELLAKE_PORTAL_AUTH=1."""
 

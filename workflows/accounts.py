@@ -8,7 +8,10 @@ locked for a while, so a password cannot be guessed at the sign-in form's speed.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import re
+import secrets
 import time
 from typing import Any
 
@@ -18,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from labellake.errors import ConflictError, LabellakeError, NotFoundError
 from labellake.workflows.labeling.state import StateStore, timestamp
 
-ROLES = ("analyst", "admin")  # the workforce adds workers
+ROLES = ("worker", "analyst", "admin")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 8
 LOCK_AFTER = 10  # failed sign-ins in a row
@@ -55,16 +58,43 @@ class Accounts:
         self.state = state
 
     def add(self, name: str, password: str, role: str = "analyst") -> dict[str, Any]:
+        hashed = hash_password(password)
+        with self.state.transaction() as con:
+            self.insert(con, name, role, hashed)
+        return self.get(name)
+
+    def insert(
+        self,
+        con: Any,
+        name: str,
+        role: str,
+        password_hash: str,
+        invite_hash: str | None = None,
+    ) -> None:
+        """Add the account inside the caller's transaction (the workforce adds a worker
+        and their team membership in one)."""
         _check_name(name)
         if role not in ROLES:
             raise LabellakeError(f"role '{role}': use one of {', '.join(ROLES)}")
-        hashed = _hasher.hash(_check_password(password))
+        if con.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
+            raise ConflictError(f"account '{name}' exists; pick another name")
+        con.execute(
+            "INSERT INTO accounts (name, role, password_hash, invite_hash, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (name, role, password_hash, invite_hash, timestamp()),
+        )
+
+    def accept_invite(self, name: str, token: str, password: str) -> dict[str, Any]:
+        """Set the first password of an invited account with its one-time token."""
+        hashed = hash_password(password)
         with self.state.transaction() as con:
-            if con.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone():
-                raise ConflictError(f"account '{name}' exists; pick another name")
+            row = con.execute("SELECT invite_hash FROM accounts WHERE name = ?", (name,)).fetchone()
+            expected = row["invite_hash"] if row else None
+            if not expected or not hmac.compare_digest(expected, invite_hash(token)):
+                raise SignInError("unknown or used invite; ask an admin for a new one")
             con.execute(
-                "INSERT INTO accounts (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                (name, role, hashed, timestamp()),
+                "UPDATE accounts SET password_hash = ?, invite_hash = NULL WHERE name = ?",
+                (hashed, name),
             )
         return self.get(name)
 
@@ -91,7 +121,7 @@ class Accounts:
                 raise NotFoundError(f"no account named '{name}'; see `labellake account list`")
 
     def set_password(self, name: str, password: str) -> None:
-        hashed = _hasher.hash(_check_password(password))
+        hashed = hash_password(password)
         with self.state.transaction() as con:
             changed = con.execute(
                 "UPDATE accounts SET password_hash = ?, failed_attempts = 0, locked_until = 0 "
@@ -145,6 +175,22 @@ class Accounts:
                     "UPDATE accounts SET locked_until = ?, failed_attempts = 0 WHERE name = ?",
                     (time.time() + LOCK_S, name),
                 )
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of an acceptable password (checked for length first)."""
+    return _hasher.hash(_check_password(password))
+
+
+def new_invite() -> tuple[str, str]:
+    """A one-time invite token and the hash that is stored in its place."""
+    token = secrets.token_urlsafe(24)
+    return token, invite_hash(token)
+
+
+def invite_hash(token: str) -> str:
+    # The token is 192 random bits, so a plain SHA-256 keeps it safe at rest.
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @functools.cache

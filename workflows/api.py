@@ -138,7 +138,10 @@ def create_app(engine: Engine, token: str | None = None) -> FastAPI:
 
     @app.get("/workforce/show")
     def workforce(actor: str = Depends(authorize)) -> dict[str, Any]:
-        """Work teams and their workers."""
-        return {"workteams": engine.backend.workforce()}
+        """Work teams and their workers: the labeling backend's and the local ones."""
+        from labellake.workflows.workforce import Workforce
+
+        local = Workforce(engine.state, engine.config.region, engine.config.account)
+        return {"workteams": engine.backend.workforce() + local.teams()}
 
     return app

@@ -227,6 +227,9 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("bench", "run"): (["--batch-sizes", "0"], 2),
     ("bench", "published"): ([], 0),
     ("documents", "sample"): ([], 0),
+    ("workforce", "add-team"): (["first-level"], 0),
+    ("workforce", "add-worker"): (["--team", "nope", "--name", "ann", "--invite"], 2),
+    ("workforce", "show"): ([], 0),
     ("account", "add"): (["alice"], 2),  # no terminal to ask for the password
     ("account", "list"): ([], 0),
     ("account", "passwd"): (["nobody", "--password-stdin"], 2),

@@ -166,9 +166,8 @@ def test_annotations_by_batch_job_and_class(
 
 
 def sign_in(app: AppTest, name: str, password: str) -> AppTest:
-    account, secret = app.text_input[0], app.text_input[1]
-    account.input(name)
-    secret.input(password)
+    app.text_input(key="sign-in-name").input(name)
+    app.text_input(key="sign-in-password").input(password)
     next(b for b in app.button if b.label == "Sign in").click().run()
     return app
 
@@ -250,3 +249,31 @@ def test_benchmarks_show_the_reference_ratios(
     assert round(best["cost_ratio"], 1) == 3.3
     next(s for s in app.multiselect if s.label == "Device").set_value(["g4dn.xlarge"]).run()
     assert set(app.dataframe[0].value["device"]) == {"g4dn.xlarge"}
+
+
+def test_workers_sign_in_with_their_invite_and_see_no_dashboards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labellake.workflows.labeling.state import StateStore
+    from labellake.workflows.workforce import Workforce
+
+    home = tmp_path / "home"
+    force = Workforce(StateStore(home / "state.db"), "us-east-1", "111122223333")
+    force.add_team("first-level")
+    _, token = force.add_worker("first-level", "wendy")
+    monkeypatch.setenv("LABELLAKE_HOME", str(home))
+    monkeypatch.setenv("LABELLAKE_PORTAL_AUTH", "1")
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    app.text_input(key="invite-name").input("wendy")
+    app.text_input(key="invite-token").input("not-the-token")
+    app.text_input(key="invite-password").input("wendy-password")
+    next(b for b in app.button if b.label == "Set password and sign in").click().run()
+    assert any("unknown or used invite" in e.value for e in app.error)
+    app.text_input(key="invite-name").input("wendy")
+    app.text_input(key="invite-token").input(token)
+    app.text_input(key="invite-password").input("wendy-password")
+    next(b for b in app.button if b.label == "Set password and sign in").click().run()
+    assert not app.exception
+    assert any("worker account" in w.value for w in app.warning) and not app.metric
+    assert force.accounts.sign_in("wendy", "wendy-password")["role"] == "worker"

@@ -90,10 +90,18 @@ def test_metadata_stop_retry_and_delete(
     assert api.get("/batch/show", params={"batchId": "b1"}).status_code == 404
 
 
-def test_workforce(api: httpx.Client) -> None:
+def test_workforce(api: httpx.Client, engine: Engine) -> None:
     teams = api.get("/workforce/show").json()["workteams"]
     assert [t["workteamName"] for t in teams] == ["first-level", "second-level"]
     assert all(t["workers"] for t in teams)
+    from labellake.workflows.workforce import Workforce
+
+    local = Workforce(engine.state, engine.config.region, engine.config.account)
+    local.add_team("night-shift")
+    local.add_worker("night-shift", "nia", "nia-password")
+    teams = api.get("/workforce/show").json()["workteams"]
+    assert teams[-1]["workteamName"] == "night-shift" and teams[-1]["source"] == "local"
+    assert [w["workerId"] for w in teams[-1]["workers"]] == ["local.nia"]
 
 
 def test_openapi_docs(api: httpx.Client) -> None:

@@ -142,6 +142,19 @@ MIGRATIONS: tuple[str, ...] = (
         last_sign_in_at TEXT
     );
     """,
+    # 3: the local workforce: work teams, their workers, one-time invites.
+    """
+    CREATE TABLE teams (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE team_members (
+        team TEXT NOT NULL COLLATE NOCASE REFERENCES teams(name) ON DELETE CASCADE,
+        account TEXT NOT NULL COLLATE NOCASE REFERENCES accounts(name) ON DELETE CASCADE,
+        PRIMARY KEY (team, account)
+    );
+    ALTER TABLE accounts ADD COLUMN invite_hash TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
