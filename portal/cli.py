@@ -457,7 +457,11 @@ def bench_run(
                 break
             label = f"{config.mode} batch {config.batch_size} x {config.workers}"
             try:
-                measured = runner.run_config(config, stop=stop.is_set)
+                measured = runner.run_config(
+                    config,
+                    stop=stop.is_set,
+                    on_measuring=lambda label=label: click.echo(f"{label}: measuring", err=True),
+                )
             except runner.BenchError as exc:
                 failures += 1
                 click.echo(f"{label}: error: {exc}", err=True)

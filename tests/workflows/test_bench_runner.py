@@ -79,3 +79,48 @@ def test_a_crashed_worker_is_reported_not_waited_for() -> None:
 def test_bad_settings_fail_before_anything_starts(config: Config, message: str) -> None:
     with pytest.raises(BenchError, match=message):
         runner.run_config(config)
+
+
+def test_ctrl_c_keeps_what_was_measured(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from labellake.lake import Lake
+
+    home = tmp_path / "home"
+    command = [sys.executable, "-m", "labellake.portal.cli", "--home", str(home), "bench", "run"]
+    bench = subprocess.Popen(
+        [
+            *command,
+            "--batch-sizes",
+            "1,2",
+            "--workers",
+            "1",
+            "--modes",
+            "intra_op",
+            "--seq-len",
+            "32",
+            "--duration",
+            "600",
+            "--warmup",
+            "0.1",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert bench.stderr is not None
+    for line in bench.stderr:
+        if line.endswith(": measuring\n"):
+            break
+    time.sleep(1.5)
+    bench.send_signal(signal.SIGINT)
+    out, _ = bench.communicate(timeout=120)
+    assert bench.returncode == 0, out
+    rows = (
+        Lake.from_uri(str(home / "lake"))
+        .query("SELECT batch_size, status, requests FROM benchmark_results")
+        .to_pylist()
+    )
+    assert len(rows) == 1 and rows[0]["status"] == "stopped" and rows[0]["requests"] > 0
+    assert "1 row(s) written" in out
