@@ -33,7 +33,7 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -653,8 +653,3 @@ def paragraphs_table(
             }
         )
     return pa.Table.from_pylist(rows, schema=get_table("paragraphs").schema)
-
-
-def with_page(lines: list[Line], page: int) -> list[Line]:
-    """The lines moved onto another page number (for responses detected page by page)."""
-    return [replace(line, page=page) for line in lines]
