@@ -531,9 +531,7 @@ def _assemble(body: list[Line], marks: Marks, list_items: bool) -> list[Segment]
             current is not None
             and current.role == "section_header"
             and role == "section_header"
-            and not _text_only_blank(line)
-            and i > 0
-            and marks.header[i - 1]
+            and line.text.strip()
             and current.page == line.page
             and abs(line.height - current.lines[-1].height) < 0.2 * line.height
         ):
@@ -543,20 +541,14 @@ def _assemble(body: list[Line], marks: Marks, list_items: bool) -> list[Segment]
     # A line with no text never makes a row of its own: it joins its neighbour.
     kept: list[Segment] = []
     for piece in segments:
-        if not piece.text and (kept or len(segments) > 1):
-            target = kept[-1] if kept else None
-            if target is not None:
-                target.lines += piece.lines
-                continue
-        kept.append(piece)
-    if kept and not kept[0].text and len(kept) > 1:
+        if not piece.text and kept:
+            kept[-1].lines += piece.lines
+        else:
+            kept.append(piece)
+    if len(kept) > 1 and not kept[0].text:
         kept[1].lines = kept[0].lines + kept[1].lines
         kept = kept[1:]
     return kept
-
-
-def _text_only_blank(line: Line) -> bool:
-    return not line.text.strip()
 
 
 def _by_layout(lines: list[Line]) -> list[Segment]:

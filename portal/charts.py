@@ -16,6 +16,12 @@ STATUS_COLOURS = {
 }
 
 
+# The auditors' pass rate, red (0) to green (1), on every chart that shows it.
+PASS_RATE = alt.Color(
+    "pass_rate:Q", title="pass rate", scale=alt.Scale(domain=[0, 1], scheme="redyellowgreen")
+)
+
+
 def batch_status(counts: pd.DataFrame) -> alt.Chart:
     """Bars of batches per status (columns status, batches)."""
     return (
@@ -84,11 +90,7 @@ def leaderboard(performance: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("objects_labeled:Q", title="objects labeled"),
             y=alt.Y("worker:N", sort="-x", title=None),
-            color=alt.Color(
-                "pass_rate:Q",
-                title="pass rate",
-                scale=alt.Scale(domain=[0, 1], scheme="redyellowgreen"),
-            ),
+            color=PASS_RATE,
             tooltip=[
                 "worker",
                 "job_name",
@@ -123,13 +125,7 @@ def teams(performance: pd.DataFrame) -> alt.LayerChart:
     # Bars with no pass rate would be dropped by the colour scale: draw every team in
     # grey, then colour those an audit judged.
     unjudged = base.mark_bar(color="#9e9e9e")
-    judged = base.mark_bar().encode(
-        color=alt.Color(
-            "pass_rate:Q",
-            title="pass rate",
-            scale=alt.Scale(domain=[0, 1], scheme="redyellowgreen"),
-        )
-    )
+    judged = base.mark_bar().encode(color=PASS_RATE)
     return alt.layer(unjudged, judged)
 
 
@@ -153,6 +149,12 @@ SENTIMENT_COLOURS = {
     "NEUTRAL": "#9e9e9e",
     "MIXED": "#f9a825",
 }
+# A sentiment label (in a field named kind) coloured the same on every chart.
+SENTIMENT_KIND = alt.Color(
+    "kind:N",
+    title="sentiment",
+    scale=alt.Scale(domain=list(SENTIMENT_COLOURS), range=list(SENTIMENT_COLOURS.values())),
+)
 
 
 def document_sentiment(listing: pd.DataFrame) -> alt.Chart:
@@ -171,13 +173,7 @@ def document_sentiment(listing: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("value:Q", title="share of the text", stack="normalize"),
             y=alt.Y("doc_id:N", title=None),
-            color=alt.Color(
-                "kind:N",
-                title="sentiment",
-                scale=alt.Scale(
-                    domain=list(SENTIMENT_COLOURS), range=list(SENTIMENT_COLOURS.values())
-                ),
-            ),
+            color=SENTIMENT_KIND,
             tooltip=["doc_id", "sentiment", "kind:N", alt.Tooltip("value:Q", format=".2f")],
         )
     )
@@ -194,13 +190,7 @@ def header_sentiment(headers: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("paragraphs:Q", title="paragraphs"),
             y=alt.Y("header:N", title=None, sort=alt.SortField("first_paragraph")),
-            color=alt.Color(
-                "kind:N",
-                title="sentiment",
-                scale=alt.Scale(
-                    domain=list(SENTIMENT_COLOURS), range=list(SENTIMENT_COLOURS.values())
-                ),
-            ),
+            color=SENTIMENT_KIND,
             tooltip=["header", "sentiment", "kind:N", "paragraphs:Q"],
         )
     )

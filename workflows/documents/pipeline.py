@@ -14,6 +14,7 @@ import hashlib
 import posixpath
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,12 +108,9 @@ def find_sources(targets: Iterable[str], **aws: Any) -> list[Source]:
                 f"{target}: no documents there (looked for {', '.join('*' + x for x in SUFFIXES)})"
             )
         sources += [Source(store.uri(k), store, k) for k in keys]
-    seen: dict[str, int] = {}
-    for source in sources:
-        base = doc_id_for(source.key)
-        seen[base] = seen.get(base, 0) + 1
-    for source in sources:
-        base = doc_id_for(source.key)
+    bases = [doc_id_for(source.key) for source in sources]
+    seen = Counter(bases)
+    for source, base in zip(sources, bases, strict=True):
         suffix = hashlib.sha1(source.uri.encode()).hexdigest()[:6]
         source.doc_id = base if seen[base] == 1 else f"{base}-{suffix}"
     return sources

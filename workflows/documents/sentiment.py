@@ -82,40 +82,40 @@ def chunks(text: str, limit: int = MAX_BYTES) -> list[str]:
     >>> chunks("One. Two. Three.", limit=10)
     ['One. Two.', 'Three.']
     """
-    parts: list[str] = []
-    current = ""
-    for sentence in SENTENCE.split(text.strip()):
-        for piece in _fit(sentence, limit):
-            candidate = f"{current} {piece}" if current else piece
-            if len(candidate.encode()) <= limit:
-                current = candidate
-            else:
-                parts.append(current)
-                current = piece
-    if current:
-        parts.append(current)
-    return parts
+    pieces = [p for sentence in SENTENCE.split(text.strip()) for p in _fit(sentence, limit)]
+    return _pack(pieces, limit)
 
 
 def _fit(sentence: str, limit: int) -> list[str]:
     """A sentence longer than the limit, cut at word boundaries (or bytes, for one word)."""
     if len(sentence.encode()) <= limit:
         return [sentence]
-    pieces, current = [], ""
+    words: list[str] = []
     for word in sentence.split():
         while len(word.encode()) > limit:
             head = word.encode()[:limit].decode(errors="ignore")
-            pieces.append(head)
+            words.append(head)
             word = word[len(head) :]
-        candidate = f"{current} {word}" if current else word
+        if word:
+            words.append(word)
+    return _pack(words, limit)
+
+
+def _pack(pieces: list[str], limit: int) -> list[str]:
+    """Consecutive pieces joined with spaces into parts of at most ``limit`` bytes."""
+    parts: list[str] = []
+    current = ""
+    for piece in pieces:
+        candidate = f"{current} {piece}" if current else piece
         if len(candidate.encode()) <= limit:
             current = candidate
         else:
-            pieces.append(current)
-            current = word
+            if current:
+                parts.append(current)
+            current = piece
     if current:
-        pieces.append(current)
-    return pieces
+        parts.append(current)
+    return parts
 
 
 def comprehend(client: Any, texts: list[str], language: str = "en", attempts: int = 2) -> Scored:
