@@ -66,9 +66,10 @@ class Settings(BaseSettings):
         default="111122223333",
         description="Account id used in default work team and labeling job ARNs.",
     )
-    backend: Literal["simulated"] = Field(
+    backend: Literal["simulated", "local"] = Field(
         default="simulated",
-        description="Labeling backend: simulated (a deterministic workforce).",
+        description="Labeling backend of jobs whose request names none: simulated (a "
+        "deterministic workforce) or local (people label in the portal).",
     )
     simulated_job_seconds: float = Field(
         default=1.0,

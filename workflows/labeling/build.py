@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from labellake.home import Home
 from labellake.workflows.labeling import lake_sync, qa_routing
+from labellake.workflows.labeling.backends.local import LocalBackend
 from labellake.workflows.labeling.backends.simulated import SimulatedBackend, SimulationConfig
 from labellake.workflows.labeling.engine import Engine, EngineConfig
 from labellake.workflows.labeling.runner import Runner
@@ -13,7 +14,8 @@ from labellake.workflows.labeling.state import StateStore
 def build_engine(home: Home) -> Engine:
     settings = home.settings
     aws = {"region": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
-    backend = SimulatedBackend(
+    state = StateStore(home.state_db)
+    simulated = SimulatedBackend(
         home.objects,
         SimulationConfig(
             region=settings.aws_region,
@@ -31,7 +33,16 @@ def build_engine(home: Home) -> Engine:
         seed=settings.seed,
         aws=aws,
     )
-    engine = Engine(StateStore(home.state_db), home.objects, home.lake, backend, config)
+    local = LocalBackend(state, home.objects, account=settings.aws_account_id, **aws)
+    backends = {b.name: b for b in (simulated, local)}
+    engine = Engine(
+        state,
+        home.objects,
+        home.lake,
+        backends[settings.backend],
+        config,
+        backends=backends,
+    )
     lake_sync.install(engine)
     qa_routing.install(engine)
     return engine

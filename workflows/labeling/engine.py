@@ -96,11 +96,13 @@ class Engine:
         config: EngineConfig | None = None,
         qa_filter: QaFilterHook | None = None,
         clock: Callable[[], dt.datetime] = state.now,
+        backends: dict[str, LabelingBackend] | None = None,
     ) -> None:
         self.state = state_store
         self.objects = objects
         self.lake = lake
-        self.backend = backend
+        self.backend = backend  # the default: for jobs whose request names no backend
+        self.backends = {backend.name: backend, **(backends or {})}
         self.config = config or EngineConfig()
         self.qa_filter = qa_filter
         self.clock = clock
@@ -174,10 +176,29 @@ class Engine:
                         ),
                     }
                 )
+            name = self._backend_name(request, job)
+            backend = self.backends.get(name)
+            if backend is None:
+                problems.append(
+                    {
+                        "field": f"{where}.backend" if job.backend else "backend",
+                        "message": (
+                            f"no labeling backend '{name}' here; this deployment runs "
+                            f"{', '.join(sorted(self.backends))}"
+                        ),
+                    }
+                )
+                backend = self.backend
             try:
-                self.backend.check_modality(job.job_modality)
+                backend.check_modality(job.job_modality)
             except LabellakeError as exc:
                 problems.append({"field": f"{where}.jobModality", "message": str(exc)})
+            check_workteam = getattr(backend, "check_workteam", None)
+            if check_workteam is not None:
+                try:
+                    check_workteam(self._workteam(job))
+                except LabellakeError as exc:
+                    problems.append({"field": f"{where}.workteamArn", "message": str(exc)})
             uri = job.label_category_config_uri
             if uri and uri not in configs:
                 try:
@@ -209,6 +230,25 @@ class Engine:
                 except NotFoundError as exc:
                     raise LabellakeError(f"{uri} line {number}: {exc}") from exc
         return lines
+
+    def _backend_name(self, request: BatchRequest, job: LabelingJobSpec) -> str:
+        return job.backend or request.backend or self.backend.name
+
+    def _workteam(self, job: LabelingJobSpec) -> str:
+        return job.workteam_arn or default_workteam_arn(
+            job.job_level, self.config.region, self.config.account
+        )
+
+    def backend_of(self, job: dict[str, Any]) -> LabelingBackend:
+        """The backend that runs ``job`` (a job row)."""
+        name = job.get("backend") or self.backend.name
+        try:
+            return self.backends[name]
+        except KeyError:
+            raise LabellakeError(
+                f"job {job['job_name']} runs on the '{name}' labeling backend, which this "
+                f"deployment does not have ({', '.join(sorted(self.backends))})"
+            ) from None
 
     def _insert(
         self,
@@ -246,8 +286,8 @@ class Engine:
             con.execute(
                 "INSERT INTO jobs (job_name, batch_id, level, modality, annotation_type, status, "
                 "chain_from, workteam_arn, label_attribute_name, label_config_uri, "
-                "source_manifest_uri, down_sampling_rate, attempt, spec, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+                "source_manifest_uri, down_sampling_rate, attempt, spec, created_at, updated_at, "
+                "backend) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
                 (
                     job.job_name,
                     request.batch_id,
@@ -256,8 +296,7 @@ class Engine:
                     annotation,
                     state.PENDING,
                     job.chain_from,
-                    job.workteam_arn
-                    or default_workteam_arn(job.job_level, self.config.region, self.config.account),
+                    self._workteam(job),
                     job.label_attribute_name,
                     job.label_category_config_uri,
                     job.input_config.input_manifest_uri,
@@ -265,6 +304,7 @@ class Engine:
                     job.model_dump_json(by_alias=True, exclude_none=True),
                     created,
                     created,
+                    self._backend_name(request, job),
                 ),
             )
         state.StateStore.add_event(
@@ -408,7 +448,7 @@ class Engine:
                     payload={"reason": reason},
                 )
             return
-        self.backend.create_job(
+        self.backend_of(job).create_job(
             JobRequest(
                 job_id=job_id,
                 job_name=job_name,
@@ -522,9 +562,10 @@ class Engine:
                 continue
             if job["status"] != state.WAIT_FOR_SMGT_RESPONSE:
                 continue
-            if not self._due_for_poll(job["backend_job_id"]):
+            backend = self.backend_of(job)
+            if not self._due_for_poll(backend, job["backend_job_id"]):
                 continue
-            status = self.backend.describe_job(job["backend_job_id"])
+            status = backend.describe_job(job["backend_job_id"])
             if status.status == COMPLETED:
                 with self.state.transaction() as con:
                     con.execute(
@@ -580,9 +621,9 @@ class Engine:
             changed = True
         return changed
 
-    def _due_for_poll(self, backend_job_id: str) -> bool:
+    def _due_for_poll(self, backend: LabelingBackend, backend_job_id: str) -> bool:
         """At most one status call per job every `poll_interval_s` (Ground Truth rate limits)."""
-        interval = getattr(self.backend, "poll_interval_s", 0.0)
+        interval = getattr(backend, "poll_interval_s", 0.0)
         now = time.monotonic()
         if now - self._last_poll.get(backend_job_id, -interval) < interval:
             return False
@@ -659,7 +700,7 @@ class Engine:
         for job in self.state.jobs(batch_id):
             if job["status"] == state.WAIT_FOR_SMGT_RESPONSE and job["backend_job_id"]:
                 try:
-                    self.backend.stop_job(job["backend_job_id"])
+                    self.backend_of(job).stop_job(job["backend_job_id"])
                 except Exception:  # noqa: BLE001 - stopping is best effort while failing
                     log.warning("could not stop %s", job["backend_job_id"], exc_info=True)
         now = timestamp(self.clock())
@@ -713,7 +754,7 @@ class Engine:
             )
         for job in self.state.jobs(batch_id):
             if job["status"] == state.WAIT_FOR_SMGT_RESPONSE and job["backend_job_id"]:
-                self.backend.stop_job(job["backend_job_id"])
+                self.backend_of(job).stop_job(job["backend_job_id"])
         now = timestamp(self.clock())
         with self.state.transaction() as con:
             con.execute(
@@ -855,6 +896,9 @@ class Engine:
                     self.lake.delete(table.name, job["job_name"])
         for job in jobs:
             self.objects.delete_prefix(self.processing_prefix(job))
+            forget = getattr(self.backends.get(job.get("backend") or ""), "forget", None)
+            if forget is not None:
+                forget(job["job_name"])
         now = timestamp(self.clock())
         with self.state.transaction() as con:
             for name, kind in [(batch_id, "batch")] + [(job["job_name"], "job") for job in jobs]:

@@ -107,6 +107,9 @@ class LabelingJobSpec(BaseModel):
     task_time_limit_s: int = Field(
         default=DEFAULT_TASK_TIME_LIMIT_S, alias="taskTimeLimitInSeconds", ge=30
     )
+    backend: str | None = Field(
+        default=None, description="Labeling backend of this job (overrides the batch's)."
+    )
 
     @field_validator("job_name")
     @classmethod
@@ -158,6 +161,11 @@ class BatchRequest(BaseModel):
     destination_sns_arn: str | None = Field(default=None, alias="destinationSnsArn")
     down_sampling_rate: float = Field(default=100, alias="downSamplingRate", ge=0, le=100)
     labeling_jobs: list[LabelingJobSpec] = Field(alias="labelingJobs", min_length=1)
+    backend: str | None = Field(
+        default=None,
+        description="Labeling backend of the batch's jobs: simulated or local (default: the "
+        "deployment's).",
+    )
 
     @field_validator("batch_id")
     @classmethod

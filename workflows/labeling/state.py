@@ -155,6 +155,41 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE accounts ADD COLUMN invite_hash TEXT;
     """,
+    # 4: jobs name their labeling backend; the local backend's jobs, task queue and
+    # worker activity events.
+    """
+    ALTER TABLE jobs ADD COLUMN backend TEXT;
+    CREATE TABLE work_jobs (
+        job_id TEXT PRIMARY KEY COLLATE NOCASE,
+        job_name TEXT NOT NULL COLLATE NOCASE,
+        batch_id TEXT NOT NULL COLLATE NOCASE,
+        team TEXT NOT NULL COLLATE NOCASE,
+        request TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE work_tasks (
+        job_id TEXT NOT NULL COLLATE NOCASE REFERENCES work_jobs(job_id) ON DELETE CASCADE,
+        data_object_id INTEGER NOT NULL,
+        source_ref TEXT NOT NULL,
+        line TEXT NOT NULL,
+        status TEXT NOT NULL,
+        worker TEXT COLLATE NOCASE,
+        accepted_at REAL,
+        lease_expires REAL,
+        submitted_at REAL,
+        declined_by TEXT NOT NULL DEFAULT '[]',
+        draft TEXT,
+        output TEXT,
+        PRIMARY KEY (job_id, data_object_id)
+    );
+    CREATE INDEX work_tasks_status ON work_tasks(status, job_id);
+    CREATE TABLE work_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL COLLATE NOCASE REFERENCES work_jobs(job_id) ON DELETE CASCADE,
+        event TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
