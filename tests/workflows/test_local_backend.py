@@ -1,4 +1,4 @@
-"""The local backend: task queue, leases, submissions in Ground Truth's files, a batch end to end."""
+"""The local backend: task queue, leases, Ground Truth files, a batch end to end."""
 
 from __future__ import annotations
 
