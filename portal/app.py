@@ -25,5 +25,8 @@ PAGES = [
     st.Page(HERE / "screens/sql_console.py", title="SQL", icon=":material/terminal:"),
 ]
 
+TASKS = st.Page(HERE / "screens/tasks.py", title="Tasks", icon=":material/draw:")
+
 if auth.gate():
-    st.navigation(PAGES).run()
+    # Workers see only their tasks; the dashboards, batches and SQL stay closed to them.
+    st.navigation([TASKS] if auth.is_worker() else [*PAGES, TASKS]).run()

@@ -33,6 +33,12 @@ def actor() -> str:
     return f"portal:{signed_in['name']}" if signed_in else "portal"
 
 
+def is_worker() -> bool:
+    """A worker account is signed in: it sees its tasks and nothing else."""
+    signed_in = account()
+    return signed_in is not None and signed_in["role"] == "worker"
+
+
 def may_administer() -> bool:
     """Deleting batches: anyone with sign-in off, admins with it on."""
     signed_in = account()
@@ -57,14 +63,6 @@ def gate() -> bool:
         with st.sidebar:
             st.caption(f"Signed in as **{signed_in['name']}** ({signed_in['role']})")
             st.button("Sign out", on_click=_sign_out)
-        if signed_in["role"] == "worker":
-            # Workers see only what a worker needs; the dashboards stay closed to them.
-            st.title("labellake")
-            st.warning(
-                f"{signed_in['name']} is a worker account: the dashboards, batches and SQL "
-                "are for analysts and admins."
-            )
-            return False
         return True
     st.title("Sign in to labellake")
     if not _accounts().list():

@@ -44,8 +44,10 @@ def build_request(
     config_uris: dict[str, str],
     down_sampling_rate: float,
     workteam_arn: str | None,
+    backend: str | None = None,
 ) -> dict[str, Any]:
-    """The POST /batch/create body for the form's job rows."""
+    """The POST /batch/create body for the form's job rows (a row's ``backend`` overrides
+    the batch's)."""
     request_jobs = []
     for job in jobs:
         name = str(job.get("jobName") or "").strip()
@@ -66,8 +68,13 @@ def build_request(
             entry["labelCategoryConfigS3Uri"] = config_uris.get(name, "")
         if workteam_arn and level == 1:
             entry["workteamArn"] = workteam_arn
+        if str(job.get("backend") or "").strip():
+            entry["backend"] = str(job["backend"]).strip()
         request_jobs.append(entry)
-    return {"batchId": batch_id, "labelingJobs": request_jobs}
+    request: dict[str, Any] = {"batchId": batch_id, "labelingJobs": request_jobs}
+    if backend:
+        request["backend"] = backend
+    return request
 
 
 def level_diagram(show: dict[str, Any]) -> str:

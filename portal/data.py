@@ -126,3 +126,17 @@ EMPTY_HINT = (
     "label them with the simulated workforce, or `labellake import groundtruth PREFIX` to "
     "bring existing Ground Truth jobs."
 )
+
+
+def local_teams() -> list[dict[str, Any]]:
+    """The local workforce's teams and workers (GET /workforce/show's shape)."""
+    from labellake.workflows.workforce import Workforce
+
+    engine = _engine(_key())
+    return Workforce(engine.state, engine.config.region, engine.config.account).teams()
+
+
+def worker_names() -> dict[str, str]:
+    """Worker id -> name, for the simulated workforce and the local one."""
+    teams = (run(lambda: engine().backend.workforce()) or []) + local_teams()
+    return {w["workerId"]: w["name"] for team in teams for w in team["workers"]}

@@ -13,6 +13,7 @@ from labellake.workflows.labeling.spec import MODALITIES
 
 st.title("Batches")
 engine = data.engine()
+BACKENDS = sorted(engine.backends)
 
 
 @st.dialog("Delete this batch?")
@@ -62,6 +63,7 @@ with st.expander("Create a batch", expanded=False):
                 "shape": "box",
                 "labels": "Vehicle",
                 "attributes": "Vehicle_Type=Car|Van|Truck|Bus",
+                "backend": "",
             },
             {
                 "jobName": "lane",
@@ -71,6 +73,7 @@ with st.expander("Create a batch", expanded=False):
                 "shape": "polyline",
                 "labels": "Lane",
                 "attributes": "Marking=Solid|Dashed",
+                "backend": "",
             },
             {
                 "jobName": "vehicle-audit",
@@ -80,6 +83,7 @@ with st.expander("Create a batch", expanded=False):
                 "shape": "",
                 "labels": "",
                 "attributes": "",
+                "backend": "",
             },
             {
                 "jobName": "lane-audit",
@@ -89,6 +93,7 @@ with st.expander("Create a batch", expanded=False):
                 "shape": "",
                 "labels": "",
                 "attributes": "",
+                "backend": "",
             },
         ]
     )
@@ -105,11 +110,22 @@ with st.expander("Create a batch", expanded=False):
                 options=["", "box", "polyline", "polygon", "keypoint"]
             ),
             "level": st.column_config.NumberColumn(min_value=1, step=1),
+            "backend": st.column_config.SelectboxColumn(
+                options=["", *BACKENDS], help="Empty: the batch's labeling backend"
+            ),
         },
         key="jobs-editor",
     )
     sampling = st.slider("Downsampling for chained levels (%)", 0, 100, 100)
     team = st.text_input("Level-1 work team ARN (empty: the default team)")
+    default_backend = data.home().settings.backend
+    backend = st.selectbox(
+        "Labeling backend",
+        BACKENDS,
+        index=BACKENDS.index(default_backend),
+        help="simulated: a deterministic workforce labels in seconds. local: your work "
+        "teams label in the portal's Tasks page.",
+    )
     jobs = []
     for row in rows.fillna("").to_dict("records"):
         if not str(row["jobName"]).strip():
@@ -131,7 +147,13 @@ with st.expander("Create a batch", expanded=False):
     }
     config_uris = {name: engine.objects.uri(key) for name, key in config_keys.items()}
     request = batch_form.build_request(
-        batch_id, manifest, jobs, config_uris, sampling, team or None
+        batch_id,
+        manifest,
+        jobs,
+        config_uris,
+        sampling,
+        team or None,
+        backend if backend != default_backend else None,
     )
     st.json(request, expanded=False)
     ready = bool(batch_id) and (source != "Pick clips" or bool(picked))

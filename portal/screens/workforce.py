@@ -3,6 +3,7 @@ declines, auditors' verdicts, a leaderboard and one worker's record."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from labellake.portal import charts, data
@@ -16,8 +17,7 @@ if performance.empty:
     st.info(data.EMPTY_HINT)
     st.stop()
 
-teams = data.run(lambda: data.engine().backend.workforce()) or []
-names = {w["workerId"]: w["name"] for team in teams for w in team["workers"]}
+names = data.worker_names()
 performance = performance.assign(
     worker=performance["worker_id"].map(names).fillna(performance["worker_id"]),
     team=performance["team"].fillna(NO_TEAM),
@@ -86,7 +86,7 @@ worker = st.selectbox("Worker", sorted(performance["worker"].unique()))
 record = performance[performance["worker"] == worker]
 tasks = int(record["tasks"].sum())
 audited = record["objects_audited"].fillna(0).sum()
-cols = st.columns(4)
+cols = st.columns(5)
 cols[0].metric("Tasks", f"{tasks:,}")
 cols[1].metric("Objects labeled", f"{int(record['objects_labeled'].sum()):,}")
 cols[2].metric(
@@ -97,6 +97,12 @@ cols[3].metric(
     "Objects audited",
     f"{int(audited):,}",
     help="Objects of this worker's that an audit level checked; see the table for verdicts.",
+)
+median = record["median_seconds_per_task"].median()
+cols[4].metric(
+    "Median time per task",
+    "-" if pd.isna(median) else f"{median:,.1f} s",
+    help="From the worker-response files: submission time minus acceptance time.",
 )
 st.dataframe(record, width="stretch", hide_index=True)
 own = throughput[throughput["worker_id"].isin(record["worker_id"])]
