@@ -18,6 +18,12 @@ from labellake.workflows.labeling import formats, geometry
 from labellake.workflows.labeling.backends.local import DraftRejected, LocalBackend, TaskWork
 
 OPEN_KEY = "tasks-open"
+SHAPE_NAMES = {
+    "box": "boxes",
+    "polyline": "polylines",
+    "polygon": "polygons",
+    "keypoint": "keypoints",
+}
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -131,8 +137,8 @@ def _label(backend: LocalBackend, account: str, key: str) -> None:
     left = dt.timedelta(seconds=int((task.lease_expires or 0) - backend.clock()))
     st.subheader(f"{'Audit' if task.audit else 'Label'}: {task.job_name}")
     st.caption(
-        f"{task.source_ref} · {len(work.frames)} frames · {kind}{'es' if kind == 'box' else 's'} · lease ends in {left}"
-        + (" · mark every object Pass or Fail" if task.audit else "")
+        f"{task.source_ref} · {len(work.frames)} frames · {SHAPE_NAMES[kind]} · "
+        f"lease ends in {left}" + (" · mark every object Pass or Fail" if task.audit else "")
     )
     if work.instructions:
         st.info(work.instructions)

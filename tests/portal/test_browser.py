@@ -7,14 +7,8 @@ land in the test's temporary folder.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-COMMAND = [sys.executable, "-m", "labellake.portal.cli"]
+from tests.portal.browsing import COMMAND, needs_chromium, serve
+
 PAGES = {
     "": "Overview",
     "batches": "Batches",
@@ -32,59 +26,10 @@ PAGES = {
     "quality": "Quality",
     "documents": "Documents",
     "sql_console": "SQL",
+    "tasks": "Tasks",
 }
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="no chromium found: install Debian's with `apt-get install chromium` (.ci/run does)",
-)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            assert time.monotonic() < deadline, f"{url} did not come up"
-            time.sleep(0.3)
-
-
-@contextlib.contextmanager
-def serve(home: Path, **settings: str) -> Iterator[dict[str, object]]:
-    """`labellake up` on ``home`` with LABELLAKE_* ``settings``, stopped with SIGTERM after."""
-    env = {
-        **os.environ,
-        "LABELLAKE_HOME": str(home),
-        "LABELLAKE_SIMULATED_JOB_SECONDS": "0.5",
-        "LABELLAKE_RUNNER_POLL_S": "0.2",
-        **{f"LABELLAKE_{name.upper()}": value for name, value in settings.items()},
-    }
-    api, portal = free_port(), free_port()
-    up = subprocess.Popen(
-        [*COMMAND, "up", "--api-port", str(api), "--portal-port", str(portal)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{api}/health")
-        wait_for(f"http://127.0.0.1:{portal}/")
-        yield {
-            "home": home,
-            "api": f"http://127.0.0.1:{api}",
-            "portal": f"http://127.0.0.1:{portal}",
-        }
-    finally:
-        up.send_signal(signal.SIGTERM)
-        up.wait(timeout=30)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -98,26 +43,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
     )
     with serve(home) as urls:
         yield urls
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_every_page_loads_and_is_captured(served, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -28,7 +28,9 @@ from labellake.lake import Lake, ObjectStore
 from labellake.workflows.labeling.state import StateStore
 from labellake.workflows.samples import synthetic
 from labellake.workflows.samples.demo import demo_request
-from tests.portal.test_browser import COMMAND, browser, free_port, pytestmark, serve  # noqa: F401
+from tests.portal.browsing import COMMAND, free_port, needs_chromium, serve
+
+pytestmark = needs_chromium
 
 PASSWORDS = {"ann": "ann-labels-boxes", "bea": "bea-audits-boxes", "ada": "ada-runs-the-lake"}
 

@@ -1,0 +1,77 @@
+"""Serving the portal and driving Debian's chromium for the browser tests.
+
+Uses Debian's chromium (`apt-get install chromium`, done by .ci/run) through
+playwright's Python API; it never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+COMMAND = [sys.executable, "-m", "labellake.portal.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            assert time.monotonic() < deadline, f"{url} did not come up"
+            time.sleep(0.3)
+
+
+@contextlib.contextmanager
+def serve(home: Path, **settings: str) -> Iterator[dict[str, object]]:
+    """`labellake up` on ``home`` with LABELLAKE_* ``settings``, stopped with SIGTERM after."""
+    env = {
+        **os.environ,
+        "LABELLAKE_HOME": str(home),
+        "LABELLAKE_SIMULATED_JOB_SECONDS": "0.5",
+        "LABELLAKE_RUNNER_POLL_S": "0.2",
+        **{f"LABELLAKE_{name.upper()}": value for name, value in settings.items()},
+    }
+    api, portal = free_port(), free_port()
+    up = subprocess.Popen(
+        [*COMMAND, "up", "--api-port", str(api), "--portal-port", str(portal)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{api}/health")
+        wait_for(f"http://127.0.0.1:{portal}/")
+        yield {
+            "home": home,
+            "api": f"http://127.0.0.1:{api}",
+            "portal": f"http://127.0.0.1:{portal}",
+        }
+    finally:
+        up.send_signal(signal.SIGTERM)
+        up.wait(timeout=30)
+
+
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason="no chromium found: install Debian's with `apt-get install chromium` (.ci/run does)",
+)
