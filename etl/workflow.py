@@ -45,6 +45,7 @@ def jobs_table(jobs: list[dict[str, Any]]) -> pa.Table:
             "object_count": job.get("object_count"),
             "created_at": _time(job.get("started_at") or job.get("created_at")),
             "completed_at": _time(job.get("completed_at")),
+            "backend": job.get("backend"),
         }
         for job in jobs
     ]

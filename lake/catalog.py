@@ -130,6 +130,7 @@ TABLES: tuple[Table, ...] = (
             _c("object_count", pa.int64(), "Data objects sent to the job."),
             _c("created_at", TIMESTAMP, "When the job was started."),
             _c("completed_at", TIMESTAMP, "When the job finished."),
+            _c("backend", pa.string(), "Labeling backend that ran it: simulated or local."),
         ),
     ),
     Table(

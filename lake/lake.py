@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -188,6 +189,7 @@ class Lake:
                     # torn); if the table's files changed meanwhile, read the new layout.
                     if attempt < _ATTEMPTS - 1 and (_vanished(exc) or self._changed(names)):
                         self._forget(names)
+                        time.sleep(0.01 * 2**attempt)  # let a busy writer finish its rewrite
                         continue
                     if isinstance(exc, LabellakeError):
                         raise
@@ -229,7 +231,12 @@ class Lake:
                     # files cost more to open on every query than to hold.
                     small = sum(size for _, size, _ in signature) <= IN_MEMORY_BYTES
                     shared.add_view(self.tables[name], self, replace=True, in_memory=small)
-                    self._signatures[name] = signature
+                    if name in shared.broken:
+                        # Maybe a file torn by a rewrite during the copy: the next query
+                        # builds the view again instead of trusting this failure.
+                        self._signatures.pop(name, None)
+                    else:
+                        self._signatures[name] = signature
             cursor = _Session(shared.con.cursor(), setup=False)
             cursor.broken = dict(shared.broken)
         try:

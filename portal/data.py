@@ -128,12 +128,17 @@ EMPTY_HINT = (
 )
 
 
-def local_teams() -> list[dict[str, Any]]:
-    """The local workforce's teams and workers (GET /workforce/show's shape)."""
+def workforce():  # type: ignore[no-untyped-def]
+    """The local workforce: work teams and worker accounts in the state store."""
     from labellake.workflows.workforce import Workforce
 
     engine = _engine(_key())
-    return Workforce(engine.state, engine.config.region, engine.config.account).teams()
+    return Workforce(engine.state, engine.config.region, engine.config.account)
+
+
+def local_teams() -> list[dict[str, Any]]:
+    """The local workforce's teams and workers (GET /workforce/show's shape)."""
+    return workforce().teams()
 
 
 def worker_names() -> dict[str, str]:

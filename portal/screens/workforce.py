@@ -6,12 +6,50 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from labellake.portal import charts, data
+from labellake.portal import auth, charts, data
 
 NO_TEAM = "(no team recorded)"
 ALL_TEAMS = "All teams"
 
 st.title("Workforce")
+
+
+def _manage() -> None:
+    """Admins (anyone, with sign-in off) add work teams and workers for the local backend."""
+    force = data.workforce()
+    left, right = st.columns(2)
+    with left.form("add-team", clear_on_submit=True):
+        name = st.text_input("New team", placeholder="first-level")
+        if st.form_submit_button("Add team") and data.attempt(force.add_team, name.strip()):
+            st.success(f"Team {name.strip()} added.")
+    teams = data.local_teams()
+    with right.form("add-worker", clear_on_submit=True):
+        team = st.selectbox("Work team", [t["workteamName"] for t in teams])
+        worker = st.text_input("Worker name")
+        if st.form_submit_button("Invite worker", disabled=not teams):
+            added = data.run(force.add_worker, team, worker.strip())
+            if added is not None:
+                st.success(
+                    f"{worker.strip()} added to {team}. Give them this one-time invite token; "
+                    "they set their password with it at sign-in. It is not shown again."
+                )
+                st.code(added[1])
+                teams = data.local_teams()
+    members = [
+        {"team": team["workteamName"], "worker": w["name"], "invited": w["invited"]}
+        for team in teams
+        for w in team["workers"]
+    ]
+    if members:
+        st.dataframe(pd.DataFrame(members), hide_index=True, width="stretch")
+    else:
+        st.caption("No workers in local work teams yet.")
+
+
+if auth.may_administer():
+    with st.expander("Manage work teams and workers"):
+        _manage()
+
 performance = data.query("views/worker_performance")
 if performance.empty:
     st.info(data.EMPTY_HINT)

@@ -987,6 +987,7 @@ class Engine:
             "jobOutputS3Uri": job["output_manifest_uri"],
             "jobOutputS3Url": self.object_url(job["output_manifest_uri"]),
             "backendJobName": job["backend_job_id"],
+            "backend": job.get("backend") or self.backend.name,
             "objectCount": job["object_count"],
             "message": job["message"],
             "startedAt": job["started_at"],
