@@ -187,7 +187,8 @@ class Lake:
                 except (duckdb.IOException, LabellakeError) as exc:
                     # A file rewritten while it was read fails in many ways (missing, short,
                     # torn); if the table's files changed meanwhile, read the new layout.
-                    if attempt < _ATTEMPTS - 1 and (_vanished(exc) or self._changed(names)):
+                    changed = self._changed(names, session.signatures)
+                    if attempt < _ATTEMPTS - 1 and (_vanished(exc) or changed):
                         self._forget(names)
                         time.sleep(0.01 * 2**attempt)  # let a busy writer finish its rewrite
                         continue
@@ -196,12 +197,13 @@ class Lake:
                     raise _read_error(exc) from exc
         raise AssertionError("unreachable")
 
-    def _changed(self, names: set[str]) -> bool:
-        """Whether any of these tables' files changed since its view was built (local)."""
+    def _changed(self, names: set[str], known: dict[str, Any]) -> bool:
+        """Whether any of these tables' files changed since the session read them (local).
+
+        ``known`` holds the signatures the session's views were built from; another
+        thread may have rebuilt the shared views since, so the latest are no proof."""
         if not self.store.is_local:
             return False
-        with self._lock:
-            known = {name: self._signatures.get(name) for name in names & set(self.tables)}
         return any(
             self.store.signature(name, suffix=".parquet") != signature
             for name, signature in known.items()
@@ -239,6 +241,7 @@ class Lake:
                         self._signatures[name] = signature
             cursor = _Session(shared.con.cursor(), setup=False)
             cursor.broken = dict(shared.broken)
+            cursor.signatures = {n: self._signatures.get(n) for n in names & set(self.tables)}
         try:
             yield cursor
         finally:
@@ -256,6 +259,7 @@ class _Session:
     def __init__(self, con: duckdb.DuckDBPyConnection, setup: bool = True) -> None:
         self.con = con
         self.broken: dict[str, str] = {}
+        self.signatures: dict[str, Any] = {}  # of the files its views were built from
         if setup:
             self.con.execute("SET GLOBAL TimeZone = 'UTC'")
 

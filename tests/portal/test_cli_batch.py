@@ -133,3 +133,22 @@ def test_etl_run_and_export(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
         str(tmp_path / "c"),
     )
     assert code == 2 and "--job NAME" in err
+
+
+def test_create_on_the_local_workforce(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    samples = synthetic.generate(
+        ObjectStore.from_uri(home / "objects"), dataset="s", clips=1, frames=4
+    )
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({**demo_request("people", samples), "backend": "local"}))
+    code, _, err = run(capsys, "--home", str(home), "batch", "create", "--file", str(request))
+    assert code == 2 and err.count("\n") == 1
+    assert "labelingJobs[0].workteamArn: no local work team 'first-level'" in err
+    for team in ("first-level", "second-level"):
+        assert run(capsys, "--home", str(home), "workforce", "add-team", team)[0] == 0
+    code, out, err = run(capsys, "--home", str(home), "batch", "create", "--file", str(request))
+    assert code == 0, err
+    code, out, _ = run(capsys, "--home", str(home), "batch", "show", "--batch-id", "people")
+    jobs = [job for level in json.loads(out)["levels"] for job in level["jobLevels"]]
+    assert {job["backend"] for job in jobs} == {"local"}
