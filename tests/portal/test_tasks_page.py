@@ -103,3 +103,15 @@ def test_admins_add_teams_and_invite_workers(
     ]
     force.accounts.accept_invite("cy", token, "cy-new-password")
     assert force.accounts.sign_in("cy", "cy-new-password")["role"] == "worker"
+
+
+def test_the_batch_form_sends_a_batch_to_the_local_workforce(running) -> None:  # type: ignore[no-untyped-def]
+    app = _page("batches")
+    app.text_input[0].input("formlocal").run()
+    clips = next(s for s in app.multiselect if s.label == "Clips")
+    clips.set_value(clips.options[:1]).run()
+    next(s for s in app.selectbox if s.label == "Labeling backend").select("local").run()
+    assert app.json[0].value and '"backend": "local"' in app.json[0].value
+    next(b for b in app.button if b.label == "Submit batch").click().run()
+    assert not app.error, [e.value for e in app.error]
+    assert {j["backend"] for j in running.state.jobs("formlocal")} == {"local"}
