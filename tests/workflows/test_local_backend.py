@@ -333,3 +333,21 @@ def test_deleting_a_batch_empties_its_queue(setup: Setup) -> None:
     setup.engine.delete("walk")
     with setup.state.connect() as con:
         assert con.execute("select count(*) from work_tasks").fetchone()[0] == 0
+
+
+def test_tasks_left_past_their_availability_fail_the_batch(setup: Setup) -> None:
+    request = setup.request()
+    for job in request["labelingJobs"]:
+        job["taskAvailabilityLifetimeInSeconds"] = 3600
+        job["taskTimeLimitInSeconds"] = 600
+    setup.engine.submit(request)
+    setup.engine.advance("walk")
+    setup.clock.advance(3601)
+    setup.engine.advance("walk")
+    batch = setup.state.batch("walk")
+    assert batch["status"] == state.INTERNAL_ERROR
+    assert (
+        "1 of 1 tasks were not submitted within taskAvailabilityLifetimeInSeconds"
+        in (batch["message"])
+    )
+    assert setup.local.queue("ann") == []  # the failed batch's jobs were stopped

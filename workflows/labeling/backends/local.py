@@ -30,6 +30,7 @@ from labellake.lake.store import locate, read_uri
 from labellake.workflows.labeling import formats, geometry, simulation
 from labellake.workflows.labeling.backends import (
     COMPLETED,
+    FAILED,
     IN_PROGRESS,
     STOPPED,
     JobRequest,
@@ -190,7 +191,17 @@ class LocalBackend:
                 "SELECT status, output FROM work_tasks WHERE job_id = ? ORDER BY data_object_id",
                 (job_id,),
             ).fetchall()
-        if any(row["status"] != SUBMITTED for row in rows):
+        left = sum(row["status"] != SUBMITTED for row in rows)
+        if left:
+            lifetime = request.task_availability_lifetime_s
+            if self.clock() - job["created_at"] > lifetime:
+                return JobStatus(
+                    FAILED,
+                    failure_reason=(
+                        f"{left} of {len(rows)} tasks were not submitted within "
+                        f"taskAvailabilityLifetimeInSeconds ({lifetime} s)"
+                    ),
+                )
             return JobStatus(IN_PROGRESS)
         out, key = locate(manifest_uri, **self.aws)
         if not out.exists(key):
