@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         env_ignore_empty=True,
     )
 
+    profile: Literal["local", "aws"] = Field(
+        default="local",
+        description="Deployment: local (files, SQLite, DuckDB) or aws (S3 and the AWS "
+        "services, resource names from aws_prefix and the region).",
+    )
     home: Path = Field(
         default=Path("~/.labellake"),
         description="Folder of the embedded default: objects/, lake/ and state.db live here.",
@@ -66,10 +71,11 @@ class Settings(BaseSettings):
         default="111122223333",
         description="Account id used in default work team and labeling job ARNs.",
     )
-    backend: Literal["simulated", "local"] = Field(
+    backend: Literal["simulated", "local", "groundtruth"] = Field(
         default="simulated",
         description="Labeling backend of jobs whose request names none: simulated (a "
-        "deterministic workforce) or local (people label in the portal).",
+        "deterministic workforce), local (people label in the portal) or groundtruth "
+        "(SageMaker Ground Truth).",
     )
     simulated_job_seconds: float = Field(
         default=1.0,
@@ -97,10 +103,39 @@ class Settings(BaseSettings):
         default=None,
         description="When set, the API requires 'Authorization: Bearer <token>'.",
     )
+    aws_prefix: str = Field(
+        default="labellake",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$",
+        description="Prefix of every AWS resource name of the aws profile.",
+    )
+    aws_bucket: str | None = Field(
+        default=None,
+        description="Bucket of the aws profile's raw zone and lake. Defaults to "
+        "PREFIX-ACCOUNT-REGION.",
+    )
+    aws_topic_arn: str | None = Field(
+        default=None,
+        description="SNS topic for batch notifications (a batch's destinationSnsArn wins). "
+        "Defaults to the aws profile's PREFIX-notifications topic.",
+    )
+    aws_role_arn: str | None = Field(
+        default=None,
+        description="IAM role Ground Truth assumes. Defaults to the aws profile's "
+        "PREFIX-groundtruth role.",
+    )
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
         self.home = self.home.expanduser().absolute()
+        if self.profile == "aws":
+            names = self.aws_names()
+            self.aws_bucket = self.aws_bucket or names["bucket"]
+            self.aws_topic_arn = self.aws_topic_arn or names["topic_arn"]
+            self.aws_role_arn = self.aws_role_arn or names["role_arn"]
+            if self.lake_uri is None:
+                self.lake_uri = f"s3://{self.aws_bucket}/lake"
+            if self.objects_uri is None:
+                self.objects_uri = f"s3://{self.aws_bucket}/objects"
         if self.lake_uri is None:
             self.lake_uri = str(self.home / "lake")
         if self.objects_uri is None:
@@ -109,6 +144,28 @@ class Settings(BaseSettings):
             self.state_db = self.home / "state.db"
         self.state_db = self.state_db.expanduser().absolute()
         return self
+
+    def aws_names(self) -> dict[str, str]:
+        """Every AWS resource name, derived from aws_prefix, the account and the region
+        (the settings above override the ones they name)."""
+        prefix, account, region = self.aws_prefix, self.aws_account_id, self.aws_region
+        return {
+            "bucket": self.aws_bucket or f"{prefix}-{account}-{region}",
+            "topic": f"{prefix}-notifications",
+            "topic_arn": self.aws_topic_arn
+            or f"arn:aws:sns:{region}:{account}:{prefix}-notifications",
+            "role": f"{prefix}-groundtruth",
+            "role_arn": self.aws_role_arn or f"arn:aws:iam::{account}:role/{prefix}-groundtruth",
+            "state_table": f"{prefix}-state",
+            "state_machine": f"{prefix}-batches",
+            "task_queue": f"{prefix}-tasks",
+            "events_queue": f"{prefix}-labeling-events",
+            "events_rule": f"{prefix}-labeling-job-state-change",
+            "glue_database": prefix.replace("-", "_"),
+            "workgroup": prefix,
+            "first_team": "first-level",
+            "second_team": "second-level",
+        }
 
     @classmethod
     def settings_customise_sources(

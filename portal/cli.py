@@ -30,6 +30,13 @@ EXIT_USER_ERROR = 2
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
+    "--profile",
+    type=click.Choice(["local", "aws"]),
+    default=None,
+    help="Deployment profile [env LABELLAKE_PROFILE; default local]: aws puts the raw zone "
+    "and the lake on S3 and names every AWS resource from LABELLAKE_AWS_PREFIX.",
+)
+@click.option(
     "--home",
     type=click.Path(path_type=Path),
     default=None,
@@ -48,14 +55,18 @@ EXIT_USER_ERROR = 2
 @click.version_option(__version__, prog_name="labellake")
 @click.pass_context
 def cli(
-    ctx: click.Context, home: Path | None, lake_uri: str | None, objects_uri: str | None
+    ctx: click.Context,
+    profile: str | None,
+    home: Path | None,
+    lake_uri: str | None,
+    objects_uri: str | None,
 ) -> None:
     """labellake: labeling workflows, annotation and workforce dashboards, and SQL over one lake.
 
     Settings come from these flags, then LABELLAKE_* environment variables, then
     labellake.toml in the working directory, then the defaults.
     """
-    ctx.obj = load_settings(home=home, lake_uri=lake_uri, objects_uri=objects_uri)
+    ctx.obj = load_settings(profile=profile, home=home, lake_uri=lake_uri, objects_uri=objects_uri)
 
 
 def _home(ctx: click.Context) -> Home:

@@ -62,3 +62,34 @@ def test_bad_value_names_the_field(isolated_env: Path, monkeypatch: pytest.Monke
     (isolated_env / "labellake.toml").write_text("aws_region = 3\n")
     with pytest.raises(LabellakeError, match="setting 'aws_region'.*LABELLAKE_AWS_REGION"):
         load_settings()
+
+
+def test_the_aws_profile_names_everything_from_one_prefix(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (isolated_env / "labellake.toml").write_text('profile = "aws"\n')
+    monkeypatch.setenv("LABELLAKE_AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("LABELLAKE_AWS_ACCOUNT_ID", "123456789012")
+    settings = load_settings()
+    assert settings.profile == "aws"
+    assert settings.aws_bucket == "labellake-123456789012-eu-west-1"
+    assert settings.lake_uri == "s3://labellake-123456789012-eu-west-1/lake"
+    assert settings.objects_uri == "s3://labellake-123456789012-eu-west-1/objects"
+    assert settings.aws_topic_arn == "arn:aws:sns:eu-west-1:123456789012:labellake-notifications"
+    assert settings.aws_role_arn == "arn:aws:iam::123456789012:role/labellake-groundtruth"
+    names = settings.aws_names()
+    assert names["glue_database"] == "labellake" and names["state_table"] == "labellake-state"
+
+    monkeypatch.setenv("LABELLAKE_AWS_PREFIX", "team-b")
+    monkeypatch.setenv("LABELLAKE_AWS_BUCKET", "shared-lake")
+    settings = load_settings()
+    assert settings.lake_uri == "s3://shared-lake/lake"  # an override wins
+    assert settings.aws_names()["events_queue"] == "team-b-labeling-events"
+    assert settings.aws_names()["glue_database"] == "team_b"
+    assert load_settings(profile="local").lake_uri == str(settings.home / "lake")
+
+
+def test_a_bad_prefix_is_named(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABELLAKE_AWS_PREFIX", "Team_B")
+    with pytest.raises(LabellakeError, match="setting 'aws_prefix'"):
+        load_settings()

@@ -124,3 +124,71 @@ def test_failure_message_goes_out_too(
     notify.deliver_due(engine.state)
     (message,) = webhook.received
     assert message["status"] == "FAILED" and message["errorType"] == "LabelingJobFailed"
+
+
+def test_notifications_go_to_the_batch_topic_or_the_default_one(
+    make_engine: Callable[..., Engine],
+    request_for: Callable[..., dict[str, Any]],
+    moto_endpoint: str,
+) -> None:
+    import boto3
+
+    sns = boto3.client("sns", endpoint_url=moto_endpoint, region_name="eu-west-1")
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="eu-west-1")
+    inboxes = {}
+    for name in ("labellake-notifications", "team-alerts"):
+        topic = sns.create_topic(Name=name)["TopicArn"]
+        queue = sqs.create_queue(QueueName=f"{name}-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        inboxes[name] = (topic, queue)
+    engine = make_engine(
+        topic_arn=inboxes["labellake-notifications"][0],
+        aws={"region": "eu-west-1", "endpoint_url": moto_endpoint},
+    )
+    engine.submit(request_for("default-topic"))
+    engine.submit({**request_for("own-topic"), "destinationSnsArn": inboxes["team-alerts"][0]})
+    for batch in ("default-topic", "own-topic"):
+        assert engine.run_to_end(batch, poll_s=0) == "COMPLETE"
+    delivered = notify.deliver_due(
+        engine.state,
+        send=lambda url, payload, timeout: notify.send_notification(
+            url, payload, timeout, **engine.config.aws
+        ),
+    )
+    assert delivered == 2
+
+    def received(name: str) -> list[dict[str, Any]]:
+        answer = sqs.receive_message(QueueUrl=inboxes[name][1], MaxNumberOfMessages=10)
+        return [json.loads(json.loads(m["Body"])["Message"]) for m in answer.get("Messages", [])]
+
+    assert [m["batchId"] for m in received("labellake-notifications")] == ["default-topic"]
+    [own] = received("team-alerts")
+    assert own["batchId"] == "own-topic" and own["status"] == "SUCCESS"
+
+
+def test_a_missing_topic_is_retried_and_named(
+    make_engine: Callable[..., Engine],
+    request_for: Callable[..., dict[str, Any]],
+    moto_endpoint: str,
+) -> None:
+    engine = make_engine(
+        topic_arn="arn:aws:sns:us-east-1:123456789012:nobody-made-this",
+        aws={"region": "us-east-1", "endpoint_url": moto_endpoint},
+    )
+    engine.submit(request_for("lost"))
+    assert engine.run_to_end("lost", poll_s=0) == "COMPLETE"
+    assert (
+        notify.deliver_due(
+            engine.state,
+            send=lambda url, payload, t: notify.send_notification(
+                url, payload, t, **engine.config.aws
+            ),
+        )
+        == 0
+    )
+    [row] = notify.notifications(engine.state, "lost")
+    assert row["status"] == "PENDING" and row["attempts"] == 1
+    assert "nobody-made-this" in str(row["last_error"])

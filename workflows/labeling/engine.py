@@ -78,6 +78,7 @@ class EngineConfig:
     account: str = "111122223333"
     job_timeout_s: float = 14 * 24 * 3600
     webhook_url: str | None = None
+    topic_arn: str | None = None  # SNS topic of batches that name no destinationSnsArn
     seed: int = 0
     aws: dict[str, str | None] = field(default_factory=dict)
 
@@ -680,17 +681,17 @@ class Engine:
         self, con: sqlite3.Connection, batch_id: str, kind: str, message: dict[str, Any]
     ) -> None:
         event_id = state.StateStore.add_event(con, kind, batch_id=batch_id, payload=message)
-        if self.config.webhook_url:
+        row = con.execute(
+            "SELECT destination FROM batches WHERE batch_id = ?", (batch_id,)
+        ).fetchone()
+        topic = (row["destination"] if row else None) or self.config.topic_arn
+        for url in (self.config.webhook_url, topic):
+            if not url:
+                continue
             con.execute(
                 "INSERT INTO notifications (event_id, batch_id, url, payload, status, "
                 "next_attempt_at) VALUES (?, ?, ?, ?, 'PENDING', ?)",
-                (
-                    event_id,
-                    batch_id,
-                    self.config.webhook_url,
-                    json.dumps(message),
-                    timestamp(self.clock()),
-                ),
+                (event_id, batch_id, url, json.dumps(message), timestamp(self.clock())),
             )
 
     # -- failure, stop, retry ----------------------------------------------------------

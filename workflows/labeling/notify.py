@@ -1,8 +1,9 @@
-"""Delivery of batch notifications to a webhook, with retries and backoff.
+"""Delivery of batch notifications to a webhook and to SNS, with retries and backoff.
 
-The engine stores every completion or failure message as an event and, when a
-webhook is configured, queues it in `notifications` in the same transaction
-that changes the batch's status. Delivery runs apart from the batch steps, so
+The engine stores every completion or failure message as an event and queues
+it in `notifications`, once per destination (the webhook, and the batch's
+destinationSnsArn or the default topic), in the same transaction that changes
+the batch's status. Delivery runs apart from the batch steps, so
 a dead webhook never blocks a batch: each failed POST waits twice as long as
 the one before, and after MAX_ATTEMPTS the message is given up on (it stays
 in the events).
@@ -39,6 +40,38 @@ def post_json(url: str, payload: str, timeout_s: float) -> None:
             raise OSError(f"HTTP {response.status}")
 
 
+def publish_sns(topic_arn: str, payload: str, timeout_s: float, **aws: str | None) -> None:
+    """Publish ``payload`` to an SNS topic (its region is the ARN's); OSError on failure."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = topic_arn.split(":")[3]
+    client = boto3.client(
+        "sns",
+        region_name=region,
+        endpoint_url=aws.get("endpoint_url"),
+        config=Config(connect_timeout=timeout_s, read_timeout=timeout_s),
+    )
+    status = json.loads(payload).get("status", "")
+    try:
+        client.publish(
+            TopicArn=topic_arn,
+            Message=payload,
+            Subject=f"labellake batch {json.loads(payload).get('batchId', '')} {status}"[:100],
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise OSError(f"SNS publish to {topic_arn} failed: {exc}") from exc
+
+
+def send_notification(url: str, payload: str, timeout_s: float, **aws: str | None) -> None:
+    """Deliver to an SNS topic (arn:aws:sns:...) or POST to a webhook URL."""
+    if url.startswith("arn:aws:sns:"):
+        publish_sns(url, payload, timeout_s, **aws)
+    else:
+        post_json(url, payload, timeout_s)
+
+
 def backoff_s(attempts: int) -> float:
     return min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** max(0, attempts - 1))
 
@@ -46,7 +79,7 @@ def backoff_s(attempts: int) -> float:
 def deliver_due(
     state: StateStore,
     timeout_s: float = 5.0,
-    send: Callable[[str, str, float], None] = post_json,
+    send: Callable[[str, str, float], None] = send_notification,
     clock: Callable[[], dt.datetime] = now,
 ) -> int:
     """Try every notification that is due; returns how many were delivered."""

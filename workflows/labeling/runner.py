@@ -68,6 +68,11 @@ class Runner:
 
     def _deliver_once(self) -> None:
         try:
-            notify.deliver_due(self.engine.state)
+            notify.deliver_due(
+                self.engine.state,
+                send=lambda url, payload, timeout: notify.send_notification(
+                    url, payload, timeout, **self.engine.config.aws
+                ),
+            )
         except Exception:  # noqa: BLE001 - delivery must never take the runner down
             log.exception("notification delivery failed")

@@ -17,6 +17,7 @@ setting or the resource.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -76,6 +77,8 @@ KEYWORDS = {
     "PointCloudObjectDetection": ["Point cloud", "Object detection", "Cuboids"],
     "BoundingBox": ["Images", "Bounding boxes"],
 }
+log = logging.getLogger(__name__)
+
 STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
 THROTTLED = {
     "Throttling",
@@ -153,10 +156,11 @@ class GroundTruthBackend:
     def __init__(
         self,
         sagemaker: Any,
-        role_arn: str,
+        role_arn: str | None,
         region: str,
         sqs: Any = None,
         queue_url: str | None = None,
+        queue_name: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         max_attempts: int = 6,
@@ -168,6 +172,7 @@ class GroundTruthBackend:
         self.region = region
         self.sqs = sqs
         self.queue_url = queue_url
+        self.queue_name = queue_name  # resolved to queue_url on first use
         self.sleep = sleep
         self.max_attempts = max_attempts
         self.aws = {"region": region, **aws}
@@ -216,6 +221,11 @@ class GroundTruthBackend:
             ) from exc
 
     def create_job(self, request: JobRequest) -> None:
+        if not self.role_arn:
+            raise LabellakeError(
+                "Ground Truth needs an IAM role to assume: set aws_role_arn "
+                "(LABELLAKE_AWS_ROLE_ARN), or use the aws profile, which names it"
+            )
         if self._exists(request.job_id):
             return
         config = formats.parse_label_config(
@@ -326,6 +336,17 @@ class GroundTruthBackend:
 
     def drain_events(self) -> int:
         """Read the state-change events waiting in the queue; returns how many."""
+        if self.sqs is not None and not self.queue_url and self.queue_name:
+            name, self.queue_name = self.queue_name, None
+            try:
+                self.queue_url = self.call(self.sqs, "get_queue_url", QueueName=name)["QueueUrl"]
+            except (ClientError, BotoCoreError, LabellakeError) as exc:
+                log.warning(
+                    "no SQS queue %s for Ground Truth's state-change events (%s); polling "
+                    "DescribeLabelingJob instead",
+                    name,
+                    exc,
+                )
         if self.sqs is None or not self.queue_url:
             return 0
         read = 0
