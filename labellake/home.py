@@ -13,6 +13,7 @@ from pathlib import Path
 from labellake import sql
 from labellake.errors import LabellakeError
 from labellake.lake import Lake, ObjectStore
+from labellake.lake.glue import GlueCatalog
 from labellake.settings import Settings
 
 
@@ -26,10 +27,18 @@ class Home:
     def open(cls, settings: Settings, *, create: bool = True) -> Home:
         """The stores named by ``settings``; creates local folders unless ``create`` is False."""
         aws = {"region": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
+        glue = None
+        if settings.profile == "aws" and str(settings.lake_uri).startswith("s3://"):
+            glue = GlueCatalog(
+                settings.aws_names()["glue_database"],
+                str(settings.lake_uri),
+                settings.aws_region,
+                settings.aws_endpoint_url,
+            )
         home = cls(
             settings=settings,
             objects=ObjectStore.from_uri(settings.objects_uri, **aws),
-            lake=Lake(ObjectStore.from_uri(settings.lake_uri, **aws), views=sql.views()),
+            lake=Lake(ObjectStore.from_uri(settings.lake_uri, **aws), views=sql.views(), glue=glue),
         )
         if create:
             home.ensure()

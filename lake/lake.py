@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from labellake.errors import LabellakeError
 from labellake.lake import catalog, writer
 from labellake.lake.catalog import Table
+from labellake.lake.glue import GlueCatalog
 from labellake.lake.readonly import check_user_sql, referenced_tables
 from labellake.lake.store import ObjectStore
 
@@ -46,9 +47,12 @@ class Lake:
         store: ObjectStore,
         tables: tuple[Table, ...] = catalog.TABLES,
         views: dict[str, str] | None = None,
+        glue: GlueCatalog | None = None,
     ) -> None:
-        """``views`` are named SELECTs over the tables (sql/views), queryable like tables."""
+        """``views`` are named SELECTs over the tables (sql/views), queryable like tables;
+        with ``glue``, every table and partition written is registered in that catalog."""
         self.store = store
+        self.glue = glue
         self.tables = {table.name: table for table in tables}
         self.views = dict(views or {})
         clash = set(self.views) & set(self.tables)
@@ -75,10 +79,23 @@ class Lake:
     def write(self, table: str, unit: str, data: pa.Table) -> list[str]:
         """Replace the rows of ``unit`` in ``table`` (atomic per file, idempotent)."""
         self.store.ensure_root()
-        return writer.write_unit(self.store, self.table(table), unit, data)
+        declared = self.table(table)
+        written = writer.write_unit(self.store, declared, unit, data)
+        if self.glue is not None:
+            self.glue.register(declared, written)
+        return written
 
     def delete(self, table: str, unit: str) -> list[str]:
-        return writer.delete_unit(self.store, self.table(table), unit)
+        declared = self.table(table)
+        removed = writer.delete_unit(self.store, declared, unit)
+        if self.glue is not None:
+            emptied = [
+                key
+                for key in removed
+                if not self.store.list(key.rsplit("/", 1)[0], suffix=".parquet")
+            ]
+            self.glue.drop_partitions(declared, emptied)
+        return removed
 
     def read_unit(self, table: str, unit: str) -> pa.Table:
         """The rows of one unit, read straight from its files (no query session)."""
