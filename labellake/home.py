@@ -13,6 +13,7 @@ from pathlib import Path
 from labellake import sql
 from labellake.errors import LabellakeError
 from labellake.lake import Lake, ObjectStore
+from labellake.lake.athena import AthenaEngine
 from labellake.lake.glue import GlueCatalog
 from labellake.settings import Settings
 
@@ -35,10 +36,25 @@ class Home:
                 settings.aws_region,
                 settings.aws_endpoint_url,
             )
+        athena = None
+        if settings.engine == "athena":
+            names = settings.aws_names()
+            athena = AthenaEngine(
+                names["glue_database"],
+                names["workgroup"],
+                sql.views(),
+                settings.aws_region,
+                settings.aws_endpoint_url,
+            )
         home = cls(
             settings=settings,
             objects=ObjectStore.from_uri(settings.objects_uri, **aws),
-            lake=Lake(ObjectStore.from_uri(settings.lake_uri, **aws), views=sql.views(), glue=glue),
+            lake=Lake(
+                ObjectStore.from_uri(settings.lake_uri, **aws),
+                views=sql.views(),
+                glue=glue,
+                athena=athena,
+            ),
         )
         if create:
             home.ensure()

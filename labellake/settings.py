@@ -103,6 +103,11 @@ class Settings(BaseSettings):
         default=None,
         description="When set, the API requires 'Authorization: Bearer <token>'.",
     )
+    engine: Literal["duckdb", "athena"] | None = Field(
+        default=None,
+        description="Query engine: duckdb (in process, over local files or S3) or athena "
+        "(over the Glue tables). Defaults to athena under the aws profile, duckdb otherwise.",
+    )
     aws_prefix: str = Field(
         default="labellake",
         pattern=r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$",
@@ -127,6 +132,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
         self.home = self.home.expanduser().absolute()
+        if self.engine is None:
+            self.engine = "athena" if self.profile == "aws" else "duckdb"
         if self.profile == "aws":
             names = self.aws_names()
             self.aws_bucket = self.aws_bucket or names["bucket"]

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from labellake.errors import LabellakeError
 from labellake.lake import catalog, writer
+from labellake.lake.athena import AthenaEngine
 from labellake.lake.catalog import Table
 from labellake.lake.glue import GlueCatalog
 from labellake.lake.readonly import check_user_sql, referenced_tables
@@ -48,11 +49,13 @@ class Lake:
         tables: tuple[Table, ...] = catalog.TABLES,
         views: dict[str, str] | None = None,
         glue: GlueCatalog | None = None,
+        athena: AthenaEngine | None = None,
     ) -> None:
         """``views`` are named SELECTs over the tables (sql/views), queryable like tables;
         with ``glue``, every table and partition written is registered in that catalog."""
         self.store = store
         self.glue = glue
+        self.athena = athena  # when set, queries run in Athena instead of DuckDB
         self.tables = {table.name: table for table in tables}
         self.views = dict(views or {})
         clash = set(self.views) & set(self.tables)
@@ -144,11 +147,17 @@ class Lake:
 
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
         """Run trusted SQL (from sql/) and return Arrow."""
+        if self.athena is not None:
+            if isinstance(params, dict):
+                raise LabellakeError("Athena takes positional (?) query parameters only")
+            return self.athena.query(sql, params)
         return self._run(sql, params)
 
     def query_user(self, sql: str) -> pa.Table:
         """Run SQL typed by a user: read-only, lake tables only."""
         check_user_sql(sql, [*self.tables, *self.views])
+        if self.athena is not None:
+            return self.athena.query(sql)
         return self._run(sql, None)
 
     def describe(self) -> list[dict[str, Any]]:

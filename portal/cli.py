@@ -37,6 +37,12 @@ EXIT_USER_ERROR = 2
     "and the lake on S3 and names every AWS resource from LABELLAKE_AWS_PREFIX.",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "athena"]),
+    default=None,
+    help="Query engine [env LABELLAKE_ENGINE; default athena under the aws profile, else duckdb].",
+)
+@click.option(
     "--home",
     type=click.Path(path_type=Path),
     default=None,
@@ -57,6 +63,7 @@ EXIT_USER_ERROR = 2
 def cli(
     ctx: click.Context,
     profile: str | None,
+    engine: str | None,
     home: Path | None,
     lake_uri: str | None,
     objects_uri: str | None,
@@ -66,7 +73,9 @@ def cli(
     Settings come from these flags, then LABELLAKE_* environment variables, then
     labellake.toml in the working directory, then the defaults.
     """
-    ctx.obj = load_settings(profile=profile, home=home, lake_uri=lake_uri, objects_uri=objects_uri)
+    ctx.obj = load_settings(
+        profile=profile, engine=engine, home=home, lake_uri=lake_uri, objects_uri=objects_uri
+    )
 
 
 def _home(ctx: click.Context) -> Home:

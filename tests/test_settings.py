@@ -71,7 +71,8 @@ def test_the_aws_profile_names_everything_from_one_prefix(
     monkeypatch.setenv("LABELLAKE_AWS_REGION", "eu-west-1")
     monkeypatch.setenv("LABELLAKE_AWS_ACCOUNT_ID", "123456789012")
     settings = load_settings()
-    assert settings.profile == "aws"
+    assert settings.profile == "aws" and settings.engine == "athena"
+    assert load_settings(engine="duckdb").engine == "duckdb"
     assert settings.aws_bucket == "labellake-123456789012-eu-west-1"
     assert settings.lake_uri == "s3://labellake-123456789012-eu-west-1/lake"
     assert settings.objects_uri == "s3://labellake-123456789012-eu-west-1/objects"
@@ -86,7 +87,8 @@ def test_the_aws_profile_names_everything_from_one_prefix(
     assert settings.lake_uri == "s3://shared-lake/lake"  # an override wins
     assert settings.aws_names()["events_queue"] == "team-b-labeling-events"
     assert settings.aws_names()["glue_database"] == "team_b"
-    assert load_settings(profile="local").lake_uri == str(settings.home / "lake")
+    local = load_settings(profile="local")
+    assert local.lake_uri == str(settings.home / "lake") and local.engine == "duckdb"
 
 
 def test_a_bad_prefix_is_named(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
