@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         default=None,
         description="When set, the API requires 'Authorization: Bearer <token>'.",
     )
+    workflow_engine: Literal["embedded", "stepfunctions"] | None = Field(
+        default=None,
+        description="What drives batches: embedded (an in-process runner) or stepfunctions "
+        "(a state machine per level count, steps run by labellake workers). Defaults to "
+        "stepfunctions under the aws profile.",
+    )
     engine: Literal["duckdb", "athena"] | None = Field(
         default=None,
         description="Query engine: duckdb (in process, over local files or S3) or athena "
@@ -134,6 +140,8 @@ class Settings(BaseSettings):
         self.home = self.home.expanduser().absolute()
         if self.engine is None:
             self.engine = "athena" if self.profile == "aws" else "duckdb"
+        if self.workflow_engine is None:
+            self.workflow_engine = "stepfunctions" if self.profile == "aws" else "embedded"
         if self.profile == "aws":
             names = self.aws_names()
             self.aws_bucket = self.aws_bucket or names["bucket"]
@@ -162,6 +170,8 @@ class Settings(BaseSettings):
             "topic_arn": self.aws_topic_arn
             or f"arn:aws:sns:{region}:{account}:{prefix}-notifications",
             "role": f"{prefix}-groundtruth",
+            "states_role": f"{prefix}-states",
+            "states_role_arn": f"arn:aws:iam::{account}:role/{prefix}-states",
             "role_arn": self.aws_role_arn or f"arn:aws:iam::{account}:role/{prefix}-groundtruth",
             "state_table": f"{prefix}-state",
             "state_machine": f"{prefix}-batches",

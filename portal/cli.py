@@ -222,7 +222,8 @@ def _echo_json(value: object) -> None:
 def _wait_for(ctx: click.Context, engine, batch_id: str) -> str:  # type: ignore[no-untyped-def]
     """Drive the batch in this process, or wait for the runner that holds the lease."""
     from labellake.workflows.labeling import state
-    from labellake.workflows.labeling.runner import LEASE, Runner
+    from labellake.workflows.labeling.build import runner_for
+    from labellake.workflows.labeling.runner import LEASE
 
     def final() -> bool:
         return engine.state.batch(batch_id)["status"] in state.FINAL_BATCH_STATUSES
@@ -232,9 +233,7 @@ def _wait_for(ctx: click.Context, engine, batch_id: str) -> str:  # type: ignore
         click.echo(f"waiting for the runner {holder} to finish batch {batch_id}", err=True)
     stop = threading.Event()
     with _stop_on_signals(stop):
-        Runner(engine, poll_s=min(0.2, ctx.find_object(Settings).runner_poll_s)).run(
-            stop, until=final
-        )
+        runner_for(engine, min(0.2, ctx.find_object(Settings).runner_poll_s)).run(stop, until=final)
     return engine.state.batch(batch_id)["status"]
 
 
@@ -641,6 +640,36 @@ def runner(ctx: click.Context) -> None:
     work = build_runner(_home(ctx))
     stop = threading.Event()
     click.echo("labellake runner: driving every IN_PROGRESS batch (Ctrl-C stops)", err=True)
+    with _stop_on_signals(stop):
+        work.run(stop)
+
+
+@cli.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run the steps the Step Functions state machines hand out, until Ctrl-C or SIGTERM.
+
+    Start as many as you like, on any machines; each step runs once however often its
+    message arrives.
+    """
+    from labellake.workflows.labeling.build import build_runner
+    from labellake.workflows.labeling.stepfunctions import Worker
+
+    settings: Settings = ctx.find_object(Settings)
+    if settings.workflow_engine != "stepfunctions":
+        raise LabellakeError(
+            "labellake worker runs the stepfunctions engine's steps; set workflow_engine = "
+            '"stepfunctions" (or use --profile aws), or run `labellake runner` for the '
+            "embedded engine"
+        )
+    work = build_runner(_home(ctx))
+    assert isinstance(work, Worker)
+    stop = threading.Event()
+    click.echo(
+        f"labellake worker: steps from SQS queue {settings.aws_names()['task_queue']} "
+        "(Ctrl-C stops)",
+        err=True,
+    )
     with _stop_on_signals(stop):
         work.run(stop)
 

@@ -87,3 +87,23 @@ def s3_bucket(moto_endpoint: str, request: pytest.FixtureRequest) -> str:
         Bucket=name
     )
     return name
+
+
+@pytest.fixture(scope="session")
+def sfn_endpoint(moto_endpoint: str) -> str:
+    """The moto server with its Amazon States Language interpreter switched on.
+
+    The interpreter calls SQS back on localhost:MOTO_PORT, so that names this server.
+    """
+    import json
+    import urllib.request
+
+    os.environ["MOTO_PORT"] = moto_endpoint.rsplit(":", 1)[1]
+    request = urllib.request.Request(
+        f"{moto_endpoint}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    return moto_endpoint

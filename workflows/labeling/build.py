@@ -11,6 +11,7 @@ from labellake.workflows.labeling.backends.simulated import SimulatedBackend, Si
 from labellake.workflows.labeling.engine import Engine, EngineConfig
 from labellake.workflows.labeling.runner import Runner
 from labellake.workflows.labeling.state import StateStore
+from labellake.workflows.labeling.stepfunctions import StepFunctions, Worker
 
 
 def build_engine(home: Home) -> Engine:
@@ -48,7 +49,35 @@ def build_engine(home: Home) -> Engine:
     )
     lake_sync.install(engine)
     qa_routing.install(engine)
+    engine.orchestrator = None
+    if settings.workflow_engine == "stepfunctions":
+        engine.orchestrator = _stepfunctions(settings)
+        engine.orchestrator.install(engine)
     return engine
+
+
+def _stepfunctions(settings: Settings) -> StepFunctions:
+    import boto3
+
+    client_args = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
+    names = settings.aws_names()
+    return StepFunctions(
+        boto3.client("stepfunctions", **client_args),
+        boto3.client("sqs", **client_args),
+        queue_name=names["task_queue"],
+        role_arn=names["states_role_arn"],
+        prefix=settings.aws_prefix,
+        level_timeout_s=int(settings.job_timeout_s),
+    )
+
+
+def runner_for(engine: Engine, poll_s: float) -> Runner | Worker:
+    """What drives the engine's batches in this process: the embedded runner, or a
+    Step Functions worker."""
+    orchestrator = getattr(engine, "orchestrator", None)
+    if orchestrator is not None:
+        return Worker(engine, orchestrator, poll_s=poll_s)
+    return Runner(engine, poll_s=poll_s)
 
 
 def _groundtruth(settings: Settings, aws: dict[str, str | None]) -> GroundTruthBackend:
@@ -65,5 +94,5 @@ def _groundtruth(settings: Settings, aws: dict[str, str | None]) -> GroundTruthB
     )
 
 
-def build_runner(home: Home) -> Runner:
-    return Runner(build_engine(home), poll_s=home.settings.runner_poll_s)
+def build_runner(home: Home) -> Runner | Worker:
+    return runner_for(build_engine(home), home.settings.runner_poll_s)

@@ -111,6 +111,11 @@ class Engine:
         self.on_complete: list[Callable[[Engine, str], None]] = []
         # Called with (engine, job_name) after a job completes (its ETL, for one).
         self.on_job_complete: list[Callable[[Engine, str], None]] = []
+        # Called with (engine, batch_id) once a batch is recorded IN_PROGRESS (submitted or
+        # retried), and after it is stopped: an orchestrator starts or stops its run.
+        self.on_start: list[Callable[[Engine, str], None]] = []
+        self.on_stop: list[Callable[[Engine, str], None]] = []
+        self.orchestrator: Any = None  # what starts batches when not the embedded runner
         self._last_poll: dict[str, float] = {}
 
     # -- reading objects --------------------------------------------------------
@@ -142,7 +147,17 @@ class Engine:
             raise SpecError(
                 [{"field": "batchId", "message": f"a name is already taken ({exc})"}]
             ) from exc
+        self._started(request.batch_id)
         return request.batch_id
+
+    def _started(self, batch_id: str) -> None:
+        for hook in self.on_start:
+            try:
+                hook(self, batch_id)
+            except LabellakeError:
+                # The batch is recorded; the orchestrator's workers start it when they see
+                # it has no run yet.
+                log.warning("batch %s: could not start its run", batch_id, exc_info=True)
 
     def _check_request(
         self, request: BatchRequest
@@ -780,6 +795,8 @@ class Engine:
             )
             state.StateStore.add_event(con, "BatchStopped", batch_id=batch_id, actor=actor)
         self.land(batch_id)
+        for hook in self.on_stop:
+            hook(self, batch_id)
 
     def retry(self, batch_id: str, actor: str | None = None) -> None:
         """Resume a failed or stopped batch from its first unfinished level.
@@ -813,6 +830,7 @@ class Engine:
                 (state.IN_PROGRESS, now, batch_id),
             )
             state.StateStore.add_event(con, "BatchRetried", batch_id=batch_id, actor=actor)
+        self._started(batch_id)
 
     def set_down_sampling_rate(self, batch_id: str, rate: float, actor: str | None = None) -> None:
         """Change the downsampling of a running batch for every chained job not yet started."""

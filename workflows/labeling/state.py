@@ -190,6 +190,11 @@ MIGRATIONS: tuple[str, ...] = (
         event TEXT NOT NULL
     );
     """,
+    # 5: Step Functions: a batch's execution, and the task token a level's task waits on.
+    """
+    ALTER TABLE batches ADD COLUMN execution_arn TEXT;
+    ALTER TABLE levels ADD COLUMN task_token TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,402 @@
+"""The stepfunctions engine: a state machine per level count drives the batch steps.
+
+The Amazon States Language definition is generated from a batch's levels: one
+Task state per level, then Finish; any error (a failed labeling job, a level
+past its TimeoutSeconds, a lost heartbeat) is caught and moves to BatchError,
+which marks the batch and its children INTERNAL_ERROR and notifies. Each Task
+hands its step to Python workers with ``sqs:sendMessage.waitForTaskToken``:
+`labellake worker` processes (any number, on any machines) poll the queue, run
+the step with the same functions the embedded engine uses, and answer with
+SendTaskSuccess or SendTaskFailure. A level's task token is kept with the level
+while its labeling jobs run; workers poll the level, send heartbeats, and
+answer when it completes. Every step is idempotent, so a message delivered
+twice has no second effect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from labellake.errors import LabellakeError
+from labellake.workflows.labeling import notify, state
+from labellake.workflows.labeling.engine import Engine, JobFailed
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 300  # a level's task fails when no worker has checked it for this long
+RECEIVE_WAIT_S = 1
+
+
+def heartbeat_s(level_timeout_s: int) -> int:
+    """How long a level's task waits for a worker's sign of life (under its timeout)."""
+    return max(1, min(HEARTBEAT_S, level_timeout_s // 2))
+
+
+def definition(levels: int, queue_url: str, level_timeout_s: int) -> dict[str, Any]:
+    """The ASL definition for a batch of ``levels`` levels."""
+
+    def task(step: str, next_state: str, **extra: Any) -> dict[str, Any]:
+        body = {
+            "step": step,
+            "batchId.$": "$.batchId",
+            "taskToken.$": "$$.Task.Token",
+            "execution.$": "$$.Execution.Id",
+            **extra,
+        }
+        return {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": queue_url, "MessageBody": body},
+            "ResultPath": None,
+            "Next": next_state,
+        }
+
+    states: dict[str, Any] = {}
+    for level in range(1, levels + 1):
+        following = f"Level{level + 1}" if level < levels else "Finish"
+        states[f"Level{level}"] = {
+            **task("run_level", following, level=level),
+            "Comment": f"Start the level-{level} jobs and wait until all of them complete",
+            "TimeoutSeconds": level_timeout_s,
+            "HeartbeatSeconds": heartbeat_s(level_timeout_s),
+            "Catch": [
+                {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "BatchError"}
+            ],
+        }
+    states["Finish"] = {
+        **task("finish", "Complete"),
+        "Comment": "Land the batch in the lake, mark it COMPLETE and notify",
+        "TimeoutSeconds": 3600,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "BatchError"}],
+    }
+    states["BatchError"] = {
+        **task("fail", "Failed", **{"error.$": "$.error"}),
+        "Comment": "Mark the batch and its children INTERNAL_ERROR and notify",
+        "TimeoutSeconds": 3600,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}],
+    }
+    states["Complete"] = {"Type": "Succeed"}
+    states["Failed"] = {"Type": "Fail", "Error": "BatchFailed", "Cause": "see the batch's message"}
+    return {
+        "Comment": f"labellake batch with {levels} level(s)",
+        "StartAt": "Level1",
+        "States": states,
+    }
+
+
+class StepFunctions:
+    """Starts and stops a batch's execution; creates the state machines it needs."""
+
+    def __init__(
+        self,
+        sfn: Any,
+        sqs: Any,
+        queue_name: str,
+        role_arn: str,
+        prefix: str,
+        level_timeout_s: int,
+    ) -> None:
+        self.sfn = sfn
+        self.sqs = sqs
+        self.queue_name = queue_name
+        self.role_arn = role_arn
+        self.prefix = prefix
+        self.level_timeout_s = level_timeout_s
+        self._queue_url: str | None = None
+        self._machines: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def install(self, engine: Engine) -> None:
+        engine.on_start.append(lambda engine, batch_id: self.start(engine, batch_id))
+        engine.on_stop.append(lambda engine, batch_id: self.stop(engine, batch_id))
+
+    @property
+    def queue_url(self) -> str:
+        if self._queue_url is None:
+            try:
+                self._queue_url = self.sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+            except ClientError as exc:
+                raise LabellakeError(
+                    f"no SQS queue {self.queue_name} for the workflow steps "
+                    f"({exc.response.get('Error', {}).get('Message', exc)}); create it with "
+                    "`labellake --profile aws aws bootstrap`"
+                ) from exc
+        return self._queue_url
+
+    def state_machine(self, levels: int) -> str:
+        """The ARN of the state machine for ``levels`` levels, created or updated to the
+        definition this version generates."""
+        with self._lock:
+            if levels in self._machines:
+                return self._machines[levels]
+            name = f"{self.prefix}-batches-{levels}-level{'s' if levels > 1 else ''}"
+            text = json.dumps(definition(levels, self.queue_url, self.level_timeout_s))
+            try:
+                arn = self.sfn.create_state_machine(
+                    name=name, definition=text, roleArn=self.role_arn, type="STANDARD"
+                )["stateMachineArn"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "StateMachineAlreadyExists":
+                    reason = str(exc.response.get("Error", {}).get("Message", exc))[:300]
+                    raise LabellakeError(
+                        f"cannot create the state machine {name}: {reason}"
+                    ) from exc
+                arn = self._arn_of(name)
+                self.sfn.update_state_machine(stateMachineArn=arn, definition=text)
+            self._machines[levels] = arn
+            return arn
+
+    def _arn_of(self, name: str) -> str:
+        for page in self.sfn.get_paginator("list_state_machines").paginate():
+            for machine in page["stateMachines"]:
+                if machine["name"] == name:
+                    return str(machine["stateMachineArn"])
+        raise LabellakeError(f"state machine {name} exists but cannot be listed")
+
+    def start(self, engine: Engine, batch_id: str) -> str:
+        """Start the batch's execution (named after the batch and its attempt)."""
+        batch = engine.state.batch(batch_id)
+        assert batch is not None
+        levels = len(engine.state.levels(batch_id))
+        name = batch_id if batch["attempt"] <= 1 else f"{batch_id}-{batch['attempt']}"
+        machine = self.state_machine(levels)
+        try:
+            arn = self.sfn.start_execution(
+                stateMachineArn=machine, name=name, input=json.dumps({"batchId": batch_id})
+            )["executionArn"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise LabellakeError(
+                    f"batch {batch_id}: cannot start its execution "
+                    f"({exc.response.get('Error', {}).get('Message', exc)})"
+                ) from exc
+            arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
+        with engine.state.transaction() as con:
+            con.execute("UPDATE batches SET execution_arn = ? WHERE batch_id = ?", (arn, batch_id))
+        return str(arn)
+
+    def stop(self, engine: Engine, batch_id: str) -> None:
+        batch = engine.state.batch(batch_id)
+        if not batch or not batch.get("execution_arn"):
+            return
+        try:
+            self.sfn.stop_execution(
+                executionArn=batch["execution_arn"], error="BatchStopped", cause=batch["message"]
+            )
+        except ClientError:
+            log.warning("batch %s: could not stop its execution", batch_id, exc_info=True)
+
+
+class Worker:
+    """Runs the steps the state machines hand out, until stopped (the Runner's interface)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        orchestrator: StepFunctions,
+        poll_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.orchestrator = orchestrator
+        self.poll_s = poll_s
+        self.clock = clock
+        self._beats: dict[str, float] = {}
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
+        done = threading.Event()
+        notifier = threading.Thread(
+            target=self._deliver, args=(done,), daemon=True, name="labellake-notifier"
+        )
+        notifier.start()
+        try:
+            while not stop.is_set():
+                try:
+                    moved = self.step(wait_s=RECEIVE_WAIT_S)
+                except (LabellakeError, ClientError, BotoCoreError) as exc:
+                    log.warning("worker step failed: %s", exc)
+                    moved = False
+                if until is not None and until():
+                    return
+                if not moved:
+                    stop.wait(self.poll_s)
+        finally:
+            done.set()
+            notifier.join(timeout=10)
+
+    def step(self, wait_s: int = 0) -> bool:
+        """Handle the waiting messages, check the levels in flight; True if anything moved."""
+        moved = self._start_orphans()
+        answer = self.orchestrator.sqs.receive_message(
+            QueueUrl=self.orchestrator.queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_s,
+            VisibilityTimeout=120,
+        )
+        for message in answer.get("Messages") or []:
+            self.handle(message.get("Body") or "")
+            self.orchestrator.sqs.delete_message(
+                QueueUrl=self.orchestrator.queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+            moved = True
+        return self.check_levels() or moved
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def handle(self, body: str) -> None:
+        """One step message from a state machine."""
+        try:
+            message = json.loads(body)
+            step, batch_id, token = message["step"], message["batchId"], message["taskToken"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            log.warning("ignoring a message that is not a workflow step: %.200s", body)
+            return
+        try:
+            if step == "run_level":
+                self._run_level(batch_id, int(message["level"]), token)
+            elif step == "finish":
+                if self._in_progress(batch_id):
+                    self.engine.finish(batch_id)
+                self._succeed(token)
+            elif step == "fail":
+                error = message.get("error") or {}
+                error_type, cause = _describe(error)
+                self.engine.fail(batch_id, error_type, cause)
+                self._succeed(token)
+            else:
+                self._fail(token, "UnknownStep", f"no workflow step '{step}'")
+        except JobFailed as exc:
+            self._fail(token, "LabelingJobFailed", str(exc))
+        except LabellakeError as exc:
+            self._fail(token, "InvalidInput", str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug fails the batch, not the worker
+            log.exception("batch %s: step %s failed", batch_id, step)
+            self._fail(token, "InternalError", f"{type(exc).__name__}: {exc}")
+
+    def _run_level(self, batch_id: str, level: int, token: str) -> None:
+        if not self._in_progress(batch_id):
+            self._fail(token, "BatchNotInProgress", f"batch {batch_id} is not IN_PROGRESS")
+            return
+        row = next((lv for lv in self.engine.state.levels(batch_id) if lv["level"] == level), None)
+        if row is None:
+            self._fail(token, "InvalidInput", f"batch {batch_id} has no level {level}")
+            return
+        if row["status"] == state.PENDING:
+            self.engine.start_level(batch_id, level)
+        with self.engine.state.transaction() as con:
+            con.execute(
+                "UPDATE levels SET task_token = ? WHERE batch_id = ? AND level = ?",
+                (token, batch_id, level),
+            )
+        self._check_level(batch_id, level, token)
+
+    def check_levels(self) -> bool:
+        """Poll every level a task waits on; answer the ones that finished."""
+        with self.engine.state.connect() as con:
+            waiting = con.execute(
+                "SELECT l.batch_id, l.level, l.task_token FROM levels AS l JOIN batches AS b "
+                "USING (batch_id) WHERE l.task_token IS NOT NULL AND b.status = ?",
+                (state.IN_PROGRESS,),
+            ).fetchall()
+        moved = False
+        for row in waiting:
+            moved = self._check_level(row["batch_id"], row["level"], row["task_token"]) or moved
+        return moved
+
+    def _check_level(self, batch_id: str, level: int, token: str) -> bool:
+        try:
+            moved = self.engine.poll_level(batch_id, level)
+        except JobFailed as exc:
+            self._clear(batch_id, level, token)
+            self._fail(token, "LabelingJobFailed", str(exc))
+            return True
+        row = next(lv for lv in self.engine.state.levels(batch_id) if lv["level"] == level)
+        if row["status"] == state.COMPLETE:
+            self._clear(batch_id, level, token)
+            self._succeed(token)
+            return True
+        now = self.clock()
+        if now - self._beats.get(token, 0.0) >= heartbeat_s(self.orchestrator.level_timeout_s) / 3:
+            self._beats[token] = now
+            try:
+                self.orchestrator.sfn.send_task_heartbeat(taskToken=token)
+            except ClientError:
+                log.warning("batch %s level %s: heartbeat refused", batch_id, level)
+        return moved
+
+    def _clear(self, batch_id: str, level: int, token: str) -> None:
+        self._beats.pop(token, None)
+        with self.engine.state.transaction() as con:
+            con.execute(
+                "UPDATE levels SET task_token = NULL WHERE batch_id = ? AND level = ? "
+                "AND task_token = ?",
+                (batch_id, level, token),
+            )
+
+    def _start_orphans(self) -> bool:
+        """Start batches recorded IN_PROGRESS whose execution never started."""
+        with self.engine.state.connect() as con:
+            orphans = [
+                row["batch_id"]
+                for row in con.execute(
+                    "SELECT batch_id FROM batches WHERE status = ? AND execution_arn IS NULL",
+                    (state.IN_PROGRESS,),
+                )
+            ]
+        for batch_id in orphans:
+            self.orchestrator.start(self.engine, batch_id)
+        return bool(orphans)
+
+    def _in_progress(self, batch_id: str) -> bool:
+        batch = self.engine.state.batch(batch_id)
+        return batch is not None and batch["status"] == state.IN_PROGRESS
+
+    # -- answers -----------------------------------------------------------------------------
+
+    def _succeed(self, token: str) -> None:
+        try:
+            self.orchestrator.sfn.send_task_success(taskToken=token, output="{}")
+        except ClientError as exc:
+            # Already answered (a duplicate message) or timed out meanwhile.
+            log.info("task answer refused: %s", exc.response.get("Error", {}).get("Code"))
+
+    def _fail(self, token: str, error: str, cause: str) -> None:
+        try:
+            self.orchestrator.sfn.send_task_failure(
+                taskToken=token, error=error[:256], cause=cause[:32768]
+            )
+        except ClientError as exc:
+            log.info("task answer refused: %s", exc.response.get("Error", {}).get("Code"))
+
+    def _deliver(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                notify.deliver_due(
+                    self.engine.state,
+                    send=lambda url, payload, timeout: notify.send_notification(
+                        url, payload, timeout, **self.engine.config.aws
+                    ),
+                )
+            except Exception:  # noqa: BLE001 - delivery must never take the worker down
+                log.exception("notification delivery failed")
+            stop.wait(self.poll_s)
+
+
+def _describe(error: dict[str, Any]) -> tuple[str, str]:
+    """(error type, message) from a Catch's error output."""
+    name = str(error.get("Error") or "InternalError")
+    cause = str(error.get("Cause") or name)
+    if name == "States.Timeout":
+        return "Timeout", f"a level did not complete within its TimeoutSeconds ({cause})"
+    if name == "States.HeartbeatTimeout":
+        return "Timeout", "no worker checked a running level in time (lost heartbeat)"
+    return name, cause
