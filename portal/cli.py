@@ -644,6 +644,56 @@ def runner(ctx: click.Context) -> None:
         work.run(stop)
 
 
+@cli.group(name="aws")
+def aws_group() -> None:
+    """The aws profile's AWS resources: a CloudFormation template, or created with boto3."""
+
+
+@aws_group.command()
+@click.pass_context
+def template(ctx: click.Context) -> None:
+    """Print the CloudFormation template (JSON) of the aws profile's resources."""
+    from labellake.workflows import aws
+
+    _echo_json(aws.template(ctx.find_object(Settings)))
+
+
+@aws_group.command()
+@click.option("--stack-name", default=None, help="Stack name [default: the aws prefix].")
+@click.pass_context
+def deploy(ctx: click.Context, stack_name: str | None) -> None:
+    """Create or update the CloudFormation stack and wait until it is done."""
+    import boto3
+
+    from labellake.workflows import aws
+
+    settings: Settings = ctx.find_object(Settings)
+    client = boto3.client(
+        "cloudformation", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+    )
+    status = aws.deploy(settings, client, stack_name)
+    _echo_json({"stack": stack_name or settings.aws_prefix, "status": status})
+
+
+@aws_group.command()
+@click.pass_context
+def bootstrap(ctx: click.Context) -> None:
+    """Create the same resources directly with boto3 (development accounts, moto,
+    LocalStack); running it again creates only what is missing."""
+    import boto3
+
+    from labellake.workflows import aws
+
+    settings: Settings = ctx.find_object(Settings)
+
+    def client(service: str):  # type: ignore[no-untyped-def]
+        return boto3.client(
+            service, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+        )
+
+    _echo_json(aws.Bootstrap(settings, client).run())
+
+
 @cli.command()
 @click.pass_context
 def worker(ctx: click.Context) -> None:
