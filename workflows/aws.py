@@ -449,6 +449,16 @@ def deploy(settings: Settings, cloudformation: Any, stack_name: str | None = Non
     try:
         cloudformation.create_stack(**args)
         waiter = "stack_create_complete"
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise LabellakeError(
+            f"no usable AWS credentials ({exc}); set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY"
+        ) from exc
+    except BotoCoreError as exc:
+        raise LabellakeError(
+            f"cannot reach CloudFormation ({exc}); check aws_region, aws_endpoint_url and "
+            "the network"
+        ) from exc
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "AlreadyExistsException":
             raise LabellakeError(f"cannot create stack {name}: {exc}") from exc

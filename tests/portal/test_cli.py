@@ -234,6 +234,10 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("account", "list"): ([], 0),
     ("account", "passwd"): (["nobody", "--password-stdin"], 2),
     ("account", "remove"): (["nobody"], 2),
+    ("aws", "template"): ([], 0),
+    ("aws", "bootstrap"): ([], 2),  # AWS_ENDPOINT_URL points at a closed port in the tests
+    ("aws", "deploy"): ([], 2),
+    ("worker",): ([], 2),  # the embedded engine has no workers
 }
 LONG_RUNNING = {("runner",), ("api",), ("up",), ("documents", "watch")}
 
@@ -249,7 +253,8 @@ def test_home_flag_works_with_every_command(
     args, expected = INVOCATIONS[path]
     code, _, err = run(capsys, "--home", str(home), *path, *args)
     assert code == expected, err
-    assert (home / "lake").is_dir()
+    if path[0] not in ("aws", "worker"):  # these reach AWS, not the home
+        assert (home / "lake").is_dir()
     assert not Path("~/.labellake").expanduser().exists()
 
 
