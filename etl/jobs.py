@@ -193,7 +193,7 @@ def _refresh_audits_of(lake: Lake, job_name: str, annotations: pa.Table) -> None
     """Recompare the audit jobs already loaded that audit ``job_name``, whose work changed."""
     if not lake.files("etl_loads"):
         return
-    loads = lake.query(
+    loads = lake.scan(
         "SELECT job_name, batch_id FROM etl_loads WHERE audits = ? AND job_name <> ?",
         [job_name, job_name],
     )

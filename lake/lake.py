@@ -153,6 +153,11 @@ class Lake:
             return self.athena.query(sql, params)
         return self._run(sql, params)
 
+    def scan(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
+        """Run trusted SQL in process (DuckDB over the lake's files, local or on S3), whatever
+        the query engine: the ETL's own reads, which must see the files just written."""
+        return self._run(sql, params)
+
     def query_user(self, sql: str) -> pa.Table:
         """Run SQL typed by a user: read-only, lake tables only."""
         check_user_sql(sql, [*self.tables, *self.views])

@@ -878,8 +878,9 @@ def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int, if_e
             click.echo(
                 f"  level {level['level']} {job['labelingJobName']}: {job['jobOutputS3Uri']}"
             )
-    home = ctx.find_object(Settings).home
-    click.echo(f"show it with: labellake --home {home} batch show --batch-id {batch_id}")
+    settings = ctx.find_object(Settings)
+    where = "--profile aws" if settings.profile == "aws" else f"--home {settings.home}"
+    click.echo(f"show it with: labellake {where} batch show --batch-id {batch_id}")
     _demo_documents(ctx)
     from labellake.etl.benchmarks import PUBLISHED_RUN, published_table
 
@@ -891,18 +892,22 @@ def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int, if_e
 
 def _demo_documents(ctx: click.Context) -> None:
     """Sample review reports, one per layout, ingested for the Documents page."""
+    import tempfile
+
     from labellake.workflows.documents.pipeline import Options, find_sources, ingest
     from labellake.workflows.samples.documents import LAYOUTS, write_pdf
 
     home = _home(ctx)
-    if not home.objects.is_local:
-        return
-    folder = Path(home.objects.path("documents/samples"))
-    folder.mkdir(parents=True, exist_ok=True)
-    for layout in LAYOUTS:
-        write_pdf(folder / f"review-{layout.replace('_', '-')}-1.pdf", layout, seed=0)
-    outcomes = ingest(find_sources([str(folder)]), home.lake, Options())
-    click.echo(f"documents: {len(outcomes)} sample review reports ingested from {folder}")
+    with contextlib.ExitStack() as stack:
+        if home.objects.is_local:
+            folder = Path(home.objects.path("documents/samples"))
+        else:  # the PDFs are made here; their paragraphs go to the lake on S3
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        folder.mkdir(parents=True, exist_ok=True)
+        for layout in LAYOUTS:
+            write_pdf(folder / f"review-{layout.replace('_', '-')}-1.pdf", layout, seed=0)
+        outcomes = ingest(find_sources([str(folder)]), home.lake, Options())
+    click.echo(f"documents: {len(outcomes)} sample review reports ingested")
 
 
 @cli.group()

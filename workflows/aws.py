@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 from botocore.exceptions import (
@@ -767,10 +768,8 @@ class Bootstrap:
                     )
                     self._note("work team", team, "created")
         except ClientError as exc:
-            if not self.settings.aws_endpoint_url or _code(exc) in (
-                "ValidationException",
-                "AccessDeniedException",
-            ):
+            endpoint = self.settings.aws_endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+            if not endpoint or _code(exc) in ("ValidationException", "AccessDeniedException"):
                 raise
             # moto and LocalStack serve no SageMaker work teams; the simulated and local
             # backends need none.
@@ -779,5 +778,5 @@ class Bootstrap:
                     "work team",
                     team,
                     "skipped",
-                    f"{self.settings.aws_endpoint_url} has no SageMaker work teams",
+                    f"{endpoint} has no SageMaker work teams",
                 )

@@ -21,7 +21,7 @@ def flagged_lines(
     engine: Engine, parent: dict[str, Any], lines: list[dict[str, Any]], spec: QaFilter
 ) -> list[dict[str, Any]]:
     load_completed_job(engine, parent["job_name"])  # no-op when already loaded
-    annotations = engine.lake.query(
+    annotations = engine.lake.scan(
         "SELECT * FROM annotations WHERE job_name = ?", [parent["job_name"]]
     )
     findings = qa.run_checks(annotations, checks=spec.checks or None)

@@ -225,6 +225,9 @@ class Worker:
                 except (LabellakeError, ClientError, BotoCoreError) as exc:
                     log.warning("worker step failed: %s", exc)
                     moved = False
+                except Exception:  # noqa: BLE001 - the worker outlives a bug in one step
+                    log.exception("worker step failed")
+                    moved = False
                 if until is not None and until():
                     return
                 if not moved:
@@ -309,7 +312,13 @@ class Worker:
             ).fetchall()
         moved = False
         for row in waiting:
-            moved = self._check_level(row["batch_id"], row["level"], row["task_token"]) or moved
+            try:
+                moved = self._check_level(row["batch_id"], row["level"], row["task_token"]) or moved
+            except Exception as exc:  # noqa: BLE001 - one batch's bug must not stop the others
+                log.exception("batch %s level %s: checking failed", row["batch_id"], row["level"])
+                self._clear(row["batch_id"], row["level"], row["task_token"])
+                self._fail(row["task_token"], "InternalError", f"{type(exc).__name__}: {exc}")
+                moved = True
         return moved
 
     def _check_level(self, batch_id: str, level: int, token: str) -> bool:

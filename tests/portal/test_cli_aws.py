@@ -1,0 +1,70 @@
+"""The aws profile from the command line, against a moto server on 127.0.0.1: bootstrap,
+then the demo batch driven by Step Functions with the lake on S3 and Glue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from labellake.portal.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
+
+
+def test_bootstrap_then_the_demo_on_the_aws_profile(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    sfn_endpoint: str,
+) -> None:
+    monkeypatch.setenv("LABELLAKE_AWS_ENDPOINT_URL", sfn_endpoint)
+    monkeypatch.setenv("LABELLAKE_AWS_ACCOUNT_ID", "123456789012")
+    monkeypatch.setenv("LABELLAKE_AWS_PREFIX", "cli-aws")
+    monkeypatch.setenv("LABELLAKE_HOME", str(tmp_path / "home"))
+    code, out, err = run(capsys, "--profile", "aws", "aws", "bootstrap")
+    assert code == 0, err
+    assert {r["resource"] for r in json.loads(out)} >= {"s3 bucket", "dynamodb table"}
+
+    code, out, err = run(
+        capsys, "--profile", "aws", "demo", "--batch-id", "aws1", "--clips", "1", "--frames", "4"
+    )
+    assert code == 0, err
+    assert "batch aws1 COMPLETE" in out
+    code, out, _ = run(capsys, "--profile", "aws", "batch", "show", "--batch-id", "aws1")
+    detail = json.loads(out)
+    jobs = [job for level in detail["levels"] for job in level["jobLevels"]]
+    assert detail["status"] == "COMPLETE" and len(jobs) == 4
+    assert all(
+        job["jobOutputS3Uri"].startswith("s3://cli-aws-123456789012-us-east-1/") for job in jobs
+    )
+
+    code, out, err = run(
+        capsys,
+        "--profile",
+        "aws",
+        "--engine",
+        "duckdb",
+        "sql",
+        "select count(*) as n from annotations",
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    assert json.loads(out)[0]["n"] > 0
+    glue = boto3.client("glue", endpoint_url=sfn_endpoint, region_name="us-east-1")
+    tables = {t["Name"] for t in glue.get_tables(DatabaseName="cli_aws")["TableList"]}
+    assert {"annotations", "batches", "jobs", "worker_responses"} <= tables
+    sfn = boto3.client("stepfunctions", endpoint_url=sfn_endpoint, region_name="us-east-1")
+    [machine] = [
+        m for m in sfn.list_state_machines()["stateMachines"] if m["name"].startswith("cli-aws")
+    ]
+    executions = sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
+    assert [(e["name"], e["status"]) for e in executions] == [("aws1", "SUCCEEDED")]
