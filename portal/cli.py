@@ -663,15 +663,12 @@ def template(ctx: click.Context) -> None:
 @click.pass_context
 def deploy(ctx: click.Context, stack_name: str | None) -> None:
     """Create or update the CloudFormation stack and wait until it is done."""
-    import boto3
-
+    from labellake.aws_clients import client
     from labellake.workflows import aws
 
     settings: Settings = ctx.find_object(Settings)
-    client = boto3.client(
-        "cloudformation", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
-    )
-    status = aws.deploy(settings, client, stack_name)
+    cloudformation = client("cloudformation", settings.aws_region, settings.aws_endpoint_url)
+    status = aws.deploy(settings, cloudformation, stack_name)
     _echo_json({"stack": stack_name or settings.aws_prefix, "status": status})
 
 
@@ -680,18 +677,18 @@ def deploy(ctx: click.Context, stack_name: str | None) -> None:
 def bootstrap(ctx: click.Context) -> None:
     """Create the same resources directly with boto3 (development accounts, moto,
     LocalStack); running it again creates only what is missing."""
-    import boto3
-
+    from labellake.aws_clients import MAX_ATTEMPTS, client
     from labellake.workflows import aws
 
     settings: Settings = ctx.find_object(Settings)
+    endpoint = settings.aws_endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
 
-    def client(service: str):  # type: ignore[no-untyped-def]
-        return boto3.client(
-            service, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
-        )
+    def make(service: str):  # type: ignore[no-untyped-def]
+        # moto and LocalStack answer SageMaker's work team calls with a server error: ask once.
+        attempts = 1 if endpoint and service == "sagemaker" else MAX_ATTEMPTS
+        return client(service, settings.aws_region, settings.aws_endpoint_url, attempts)
 
-    _echo_json(aws.Bootstrap(settings, client).run())
+    _echo_json(aws.Bootstrap(settings, make).run())
 
 
 @cli.command()

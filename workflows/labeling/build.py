@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labellake.aws_clients import client
 from labellake.home import Home
 from labellake.settings import Settings
 from labellake.workflows.labeling import lake_sync, qa_routing
@@ -57,13 +58,10 @@ def build_engine(home: Home) -> Engine:
 
 
 def _stepfunctions(settings: Settings) -> StepFunctions:
-    import boto3
-
-    client_args = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
     names = settings.aws_names()
     return StepFunctions(
-        boto3.client("stepfunctions", **client_args),
-        boto3.client("sqs", **client_args),
+        client("stepfunctions", settings.aws_region, settings.aws_endpoint_url),
+        client("sqs", settings.aws_region, settings.aws_endpoint_url),
         queue_name=names["task_queue"],
         role_arn=names["states_role_arn"],
         prefix=settings.aws_prefix,
@@ -81,14 +79,11 @@ def runner_for(engine: Engine, poll_s: float) -> Runner | Worker:
 
 
 def _groundtruth(settings: Settings, aws: dict[str, str | None]) -> GroundTruthBackend:
-    import boto3
-
-    client_args = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
     return GroundTruthBackend(
-        boto3.client("sagemaker", **client_args),
+        client("sagemaker", settings.aws_region, settings.aws_endpoint_url),
         settings.aws_role_arn,
         settings.aws_region,
-        sqs=boto3.client("sqs", **client_args),
+        sqs=client("sqs", settings.aws_region, settings.aws_endpoint_url),
         queue_name=settings.aws_names()["events_queue"],
         endpoint_url=aws["endpoint_url"],
     )
