@@ -1,0 +1,77 @@
+"""Batch, level and job records in the DynamoDB state table (moto server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import threading
+
+import boto3
+import pytest
+
+from labellake.errors import ConflictError
+from labellake.workflows import aws
+from labellake.workflows.labeling.dynamo import JOB, LEVEL, DynamoStateTable, job_id, level_id
+
+
+@pytest.fixture
+def table(moto_endpoint: str, request: pytest.FixtureRequest) -> DynamoStateTable:
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    name = f"state-{abs(hash(request.node.nodeid)) % 10**8}"
+    client.create_table(**aws._state_table(name))
+    return DynamoStateTable(client, name)
+
+
+def _create(table: DynamoStateTable, batch_id: str = "b1") -> None:
+    table.create_batch(
+        {"batch_id": batch_id, "status": "IN_PROGRESS", "attempt": 1, "token": "t"},
+        [{"level": 1, "status": "PENDING"}, {"level": 2, "status": "PENDING"}],
+        [
+            {"job_name": f"{batch_id}-vehicle", "level": 1, "status": "PENDING"},
+            {"job_name": f"{batch_id}-vehicle-audit", "level": 2, "status": "PENDING"},
+        ],
+    )
+
+
+def test_a_batch_is_written_with_its_levels_and_jobs(table: DynamoStateTable) -> None:
+    _create(table)
+    batch = table.batch("b1")
+    assert batch is not None and batch["Status"] == "IN_PROGRESS" and batch["attempt"] == 1
+    levels = table.children("b1", LEVEL)
+    assert [lv["BatchId"] for lv in levels] == [level_id("b1", 1), level_id("b1", 2)]
+    jobs = table.children("b1", JOB)
+    assert [j["BatchId"] for j in jobs] == [
+        job_id("b1", 1, "b1-vehicle"),
+        job_id("b1", 2, "b1-vehicle-audit"),
+    ]
+    assert table.job_named("b1-vehicle-audit")["level"] == 2
+    assert [b["BatchId"] for b in table.by_status("IN_PROGRESS")] == ["b1"]
+
+
+def test_a_batch_id_is_written_once(table: DynamoStateTable) -> None:
+    _create(table)
+    with pytest.raises(ConflictError, match="batch id 'b1'"):
+        _create(table)
+    assert len(table.children("b1", JOB)) == 2  # nothing half-written
+
+
+def test_a_status_moves_once_from_what_was_seen(table: DynamoStateTable) -> None:
+    _create(table)
+    key = job_id("b1", 1, "b1-vehicle")
+    results: list[bool] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(
+                table.move(key, "PENDING", "WAIT_FOR_SMGT_RESPONSE", backend_job_id="b1-vehicle")
+            )
+        )
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, False, False, True]
+    job = table.get(key)
+    assert job["Status"] == "WAIT_FOR_SMGT_RESPONSE" and job["backend_job_id"] == "b1-vehicle"
+    assert table.move(key, "WAIT_FOR_SMGT_RESPONSE", "COMPLETE", backend_job_id=None)
+    assert "backend_job_id" not in table.get(key)
+    assert not table.move("no-such-item", "PENDING", "COMPLETE")
