@@ -73,12 +73,13 @@ def test_a_batch_made_in_the_form_completes(served, browser) -> None:  # type: i
     deadline = time.monotonic() + 90
     while True:
         with urllib.request.urlopen(f"{served['api']}/batch/show?batchId=e2e1") as answer:
-            status = json.load(answer)["status"]
+            shown = json.load(answer)
+            status = shown["status"]
         if status != "IN_PROGRESS":
             break
         assert time.monotonic() < deadline, "the batch made in the form did not finish"
         time.sleep(0.5)
-    assert status == "COMPLETE"
+    assert status == "COMPLETE", shown["message"]
     page.goto(f"{served['portal']}/batches")
     page.get_by_role("heading", name="Batches").first.wait_for(timeout=60_000)
     page.get_by_text("e2e1").first.wait_for(timeout=30_000)
