@@ -193,7 +193,7 @@ def test_status_from_state_change_events_then_describe(moto_endpoint: str) -> No
     now[0] = 10
     assert backend.describe_job("job-a").status == IN_PROGRESS  # no call: nothing stubbed
     event = json.loads(
-        (Path(__file__).parents[2].parent / "shared/examples/labeling-job-state-change-event.json")
+        (Path(__file__).parents[1] / "fixtures/examples/labeling-job-state-change-event.json")
         .read_text()
         .replace("drive-0042-vehicle", "job-a")
     )
