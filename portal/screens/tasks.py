@@ -146,8 +146,12 @@ def _label(backend: LocalBackend, account: str, key: str) -> None:
     images, width, height = _frames(tuple(uri for _, uri in work.frames), aws)
     state_key = f"tasks-draft-{key}"
     current = st.session_state.setdefault(state_key, {"seq": 0, "revision": 0})
+    # The frames travel once per canvas, not with every rerun (the canvas asks again if
+    # it was shown anew).
+    send_frames = not current.get("frames_sent")
+    current["frames_sent"] = True
     message = labeler(
-        frames=images,
+        frames=images if send_frames else [],
         width=width,
         height=height,
         config=work.config,
@@ -159,6 +163,9 @@ def _label(backend: LocalBackend, account: str, key: str) -> None:
     )
     before = current["revision"]
     _apply(backend, account, work, message)
+    if message and message.get("action") == "need_frames" and current["seq"] == message["seq"]:
+        current["frames_sent"] = False
+        st.rerun()
     to_submit = current.pop("submit", None)
     if to_submit is not None:
         try:

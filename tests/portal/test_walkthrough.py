@@ -102,6 +102,14 @@ def _drag(
     page.wait_for_timeout(700)  # the canvas posts the draft; Streamlit saves it
 
 
+def _frames_loaded(page: Any) -> int:
+    """How many frame images the canvas holds (evaluated inside its iframe)."""
+    for frame in page.frames:
+        if "labeler" in frame.url:
+            return int(frame.evaluate("images.filter(i => i.complete).length"))
+    return 0
+
+
 def _submit(page: Any, canvas: Any, job: str) -> str:
     canvas.get_by_role("button", name="Submit task").click()
     message = page.get_by_text(f"Submitted {job} /")
@@ -166,6 +174,12 @@ def test_the_reference_walkthrough_with_people(  # type: ignore[no-untyped-def]
         )  # copied by the server
         page.keyboard.press("a")
         canvas.get_by_text("Frame 1 / 10").wait_for(timeout=30_000)
+        # Leaving the task and opening it again keeps the work and reloads the frames.
+        page.get_by_role("button", name="Back to the queue (keep the task)").click()
+        page.get_by_role("button", name="Open").click()
+        canvas = page.frame_locator('iframe[title*="labeler"]')
+        canvas.locator("#objects div", has_text="Vehicle:2").wait_for(timeout=60_000)
+        _until(lambda: _frames_loaded(page) == 10, "the frames to load again", seconds=30)
         page.screenshot(path=str(shots / "labeling-boxes.png"))
         _submit(page, canvas, "walk-vehicle")
 
