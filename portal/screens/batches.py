@@ -213,6 +213,14 @@ if show:
                     f"- input manifest: `{job['jobInputS3Uri']}`\n"
                     f"- output manifest: `{job['jobOutputS3Uri']}`\n"
                     f"- data objects: {job['objectCount']}"
+                    + (
+                        f"\n- tasks ({job['backend']}): {job['taskProgress']['submitted']} of "
+                        f"{job['taskProgress']['total']} submitted, "
+                        f"{job['taskProgress']['held']} being labeled, "
+                        f"{job['taskProgress']['waiting']} waiting"
+                        if job.get("taskProgress")
+                        else ""
+                    )
                 )
                 if job["jobOutputS3Uri"]:
                     content = data.run(read_uri, job["jobOutputS3Uri"])

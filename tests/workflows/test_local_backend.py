@@ -111,6 +111,13 @@ def test_a_batch_labeled_and_audited_by_people(setup: Setup) -> None:
 
     vehicle = setup.local.claim("ann")
     assert vehicle.job_name == "walk-vehicle" and vehicle.worker == "ann"
+    [shown] = [
+        job
+        for level in setup.engine.show(batch)["levels"]
+        for job in level["jobLevels"]
+        if job["labelingJobName"] == "walk-vehicle"
+    ]
+    assert shown["taskProgress"] == {"waiting": 0, "held": 1, "submitted": 0, "total": 1}
     setup.clock.advance(95)
     result = setup.local.submit("ann", vehicle.key, _vehicle_draft(setup, vehicle.key), 640, 360)
     assert result["timeSpentInSeconds"] == 95

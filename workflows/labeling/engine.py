@@ -1007,11 +1007,20 @@ class Engine:
             "jobOutputS3Url": self.object_url(job["output_manifest_uri"]),
             "backendJobName": job["backend_job_id"],
             "backend": job.get("backend") or self.backend.name,
+            "taskProgress": self._progress(job),
             "objectCount": job["object_count"],
             "message": job["message"],
             "startedAt": job["started_at"],
             "completedAt": job["completed_at"],
         }
+
+    def _progress(self, job: dict[str, Any]) -> dict[str, int] | None:
+        """Where people stand on a job's tasks, from backends that keep a task queue."""
+        backend = self.backends.get(job.get("backend") or self.backend.name)
+        progress = getattr(backend, "progress", None)
+        if progress is None or not job["backend_job_id"]:
+            return None
+        return progress(job["backend_job_id"])  # type: ignore[no-any-return]
 
     def object_url(self, uri: str | None) -> str | None:
         """A URL to fetch the object: presigned for s3://, file:// for local files."""

@@ -220,6 +220,19 @@ class LocalBackend:
             con.execute("UPDATE work_jobs SET status = ? WHERE job_id = ?", (STOPPED, job_id))
         self._write_events(job_id, JobRequest(**json.loads(job["request"])))
 
+    def progress(self, job_id: str) -> dict[str, int] | None:
+        """Tasks of a job by state (waiting, held, submitted, total); None if unknown here."""
+        with self.state.connect() as con:
+            row = con.execute(
+                "SELECT count(*) AS total, sum(status = 'QUEUED') AS waiting, "
+                "sum(status = 'ACCEPTED') AS held, sum(status = 'SUBMITTED') AS submitted "
+                "FROM work_tasks WHERE job_id = ?",
+                (job_id,),
+            ).fetchone()
+        if not row or not row["total"]:
+            return None
+        return {key: int(row[key] or 0) for key in ("waiting", "held", "submitted", "total")}
+
     def forget(self, job_name: str) -> None:
         """Drop a deleted batch's job (every attempt), its tasks and events."""
         with self.state.transaction() as con:
