@@ -406,6 +406,51 @@ class StateStore:
         )
         return int(cursor.lastrowid or 0)
 
+    # -- Step Functions: executions and the task tokens levels wait on ---------------
+
+    def set_execution(self, batch_id: str, execution_arn: str) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE batches SET execution_arn = ? WHERE batch_id = ?",
+                (execution_arn, batch_id),
+            )
+
+    def unstarted_batches(self) -> list[str]:
+        """Batches IN_PROGRESS whose execution never started."""
+        with self.connect() as con:
+            return [
+                row["batch_id"]
+                for row in con.execute(
+                    "SELECT batch_id FROM batches WHERE status = ? AND execution_arn IS NULL",
+                    (IN_PROGRESS,),
+                )
+            ]
+
+    def set_level_token(
+        self, batch_id: str, level: int, token: str | None, only: str | None = None
+    ) -> None:
+        """Keep (or, with None, drop) the task token a level's task waits on; with ``only``,
+        only while the level still holds that token."""
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE levels SET task_token = ? WHERE batch_id = ? AND level = ?"
+                + (" AND task_token = ?" if only is not None else ""),
+                (token, batch_id, level, *([only] if only is not None else [])),
+            )
+
+    def waiting_levels(self) -> list[dict[str, Any]]:
+        """Levels of IN_PROGRESS batches whose task waits on a token."""
+        with self.connect() as con:
+            return [
+                dict(row)
+                for row in con.execute(
+                    "SELECT l.batch_id, l.level, l.task_token FROM levels AS l "
+                    "JOIN batches AS b USING (batch_id) "
+                    "WHERE l.task_token IS NOT NULL AND b.status = ?",
+                    (IN_PROGRESS,),
+                )
+            ]
+
     # -- the runner's lease -------------------------------------------------------
 
     def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool:

@@ -178,8 +178,7 @@ class StepFunctions:
                     f"({exc.response.get('Error', {}).get('Message', exc)})"
                 ) from exc
             arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
-        with engine.state.transaction() as con:
-            con.execute("UPDATE batches SET execution_arn = ? WHERE batch_id = ?", (arn, batch_id))
+        engine.state.set_execution(batch_id, str(arn))
         return str(arn)
 
     def stop(self, engine: Engine, batch_id: str) -> None:
@@ -295,21 +294,12 @@ class Worker:
             return
         if row["status"] == state.PENDING:
             self.engine.start_level(batch_id, level)
-        with self.engine.state.transaction() as con:
-            con.execute(
-                "UPDATE levels SET task_token = ? WHERE batch_id = ? AND level = ?",
-                (token, batch_id, level),
-            )
+        self.engine.state.set_level_token(batch_id, level, token)
         self._check_level(batch_id, level, token)
 
     def check_levels(self) -> bool:
         """Poll every level a task waits on; answer the ones that finished."""
-        with self.engine.state.connect() as con:
-            waiting = con.execute(
-                "SELECT l.batch_id, l.level, l.task_token FROM levels AS l JOIN batches AS b "
-                "USING (batch_id) WHERE l.task_token IS NOT NULL AND b.status = ?",
-                (state.IN_PROGRESS,),
-            ).fetchall()
+        waiting = self.engine.state.waiting_levels()
         moved = False
         for row in waiting:
             try:
@@ -344,23 +334,11 @@ class Worker:
 
     def _clear(self, batch_id: str, level: int, token: str) -> None:
         self._beats.pop(token, None)
-        with self.engine.state.transaction() as con:
-            con.execute(
-                "UPDATE levels SET task_token = NULL WHERE batch_id = ? AND level = ? "
-                "AND task_token = ?",
-                (batch_id, level, token),
-            )
+        self.engine.state.set_level_token(batch_id, level, None, only=token)
 
     def _start_orphans(self) -> bool:
         """Start batches recorded IN_PROGRESS whose execution never started."""
-        with self.engine.state.connect() as con:
-            orphans = [
-                row["batch_id"]
-                for row in con.execute(
-                    "SELECT batch_id FROM batches WHERE status = ? AND execution_arn IS NULL",
-                    (state.IN_PROGRESS,),
-                )
-            ]
+        orphans = self.engine.state.unstarted_batches()
         for batch_id in orphans:
             self.orchestrator.start(self.engine, batch_id)
         return bool(orphans)
