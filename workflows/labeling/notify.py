@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from labellake.workflows.labeling.state import StateStore, now, timestamp
+from labellake.workflows.labeling.state import StateStore, now
 
 log = logging.getLogger(__name__)
 
@@ -83,35 +83,16 @@ def deliver_due(
     clock: Callable[[], dt.datetime] = now,
 ) -> int:
     """Try every notification that is due; returns how many were delivered."""
-    with state.connect() as con:
-        due = [
-            dict(r)
-            for r in con.execute(
-                "SELECT * FROM notifications WHERE status = 'PENDING' AND next_attempt_at <= ? "
-                "ORDER BY id",
-                (timestamp(clock()),),
-            )
-        ]
     delivered = 0
-    for item in due:
+    for item in state.due_notifications(clock()):
         attempts = item["attempts"] + 1
         try:
             send(item["url"], item["payload"], timeout_s)
         except (OSError, urllib.error.URLError, ValueError) as exc:
-            give_up = attempts >= MAX_ATTEMPTS
             retry_at = clock() + dt.timedelta(seconds=backoff_s(attempts))
-            with state.transaction() as con:
-                con.execute(
-                    "UPDATE notifications SET attempts = ?, last_error = ?, status = ?, "
-                    "next_attempt_at = ? WHERE id = ?",
-                    (
-                        attempts,
-                        str(exc)[:500],
-                        "GAVE_UP" if give_up else "PENDING",
-                        timestamp(retry_at),
-                        item["id"],
-                    ),
-                )
+            state.notification_failed(
+                item["id"], attempts, str(exc), retry_at, give_up=attempts >= MAX_ATTEMPTS
+            )
             log.warning(
                 "notification %s for batch %s to %s failed (attempt %s): %s",
                 item["id"],
@@ -121,24 +102,10 @@ def deliver_due(
                 exc,
             )
             continue
-        with state.transaction() as con:
-            con.execute(
-                "UPDATE notifications SET attempts = ?, status = 'DELIVERED', "
-                "delivered_at = ?, last_error = NULL WHERE id = ?",
-                (attempts, timestamp(clock()), item["id"]),
-            )
+        state.notification_delivered(item["id"], attempts, clock())
         delivered += 1
     return delivered
 
 
 def notifications(state: StateStore, batch_id: str) -> list[dict[str, object]]:
-    with state.connect() as con:
-        rows = [
-            dict(r)
-            for r in con.execute(
-                "SELECT * FROM notifications WHERE batch_id = ? ORDER BY id", (batch_id,)
-            )
-        ]
-    for row in rows:
-        row["payload"] = json.loads(str(row["payload"]))
-    return rows
+    return state.notifications(batch_id)

@@ -406,6 +406,55 @@ class StateStore:
         )
         return int(cursor.lastrowid or 0)
 
+    # -- notifications -------------------------------------------------------------
+
+    def due_notifications(self, moment: dt.datetime) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            return [
+                dict(row)
+                for row in con.execute(
+                    "SELECT * FROM notifications WHERE status = 'PENDING' AND "
+                    "next_attempt_at <= ? ORDER BY id",
+                    (timestamp(moment),),
+                )
+            ]
+
+    def notification_delivered(self, item_id: int, attempts: int, moment: dt.datetime) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE notifications SET attempts = ?, status = 'DELIVERED', "
+                "delivered_at = ?, last_error = NULL WHERE id = ?",
+                (attempts, timestamp(moment), item_id),
+            )
+
+    def notification_failed(
+        self, item_id: int, attempts: int, error: str, retry_at: dt.datetime, give_up: bool
+    ) -> None:
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE notifications SET attempts = ?, last_error = ?, status = ?, "
+                "next_attempt_at = ? WHERE id = ?",
+                (
+                    attempts,
+                    error[:500],
+                    "GAVE_UP" if give_up else "PENDING",
+                    timestamp(retry_at),
+                    item_id,
+                ),
+            )
+
+    def notifications(self, batch_id: str) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            rows = [
+                dict(row)
+                for row in con.execute(
+                    "SELECT * FROM notifications WHERE batch_id = ? ORDER BY id", (batch_id,)
+                )
+            ]
+        for row in rows:
+            row["payload"] = json.loads(str(row["payload"]))
+        return rows
+
     # -- Step Functions: executions and the task tokens levels wait on ---------------
 
     def set_execution(self, batch_id: str, execution_arn: str) -> None:
