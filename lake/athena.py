@@ -94,13 +94,11 @@ class AthenaEngine:
         self.endpoint_url = endpoint_url
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        import awswrangler as wr
         from botocore.exceptions import BotoCoreError, ClientError
 
-        if self.endpoint_url:
-            wr.config.athena_endpoint_url = self.endpoint_url
-            wr.config.s3_endpoint_url = self.endpoint_url
-            wr.config.glue_endpoint_url = self.endpoint_url
+        from labellake.lake.glue import wrangler
+
+        wr = wrangler(self.endpoint_url)
         text = athena_sql(sql, self.views)
         try:
             frame = wr.athena.read_sql_query(

@@ -35,6 +35,18 @@ def glue_type(arrow_type: pa.DataType) -> str:
     }[arrow_type]
 
 
+def wrangler(endpoint_url: str | None) -> Any:
+    """awswrangler, pointed at ``endpoint_url`` (a moto server or LocalStack) for S3, Glue
+    and Athena when one is set; its configuration is per process."""
+    import awswrangler as wr
+
+    if endpoint_url:
+        wr.config.s3_endpoint_url = endpoint_url
+        wr.config.glue_endpoint_url = endpoint_url
+        wr.config.athena_endpoint_url = endpoint_url
+    return wr
+
+
 class GlueCatalog:
     """Registers lake tables and their partitions in one Glue database."""
 
@@ -58,13 +70,7 @@ class GlueCatalog:
         self._known: set[str] = set()
 
     def _wr(self) -> Any:
-        import awswrangler as wr
-
-        if self.endpoint_url:
-            wr.config.glue_endpoint_url = self.endpoint_url
-            wr.config.s3_endpoint_url = self.endpoint_url
-            wr.config.athena_endpoint_url = self.endpoint_url
-        return wr
+        return wrangler(self.endpoint_url)
 
     def ensure_database(self) -> None:
         wr = self._wr()

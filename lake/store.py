@@ -51,6 +51,7 @@ class ObjectStore:
         self.filesystem = filesystem
         self.root = root.rstrip("/")
         self.scheme = scheme
+        self._bucket_seen = False
 
     @classmethod
     def from_uri(
@@ -95,8 +96,10 @@ class ObjectStore:
         return f"{self.scheme}://{path}" if self.scheme else path
 
     def ensure_root(self) -> None:
-        """Create the root folder if needed; a clear error if that is impossible."""
+        """Create the root folder if needed (on S3: check the bucket, once); a clear error
+        if that is impossible."""
         if not self.is_local:
+            self._check_bucket()
             return
         try:
             self.filesystem.create_dir(self.root, recursive=True)
@@ -110,6 +113,25 @@ class ObjectStore:
                 f"folder {self.root} is not writable; choose a writable location "
                 "with --home or LABELLAKE_HOME"
             )
+
+    def _check_bucket(self) -> None:
+        if self._bucket_seen:
+            return
+        bucket = self.root.split("/", 1)[0]
+        try:
+            info = self.filesystem.get_file_info(bucket)
+        except OSError as exc:
+            raise LabellakeError(
+                f"cannot reach bucket {bucket} ({exc}); check the AWS credentials, aws_region "
+                "and aws_endpoint_url"
+            ) from exc
+        if info.type == pafs.FileType.NotFound:
+            raise LabellakeError(
+                f"bucket {bucket} (of {self.uri()}) does not exist; create it with `labellake "
+                "--profile aws aws bootstrap`, or set aws_bucket (or objects_uri and lake_uri) "
+                "to a bucket that does"
+            )
+        self._bucket_seen = True
 
     def exists(self, key: str) -> bool:
         return self.filesystem.get_file_info(self.path(key)).type == pafs.FileType.File

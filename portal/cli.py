@@ -848,6 +848,8 @@ def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int, if_e
     from labellake.workflows.samples.demo import demo_request, free_demo_id
 
     engine = _engine(ctx)
+    if engine.orchestrator is not None:
+        engine.orchestrator.queue_url  # noqa: B018 - no steps queue: said before anything is written
     if if_empty and engine.state.batches():
         click.echo(
             f"the home {ctx.find_object(Settings).home} already holds batches; list them with: "

@@ -188,23 +188,14 @@ def template(settings: Settings) -> dict[str, Any]:
                         "PolicyName": "labeling-data",
                         "PolicyDocument": {
                             "Version": "2012-10-17",
-                            "Statement": [
-                                _statement(["s3:ListBucket"], [bucket_arn]),
-                                _statement(["s3:GetObject", "s3:PutObject"], [objects_arn]),
-                                _statement(
-                                    [
-                                        "logs:CreateLogGroup",
-                                        "logs:CreateLogStream",
-                                        "logs:PutLogEvents",
-                                    ],
-                                    [
-                                        {
-                                            "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:"
-                                            "${AWS::AccountId}:log-group:/aws/sagemaker/*"
-                                        }
-                                    ],
-                                ),
-                            ],
+                            "Statement": _groundtruth_statements(
+                                bucket_arn,
+                                objects_arn,
+                                {
+                                    "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:"
+                                    "${AWS::AccountId}:log-group:/aws/sagemaker/*"
+                                },
+                            ),
                         },
                     }
                 ],
@@ -303,6 +294,17 @@ def template(settings: Settings) -> dict[str, Any]:
             "WorkerPolicyArn": {"Value": {"Ref": "WorkerPolicy"}},
         },
     }
+
+
+def _groundtruth_statements(bucket_arn: Any, objects_arn: Any, logs_arn: Any) -> list[Any]:
+    """What Ground Truth's role may do: read the inputs, write the outputs, log."""
+    return [
+        _statement(["s3:ListBucket"], [bucket_arn]),
+        _statement(["s3:GetObject", "s3:PutObject"], [objects_arn]),
+        _statement(
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [logs_arn]
+        ),
+    ]
 
 
 def _trust(service: str) -> dict[str, Any]:
@@ -516,12 +518,12 @@ class Bootstrap:
             self.role(
                 self.names["role"],
                 "sagemaker.amazonaws.com",
-                [
-                    _statement(["s3:ListBucket"], [f"arn:aws:s3:::{self.names['bucket']}"]),
-                    _statement(
-                        ["s3:GetObject", "s3:PutObject"], [f"arn:aws:s3:::{self.names['bucket']}/*"]
-                    ),
-                ],
+                _groundtruth_statements(
+                    f"arn:aws:s3:::{self.names['bucket']}",
+                    f"arn:aws:s3:::{self.names['bucket']}/*",
+                    f"arn:aws:logs:{self.settings.aws_region}:{self.settings.aws_account_id}:"
+                    "log-group:/aws/sagemaker/*",
+                ),
             )
             self.role(
                 self.names["states_role"],

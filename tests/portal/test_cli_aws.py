@@ -68,3 +68,27 @@ def test_bootstrap_then_the_demo_on_the_aws_profile(
     ]
     executions = sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
     assert [(e["name"], e["status"]) for e in executions] == [("aws1", "SUCCEEDED")]
+
+
+def test_missing_resources_are_named_and_nothing_is_recorded(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    sfn_endpoint: str,
+) -> None:
+    monkeypatch.setenv("LABELLAKE_AWS_ENDPOINT_URL", sfn_endpoint)
+    monkeypatch.setenv("LABELLAKE_AWS_ACCOUNT_ID", "123456789012")
+    monkeypatch.setenv("LABELLAKE_AWS_PREFIX", "cli-missing")
+    monkeypatch.setenv("LABELLAKE_HOME", str(tmp_path / "home"))
+    demo = ("--profile", "aws", "demo", "--batch-id", "m1", "--clips", "1", "--frames", "4")
+    code, _, err = run(capsys, *demo)
+    assert code == 2 and err.count("\n") == 1
+    assert "bucket cli-missing-123456789012-us-east-1 (of s3://" in err
+    assert "labellake --profile aws aws bootstrap" in err
+    s3 = boto3.client("s3", endpoint_url=sfn_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="cli-missing-123456789012-us-east-1")
+    code, _, err = run(capsys, *demo)
+    assert code == 2 and err.count("\n") == 1
+    assert "no SQS queue cli-missing-tasks" in err
+    code, out, _ = run(capsys, "--profile", "aws", "batch", "show")
+    assert code == 0 and not any(json.loads(out).values())  # the demo recorded nothing

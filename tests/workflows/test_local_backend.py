@@ -154,7 +154,7 @@ def test_a_batch_labeled_and_audited_by_people(setup: Setup) -> None:
     for _ in range(4):
         setup.engine.advance(batch)
     assert setup.state.batch(batch)["status"] == state.COMPLETE
-    assert setup.state.events(batch, kind="BatchCompleted") or setup.state.events(batch)
+    assert [e["kind"] for e in setup.state.events(batch)].count("BatchCompleted") == 1
 
     # What a job leaves behind is what Ground Truth writes.
     job = setup.state.job("walk-vehicle-audit")

@@ -146,11 +146,14 @@ def test_a_level_past_its_timeout_fails_the_batch(tmp_path: Path, sfn_endpoint: 
     force = Workforce(setup.state, "us-east-1", "111122223333")
     force.add_team("first-level")
     force.add_team("second-level")
+    force.add_worker("first-level", "ann", "ann-password-1")
     setup.engine.submit({**demo_request("sfn4", setup.samples), "backend": "local"})
+    setup.worker.step(wait_s=1)
+    assert [q["jobName"] for q in setup.local.queue("ann")] == ["sfn4-vehicle", "sfn4-lane"]
     assert setup.work_until("sfn4", seconds=30) == state.INTERNAL_ERROR  # nobody labels
     batch = setup.state.batch("sfn4")
     assert batch["error_type"] == "Timeout" and "TimeoutSeconds" in batch["message"]
-    assert setup.local.queue("x") == []
+    assert setup.local.queue("ann") == []  # the failed batch's jobs take no more work
 
 
 def test_stopping_a_batch_stops_its_execution(tmp_path: Path, sfn_endpoint: str) -> None:

@@ -74,6 +74,7 @@ def runner_for(engine: Engine, poll_s: float) -> Runner | Worker:
     Step Functions worker."""
     orchestrator = getattr(engine, "orchestrator", None)
     if orchestrator is not None:
+        orchestrator.queue_url  # noqa: B018 - a missing steps queue is said now, in one line
         return Worker(engine, orchestrator, poll_s=poll_s)
     return Runner(engine, poll_s=poll_s)
 

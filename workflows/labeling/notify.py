@@ -11,12 +11,14 @@ in the events).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from labellake.workflows.labeling.state import StateStore, now
 
@@ -109,3 +111,33 @@ def deliver_due(
 
 def notifications(state: StateStore, batch_id: str) -> list[dict[str, object]]:
     return state.notifications(batch_id)
+
+
+@contextlib.contextmanager
+def delivering(state: StateStore, aws: dict[str, str | None], poll_s: float) -> Iterator[None]:
+    """Deliver due notifications from a thread of their own while the block runs (a slow
+    webhook never holds up a batch), and once more as it ends, for a message queued last."""
+
+    def deliver_once() -> None:
+        try:
+            deliver_due(
+                state,
+                send=lambda url, payload, timeout: send_notification(url, payload, timeout, **aws),
+            )
+        except Exception:  # noqa: BLE001 - delivery must never take the runner down
+            log.exception("notification delivery failed")
+
+    def loop() -> None:
+        while not done.is_set():
+            deliver_once()
+            done.wait(poll_s)
+        deliver_once()
+
+    done = threading.Event()
+    thread = threading.Thread(target=loop, daemon=True, name="labellake-notifier")
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=10)

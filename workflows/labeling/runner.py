@@ -9,14 +9,11 @@ their own, so a slow webhook never holds up a batch.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
 from labellake.workflows.labeling import notify, state
 from labellake.workflows.labeling.engine import Engine
-
-log = logging.getLogger(__name__)
 
 LEASE = "runner"
 
@@ -38,11 +35,10 @@ class Runner:
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
         """Work until ``stop`` is set (or ``until()`` is true); waits while another runner works."""
-        done = threading.Event()
-        notifier = threading.Thread(
-            target=self._deliver, args=(done,), daemon=True, name="labellake-notifier"
-        )
-        notifier.start()
+        with notify.delivering(self.engine.state, self.engine.config.aws, self.poll_s):
+            self._work(stop, until)
+
+    def _work(self, stop: threading.Event, until: Callable[[], bool] | None) -> None:
         try:
             while not stop.is_set():
                 if not self.engine.state.acquire_lease(LEASE, self.owner, self.lease_ttl_s):
@@ -57,22 +53,3 @@ class Runner:
                     stop.wait(self.poll_s)
         finally:
             self.engine.state.release_lease(LEASE, self.owner)
-            done.set()
-            notifier.join(timeout=10)
-
-    def _deliver(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            self._deliver_once()
-            stop.wait(self.poll_s)
-        self._deliver_once()  # a message queued just before stopping still goes out
-
-    def _deliver_once(self) -> None:
-        try:
-            notify.deliver_due(
-                self.engine.state,
-                send=lambda url, payload, timeout: notify.send_notification(
-                    url, payload, timeout, **self.engine.config.aws
-                ),
-            )
-        except Exception:  # noqa: BLE001 - delivery must never take the runner down
-            log.exception("notification delivery failed")

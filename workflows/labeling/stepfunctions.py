@@ -212,12 +212,7 @@ class Worker:
     # -- the loop ------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
-        done = threading.Event()
-        notifier = threading.Thread(
-            target=self._deliver, args=(done,), daemon=True, name="labellake-notifier"
-        )
-        notifier.start()
-        try:
+        with notify.delivering(self.engine.state, self.engine.config.aws, self.poll_s):
             while not stop.is_set():
                 try:
                     moved = self.step(wait_s=RECEIVE_WAIT_S)
@@ -231,9 +226,6 @@ class Worker:
                     return
                 if not moved:
                     stop.wait(self.poll_s)
-        finally:
-            done.set()
-            notifier.join(timeout=10)
 
     def step(self, wait_s: int = 0) -> bool:
         """Handle the waiting messages, check the levels in flight; True if anything moved."""
@@ -363,19 +355,6 @@ class Worker:
             )
         except ClientError as exc:
             log.info("task answer refused: %s", exc.response.get("Error", {}).get("Code"))
-
-    def _deliver(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                notify.deliver_due(
-                    self.engine.state,
-                    send=lambda url, payload, timeout: notify.send_notification(
-                        url, payload, timeout, **self.engine.config.aws
-                    ),
-                )
-            except Exception:  # noqa: BLE001 - delivery must never take the worker down
-                log.exception("notification delivery failed")
-            stop.wait(self.poll_s)
 
 
 def _describe(error: dict[str, Any]) -> tuple[str, str]:

@@ -45,6 +45,11 @@ QUEUED = "QUEUED"
 ACCEPTED = "ACCEPTED"
 SUBMITTED = "SUBMITTED"
 RUNNING = "IN_PROGRESS"
+# A task with what its job's record adds (name, batch, team, request).
+TASK_ROWS = (
+    "SELECT t.*, j.job_name, j.batch_id, j.team, j.request FROM work_tasks AS t "
+    "JOIN work_jobs AS j USING (job_id) "
+)
 
 
 class TaskError(LabellakeError):
@@ -248,8 +253,7 @@ class LocalBackend:
         now = self.clock()
         with self.state.transaction() as con:
             rows = con.execute(
-                "SELECT t.*, j.request FROM work_tasks AS t JOIN work_jobs AS j USING (job_id) "
-                "WHERE t.status = ? AND t.lease_expires <= ?",
+                TASK_ROWS + "WHERE t.status = ? AND t.lease_expires <= ?",
                 (ACCEPTED, now),
             ).fetchall()
             for row in rows:
@@ -312,9 +316,7 @@ class LocalBackend:
         self.expire()
         with self.state.connect() as con:
             rows = con.execute(
-                "SELECT t.*, j.job_name, j.batch_id, j.team, j.request FROM work_tasks AS t "
-                "JOIN work_jobs AS j USING (job_id) WHERE t.status = ? AND t.worker = ? "
-                "ORDER BY t.accepted_at",
+                TASK_ROWS + "WHERE t.status = ? AND t.worker = ? ORDER BY t.accepted_at",
                 (ACCEPTED, account),
             ).fetchall()
         return [_task(row) for row in rows]
@@ -443,8 +445,8 @@ class LocalBackend:
 
         Nothing is written when the lease is gone or the labels do not pass the checks.
         """
-        task = self._own(account, key)
-        work = self.open(account, key)
+        work = self.open(account, key)  # checks that this worker holds the task
+        task = work.task
         problems = geometry.validate(draft, work.config, width, height, audit=task.audit)
         if not problems and len(draft["frames"]) != len(work.frames):
             problems = [
@@ -575,9 +577,7 @@ class LocalBackend:
 
     def _load(self, con: Any, job_id: str, data_object_id: int) -> Task:
         row = con.execute(
-            "SELECT t.*, j.job_name, j.batch_id, j.team, j.request FROM work_tasks AS t "
-            "JOIN work_jobs AS j USING (job_id) WHERE t.job_id = ? AND t.data_object_id = ?",
-            (job_id, data_object_id),
+            TASK_ROWS + "WHERE t.job_id = ? AND t.data_object_id = ?", (job_id, data_object_id)
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no task {job_id}/{data_object_id}")
@@ -586,8 +586,7 @@ class LocalBackend:
     @staticmethod
     def _row(con: Any, task: Task) -> Any:
         return con.execute(
-            "SELECT t.*, j.request FROM work_tasks AS t JOIN work_jobs AS j USING (job_id) "
-            "WHERE t.job_id = ? AND t.data_object_id = ?",
+            TASK_ROWS + "WHERE t.job_id = ? AND t.data_object_id = ?",
             (task.job_id, task.data_object_id),
         ).fetchone()
 
