@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import random
-import sqlite3
 import time
 import traceback
 from collections.abc import Callable
@@ -51,13 +50,14 @@ from labellake.workflows.labeling.spec import (
     is_audit,
     parse_request,
 )
-from labellake.workflows.labeling.state import StateStore, timestamp
+from labellake.workflows.labeling.state import Event, Notice, StateStore, timestamp
 
 log = logging.getLogger(__name__)
 
 LEVEL_NAMES = {1: "first_level", 2: "second_level", 3: "third_level"}
 COMPLETE_MESSAGE = "Batch processing has completed successfully."
 FAILED_MESSAGE = "Batch processing failed"
+RETRYABLE = (state.INTERNAL_ERROR, state.STOPPED, state.VALIDATION_FAIL)
 
 # A QA filter picks, from a parent job's output manifest lines, those the next level sees.
 QaFilterHook = Callable[[dict[str, Any], list[dict[str, Any]], QaFilter], list[dict[str, Any]]]
@@ -140,13 +140,18 @@ class Engine:
             raise SpecError(problems)
         created = timestamp(self.clock())
         try:
-            with self.state.transaction() as con:
-                self._insert(con, request, created, actor, configs)
-        except sqlite3.IntegrityError as exc:
+            self.state.create_batch(
+                *self._records(request, created, configs),
+                Event(
+                    "BatchCreated",
+                    batch_id=request.batch_id,
+                    actor=actor,
+                    payload={"jobs": len(request.labeling_jobs), "levels": len(request.levels)},
+                ),
+            )
+        except ConflictError as exc:
             # Another submission took a name between the check and the insert.
-            raise SpecError(
-                [{"field": "batchId", "message": f"a name is already taken ({exc})"}]
-            ) from exc
+            raise SpecError([{"field": "batchId", "message": str(exc)}]) from exc
         self._started(request.batch_id)
         return request.batch_id
 
@@ -266,70 +271,55 @@ class Engine:
                 f"deployment does not have ({', '.join(sorted(self.backends))})"
             ) from None
 
-    def _insert(
-        self,
-        con: sqlite3.Connection,
-        request: BatchRequest,
-        created: str,
-        actor: str | None,
-        configs: dict[str, dict[str, Any]],
-    ) -> None:
+    def _records(
+        self, request: BatchRequest, created: str, configs: dict[str, dict[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        """The batch, level and job records of a new batch."""
         token = f"{request.batch_id}-{hashlib.sha256(created.encode()).hexdigest()[:8]}"
-        con.execute(
-            "INSERT INTO batches (batch_id, status, request, down_sampling_rate, destination, "
-            "token, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                request.batch_id,
-                state.IN_PROGRESS,
-                request.model_dump_json(by_alias=True, exclude_none=True),
-                request.down_sampling_rate,
-                request.destination_sns_arn,
-                token,
-                created,
-                created,
-            ),
-        )
-        for level in request.levels:
-            con.execute(
-                "INSERT INTO levels (batch_id, level, status) VALUES (?, ?, ?)",
-                (request.batch_id, level, state.PENDING),
-            )
+        batch = {
+            "batch_id": request.batch_id,
+            "status": state.IN_PROGRESS,
+            "request": request.model_dump_json(by_alias=True, exclude_none=True),
+            "down_sampling_rate": request.down_sampling_rate,
+            "destination": request.destination_sns_arn,
+            "token": token,
+            "attempt": 1,
+            "created_at": created,
+            "updated_at": created,
+        }
+        levels = [
+            {"batch_id": request.batch_id, "level": level, "status": state.PENDING}
+            for level in request.levels
+        ]
+        jobs = []
         for job in request.labeling_jobs:
             ancestor = job
             while not ancestor.label_category_config_uri and ancestor.chain_from:
                 ancestor = request.job(ancestor.chain_from)
-            annotation = formats.annotation_type(configs[ancestor.label_category_config_uri])
-            con.execute(
-                "INSERT INTO jobs (job_name, batch_id, level, modality, annotation_type, status, "
-                "chain_from, workteam_arn, label_attribute_name, label_config_uri, "
-                "source_manifest_uri, down_sampling_rate, attempt, spec, created_at, updated_at, "
-                "backend) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
-                (
-                    job.job_name,
-                    request.batch_id,
-                    job.job_level,
-                    job.job_modality,
-                    annotation,
-                    state.PENDING,
-                    job.chain_from,
-                    self._workteam(job),
-                    job.label_attribute_name,
-                    job.label_category_config_uri,
-                    job.input_config.input_manifest_uri,
-                    job.input_config.down_sampling_rate,
-                    job.model_dump_json(by_alias=True, exclude_none=True),
-                    created,
-                    created,
-                    self._backend_name(request, job),
-                ),
+            jobs.append(
+                {
+                    "job_name": job.job_name,
+                    "batch_id": request.batch_id,
+                    "level": job.job_level,
+                    "modality": job.job_modality,
+                    "annotation_type": formats.annotation_type(
+                        configs[ancestor.label_category_config_uri]
+                    ),
+                    "status": state.PENDING,
+                    "chain_from": job.chain_from,
+                    "workteam_arn": self._workteam(job),
+                    "label_attribute_name": job.label_attribute_name,
+                    "label_config_uri": job.label_category_config_uri,
+                    "source_manifest_uri": job.input_config.input_manifest_uri,
+                    "down_sampling_rate": job.input_config.down_sampling_rate,
+                    "attempt": 1,
+                    "spec": job.model_dump_json(by_alias=True, exclude_none=True),
+                    "created_at": created,
+                    "updated_at": created,
+                    "backend": self._backend_name(request, job),
+                }
             )
-        state.StateStore.add_event(
-            con,
-            "BatchCreated",
-            batch_id=request.batch_id,
-            actor=actor,
-            payload={"jobs": len(request.labeling_jobs), "levels": len(request.levels)},
-        )
+        return batch, levels, jobs
 
     # -- the driver ---------------------------------------------------------------
 
@@ -374,15 +364,14 @@ class Engine:
         for job in self.state.jobs(batch_id, level):
             if job["status"] == state.PENDING:
                 self.start_job(job["job_name"])
-        with self.state.transaction() as con:
-            con.execute(
-                "UPDATE levels SET status = ?, started_at = coalesce(started_at, ?) "
-                "WHERE batch_id = ? AND level = ? AND status = ?",
-                (state.IN_PROGRESS, timestamp(self.clock()), batch_id, level, state.PENDING),
-            )
-            state.StateStore.add_event(
-                con, "LevelStarted", batch_id=batch_id, payload={"level": level}
-            )
+        self.state.move_level(
+            batch_id,
+            level,
+            state.PENDING,
+            state.IN_PROGRESS,
+            Event("LevelStarted", batch_id=batch_id, payload={"level": level}),
+            started_at=timestamp(self.clock()),
+        )
 
     def processing_prefix(self, job: dict[str, Any]) -> str:
         """batch_manifests/<Modality>/<batch>-<level>-<job>, as the reference lays it out."""
@@ -438,31 +427,25 @@ class Engine:
         if not lines:
             out_uri = output_manifest_uri(output_prefix, job_id)
             self._write(out_uri, "")
-            with self.state.transaction() as con:
-                con.execute(
-                    "UPDATE jobs SET status = ?, input_manifest_uri = ?, label_config_uri = ?, "
-                    "output_manifest_uri = ?, object_count = 0, message = ?, started_at = ?, "
-                    "completed_at = ?, updated_at = ? WHERE job_name = ? AND status = ?",
-                    (
-                        state.COMPLETE,
-                        input_uri,
-                        config_uri,
-                        out_uri,
-                        reason,
-                        now,
-                        now,
-                        now,
-                        job_name,
-                        state.PENDING,
-                    ),
-                )
-                state.StateStore.add_event(
-                    con,
+            self.state.move_job(
+                job_name,
+                state.PENDING,
+                state.COMPLETE,
+                Event(
                     "JobSkipped",
                     batch_id=job["batch_id"],
                     job_name=job_name,
                     payload={"reason": reason},
-                )
+                ),
+                input_manifest_uri=input_uri,
+                label_config_uri=config_uri,
+                output_manifest_uri=out_uri,
+                object_count=0,
+                message=reason,
+                started_at=now,
+                completed_at=now,
+                updated_at=now,
+            )
             return
         self.backend_of(job).create_job(
             JobRequest(
@@ -481,40 +464,25 @@ class Engine:
                 task_availability_lifetime_s=spec.task_availability_lifetime_s,
             )
         )
-        with self.state.transaction() as con:
-            con.execute(
-                "UPDATE jobs SET status = ?, backend_job_id = ?, input_manifest_uri = ?, "
-                "label_config_uri = ?, object_count = ?, started_at = ?, updated_at = ? "
-                "WHERE job_name = ? AND status = ?",
-                (
-                    state.WAIT_FOR_SMGT_RESPONSE,
-                    job_id,
-                    input_uri,
-                    config_uri,
-                    len(lines),
-                    now,
-                    now,
-                    job_name,
-                    state.PENDING,
-                ),
-            )
-            state.StateStore.add_event(
-                con,
+        self.state.move_job(
+            job_name,
+            state.PENDING,
+            state.WAIT_FOR_SMGT_RESPONSE,
+            Event(
                 "JobStarted",
                 batch_id=job["batch_id"],
                 job_name=job_name,
                 payload={"backendJobId": job_id, "objects": len(lines)},
-            )
+            ),
             # One task per data object; a retried job starts its tasks afresh.
-            con.execute("DELETE FROM tasks WHERE job_name = ?", (job_name,))
-            con.executemany(
-                "INSERT INTO tasks (job_name, data_object_id, source_ref, status) "
-                "VALUES (?, ?, ?, ?)",
-                [
-                    (job_name, index, line.get("source-ref") or line.get("source"), "QUEUED")
-                    for index, line in enumerate(lines)
-                ],
-            )
+            tasks=[str(line.get("source-ref") or line.get("source")) for line in lines],
+            backend_job_id=job_id,
+            input_manifest_uri=input_uri,
+            label_config_uri=config_uri,
+            object_count=len(lines),
+            started_at=now,
+            updated_at=now,
+        )
 
     @staticmethod
     def _chained_config(
@@ -583,30 +551,20 @@ class Engine:
                 continue
             status = backend.describe_job(job["backend_job_id"])
             if status.status == COMPLETED:
-                with self.state.transaction() as con:
-                    con.execute(
-                        "UPDATE jobs SET status = ?, output_manifest_uri = ?, completed_at = ?, "
-                        "updated_at = ? WHERE job_name = ? AND status = ?",
-                        (
-                            state.COMPLETE,
-                            status.output_manifest_uri,
-                            timestamp(now),
-                            timestamp(now),
-                            job["job_name"],
-                            state.WAIT_FOR_SMGT_RESPONSE,
-                        ),
-                    )
-                    con.execute(
-                        "UPDATE tasks SET status = ? WHERE job_name = ?",
-                        (state.COMPLETE, job["job_name"]),
-                    )
-                    state.StateStore.add_event(
-                        con,
+                self.state.move_job(
+                    job["job_name"],
+                    state.WAIT_FOR_SMGT_RESPONSE,
+                    state.COMPLETE,
+                    Event(
                         "JobCompleted",
                         batch_id=batch_id,
                         job_name=job["job_name"],
                         payload={"output": status.output_manifest_uri},
-                    )
+                    ),
+                    output_manifest_uri=status.output_manifest_uri,
+                    completed_at=timestamp(now),
+                    updated_at=timestamp(now),
+                )
                 for hook in self.on_job_complete:
                     hook(self, job["job_name"])
                 changed = True
@@ -625,15 +583,14 @@ class Engine:
                     )
         jobs = self.state.jobs(batch_id, level)
         if all(job["status"] == state.COMPLETE for job in jobs):
-            with self.state.transaction() as con:
-                con.execute(
-                    "UPDATE levels SET status = ?, completed_at = ? WHERE batch_id = ? AND "
-                    "level = ? AND status = ?",
-                    (state.COMPLETE, timestamp(now), batch_id, level, state.IN_PROGRESS),
-                )
-                state.StateStore.add_event(
-                    con, "LevelCompleted", batch_id=batch_id, payload={"level": level}
-                )
+            self.state.move_level(
+                batch_id,
+                level,
+                state.IN_PROGRESS,
+                state.COMPLETE,
+                Event("LevelCompleted", batch_id=batch_id, payload={"level": level}),
+                completed_at=timestamp(now),
+            )
             changed = True
         return changed
 
@@ -653,15 +610,17 @@ class Engine:
         for hook in self.on_complete:
             hook(self, batch_id)
         now = timestamp(self.clock())
-        with self.state.transaction() as con:
-            updated = con.execute(
-                "UPDATE batches SET status = ?, message = ?, completed_at = ?, updated_at = ? "
-                "WHERE batch_id = ? AND status = ?",
-                (state.COMPLETE, COMPLETE_MESSAGE, now, now, batch_id, state.IN_PROGRESS),
-            ).rowcount
-            if updated:
-                message = self._complete_message(con, batch_id)
-                self._notify(con, batch_id, "BatchCompleted", message)
+        message = self._complete_message(batch_id)
+        self.state.move_batch(
+            batch_id,
+            (state.IN_PROGRESS,),
+            state.COMPLETE,
+            Event("BatchCompleted", batch_id=batch_id, payload=message),
+            notice=self._notice(batch_id, message),
+            message=COMPLETE_MESSAGE,
+            completed_at=now,
+            updated_at=now,
+        )
         self.land(batch_id)
 
     def land(self, batch_id: str) -> None:
@@ -671,18 +630,10 @@ class Engine:
         self.lake.write("batches", batch_id, batches_table(batch, jobs))
         self.lake.write("jobs", batch_id, jobs_table(jobs))
 
-    def _complete_message(self, con: sqlite3.Connection, batch_id: str) -> dict[str, Any]:
-        batch = dict(
-            con.execute("SELECT * FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
-        )
-        levels = [
-            dict(r)
-            for r in con.execute(
-                "SELECT level, status FROM levels WHERE batch_id = ? ORDER BY level", (batch_id,)
-            )
-        ]
-        info: dict[str, Any] = {"batchId": batch_id, "status": batch["status"]}
-        for level in levels:
+    def _complete_message(self, batch_id: str) -> dict[str, Any]:
+        batch = self._batch(batch_id)
+        info: dict[str, Any] = {"batchId": batch_id, "status": state.COMPLETE}
+        for level in self.state.levels(batch_id):
             info[level_key(level["level"])] = {"status": level["status"]}
         return {
             "batchId": batch_id,
@@ -692,22 +643,11 @@ class Engine:
             "status": "SUCCESS",
         }
 
-    def _notify(
-        self, con: sqlite3.Connection, batch_id: str, kind: str, message: dict[str, Any]
-    ) -> None:
-        event_id = state.StateStore.add_event(con, kind, batch_id=batch_id, payload=message)
-        row = con.execute(
-            "SELECT destination FROM batches WHERE batch_id = ?", (batch_id,)
-        ).fetchone()
-        topic = (row["destination"] if row else None) or self.config.topic_arn
-        for url in (self.config.webhook_url, topic):
-            if not url:
-                continue
-            con.execute(
-                "INSERT INTO notifications (event_id, batch_id, url, payload, status, "
-                "next_attempt_at) VALUES (?, ?, ?, ?, 'PENDING', ?)",
-                (event_id, batch_id, url, json.dumps(message), timestamp(self.clock())),
-            )
+    def _notice(self, batch_id: str, message: dict[str, Any]) -> Notice:
+        """The message, for the webhook and the batch's SNS topic (or the default one)."""
+        batch = self.state.batch(batch_id)
+        topic = (batch["destination"] if batch else None) or self.config.topic_arn
+        return Notice(message, [url for url in (self.config.webhook_url, topic) if url])
 
     # -- failure, stop, retry ----------------------------------------------------------
 
@@ -719,40 +659,33 @@ class Engine:
                     self.backend_of(job).stop_job(job["backend_job_id"])
                 except Exception:  # noqa: BLE001 - stopping is best effort while failing
                     log.warning("could not stop %s", job["backend_job_id"], exc_info=True)
+        batch = self.state.batch(batch_id)
+        if batch is None or batch["status"] in state.FINAL_BATCH_STATUSES:
+            return
         now = timestamp(self.clock())
-        with self.state.transaction() as con:
-            batch = con.execute(
-                "SELECT token, status FROM batches WHERE batch_id = ?", (batch_id,)
-            ).fetchone()
-            if batch is None or batch["status"] in state.FINAL_BATCH_STATUSES:
-                return
-            con.execute(
-                "UPDATE batches SET status = ?, message = ?, error_type = ?, completed_at = ?, "
-                "updated_at = ? WHERE batch_id = ?",
-                (state.INTERNAL_ERROR, message, error_type, now, now, batch_id),
-            )
-            con.execute(
-                "UPDATE jobs SET status = ?, message = coalesce(message, ?), updated_at = ? "
-                "WHERE batch_id = ? AND status != ?",
-                (state.INTERNAL_ERROR, message, now, batch_id, state.COMPLETE),
-            )
-            con.execute(
-                "UPDATE levels SET status = ? WHERE batch_id = ? AND status != ?",
-                (state.INTERNAL_ERROR, batch_id, state.COMPLETE),
-            )
-            self._notify(
-                con,
-                batch_id,
-                "BatchFailed",
-                {
-                    "batchId": batch_id,
-                    "message": FAILED_MESSAGE,
-                    "errorType": error_type,
-                    "errorString": message,
-                    "token": batch["token"],
-                    "status": "FAILED",
-                },
-            )
+        notice = {
+            "batchId": batch_id,
+            "message": FAILED_MESSAGE,
+            "errorType": error_type,
+            "errorString": message,
+            "token": batch["token"],
+            "status": "FAILED",
+        }
+        moved = self.state.move_batch(
+            batch_id,
+            (state.IN_PROGRESS,),
+            state.INTERNAL_ERROR,
+            Event("BatchFailed", batch_id=batch_id, payload=notice),
+            children=state.INTERNAL_ERROR,
+            child_message=message,
+            notice=self._notice(batch_id, notice),
+            message=message,
+            error_type=error_type,
+            completed_at=now,
+            updated_at=now,
+        )
+        if not moved:
+            return
         try:
             self.land(batch_id)
         except LabellakeError:
@@ -772,28 +705,16 @@ class Engine:
             if job["status"] == state.WAIT_FOR_SMGT_RESPONSE and job["backend_job_id"]:
                 self.backend_of(job).stop_job(job["backend_job_id"])
         now = timestamp(self.clock())
-        with self.state.transaction() as con:
-            con.execute(
-                "UPDATE batches SET status = ?, message = ?, completed_at = ?, "
-                "updated_at = ? WHERE batch_id = ? AND status = ?",
-                (
-                    state.STOPPED,
-                    f"stopped by {actor or 'a user'}",
-                    now,
-                    now,
-                    batch_id,
-                    state.IN_PROGRESS,
-                ),
-            )
-            con.execute(
-                "UPDATE jobs SET status = ?, updated_at = ? WHERE batch_id = ? AND status != ?",
-                (state.STOPPED, now, batch_id, state.COMPLETE),
-            )
-            con.execute(
-                "UPDATE levels SET status = ? WHERE batch_id = ? AND status != ?",
-                (state.STOPPED, batch_id, state.COMPLETE),
-            )
-            state.StateStore.add_event(con, "BatchStopped", batch_id=batch_id, actor=actor)
+        self.state.move_batch(
+            batch_id,
+            (state.IN_PROGRESS,),
+            state.STOPPED,
+            Event("BatchStopped", batch_id=batch_id, actor=actor),
+            children=state.STOPPED,
+            message=f"stopped by {actor or 'a user'}",
+            completed_at=now,
+            updated_at=now,
+        )
         self.land(batch_id)
         for hook in self.on_stop:
             hook(self, batch_id)
@@ -805,31 +726,17 @@ class Engine:
         backend job (``<job>-<attempt>``).
         """
         batch = self._batch(batch_id)
-        if batch["status"] not in (state.INTERNAL_ERROR, state.STOPPED, state.VALIDATION_FAIL):
+        if batch["status"] not in RETRYABLE:
             raise ConflictError(
                 f"batch {batch_id} is {batch['status']}; only a batch that is "
                 "INTERNAL_ERROR, VALIDATION_FAIL or STOPPED can be retried"
             )
-        now = timestamp(self.clock())
-        with self.state.transaction() as con:
-            con.execute(
-                "UPDATE jobs SET status = ?, message = NULL, updated_at = ?, "
-                "attempt = attempt + (CASE WHEN backend_job_id IS NULL THEN 0 ELSE 1 END), "
-                "backend_job_id = NULL, output_manifest_uri = NULL, started_at = NULL "
-                "WHERE batch_id = ? AND status != ?",
-                (state.PENDING, now, batch_id, state.COMPLETE),
-            )
-            con.execute(
-                "UPDATE levels SET status = ? WHERE batch_id = ? AND status != ?",
-                (state.PENDING, batch_id, state.COMPLETE),
-            )
-            con.execute(
-                "UPDATE batches SET status = ?, message = NULL, error_type = NULL, "
-                "completed_at = NULL, attempt = attempt + 1, updated_at = ? "
-                "WHERE batch_id = ?",
-                (state.IN_PROGRESS, now, batch_id),
-            )
-            state.StateStore.add_event(con, "BatchRetried", batch_id=batch_id, actor=actor)
+        self.state.retry_batch(
+            batch_id,
+            RETRYABLE,
+            timestamp(self.clock()),
+            Event("BatchRetried", batch_id=batch_id, actor=actor),
+        )
         self._started(batch_id)
 
     def set_down_sampling_rate(self, batch_id: str, rate: float, actor: str | None = None) -> None:
@@ -842,23 +749,17 @@ class Engine:
                 f"batch {batch_id} is {batch['status']}; downSamplingRate can "
                 "change only while it is IN_PROGRESS"
             )
-        with self.state.transaction() as con:
-            con.execute(
-                "UPDATE batches SET down_sampling_rate = ?, updated_at = ? WHERE batch_id = ?",
-                (rate, timestamp(self.clock()), batch_id),
-            )
-            con.execute(
-                "UPDATE jobs SET down_sampling_rate = ? WHERE batch_id = ? AND "
-                "status = ? AND chain_from IS NOT NULL",
-                (rate, batch_id, state.PENDING),
-            )
-            state.StateStore.add_event(
-                con,
+        self.state.set_down_sampling_rate(
+            batch_id,
+            rate,
+            timestamp(self.clock()),
+            Event(
                 "DownSamplingRateChanged",
                 batch_id=batch_id,
                 actor=actor,
                 payload={"downSamplingRate": rate},
-            )
+            ),
+        )
 
     # -- delete ----------------------------------------------------------------------
 
@@ -874,12 +775,7 @@ class Engine:
             )
         jobs = self.state.jobs(batch_id)
         levels = self.state.levels(batch_id)
-        with self.state.connect() as con:
-            tasks = con.execute(
-                "SELECT count(*) FROM tasks WHERE job_name IN (SELECT job_name FROM jobs "
-                "WHERE batch_id = ?)",
-                (batch_id,),
-            ).fetchone()[0]
+        tasks = self.state.task_count(batch_id)
         objects = []
         for job in jobs:
             objects += [self.objects.uri(k) for k in self.objects.list(self.processing_prefix(job))]
@@ -918,22 +814,17 @@ class Engine:
             forget = getattr(self.backends.get(job.get("backend") or ""), "forget", None)
             if forget is not None:
                 forget(job["job_name"])
-        now = timestamp(self.clock())
-        with self.state.transaction() as con:
-            for name, kind in [(batch_id, "batch")] + [(job["job_name"], "job") for job in jobs]:
-                con.execute(
-                    "INSERT OR IGNORE INTO retired_names (name, kind, retired_at) VALUES (?, ?, ?)",
-                    (name, kind, now),
-                )
-            con.execute("DELETE FROM notifications WHERE batch_id = ?", (batch_id,))
-            con.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))
-            state.StateStore.add_event(
-                con,
+        self.state.delete_batch(
+            batch_id,
+            [job["job_name"] for job in jobs],
+            timestamp(self.clock()),
+            Event(
                 "BatchDeleted",
                 batch_id=batch_id,
                 actor=actor,
                 payload={k: v for k, v in plan.items() if k != "dryRun"},
-            )
+            ),
+        )
         return plan
 
     # -- show --------------------------------------------------------------------------

@@ -16,10 +16,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labellake.errors import LabellakeError
+from labellake.errors import ConflictError, LabellakeError
 
 # Batch statuses (the reference's names where it has them).
 IN_PROGRESS = "IN_PROGRESS"
@@ -197,6 +198,25 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Event:
+    """An entry of a batch's history, recorded with the state change it describes."""
+
+    kind: str
+    batch_id: str | None = None
+    job_name: str | None = None
+    actor: str | None = None
+    payload: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message to deliver to each of ``urls`` (webhooks, SNS topics) once recorded."""
+
+    message: dict[str, Any]
+    urls: list[str] = field(default_factory=list)
 
 
 def now() -> dt.datetime:
@@ -380,6 +400,194 @@ class StateStore:
             ).fetchall()
         return [row["name"] for row in rows]
 
+    def task_count(self, batch_id: str) -> int:
+        with self.connect() as con:
+            return int(
+                con.execute(
+                    "SELECT count(*) FROM tasks WHERE job_name IN (SELECT job_name FROM jobs "
+                    "WHERE batch_id = ?)",
+                    (batch_id,),
+                ).fetchone()[0]
+            )
+
+    # -- batch records: the engine's state changes -------------------------------
+    #
+    # Each operation is one transaction, and each that moves a status does so only
+    # from the status the caller expects, returning False (and changing nothing) when
+    # the record is elsewhere: a step repeated after a crash, or by a second worker,
+    # has no second effect.
+
+    def create_batch(
+        self,
+        batch: dict[str, Any],
+        levels: list[dict[str, Any]],
+        jobs: list[dict[str, Any]],
+        event: Event,
+    ) -> None:
+        """Record a batch with its levels and jobs; ConflictError when a name is taken."""
+        try:
+            with self.transaction() as con:
+                _insert(con, "batches", batch)
+                for level in levels:
+                    _insert(con, "levels", level)
+                for job in jobs:
+                    _insert(con, "jobs", job)
+                self._record(con, event)
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(
+                f"batch id '{batch['batch_id']}' or one of its job names is already "
+                f"recorded ({exc}); choose another"
+            ) from exc
+
+    def move_level(
+        self, batch_id: str, level: int, expected: str, status: str, event: Event, **fields: Any
+    ) -> bool:
+        with self.transaction() as con:
+            sets, args = _sets({"status": status, **fields})
+            moved = con.execute(
+                f"UPDATE levels SET {sets} WHERE batch_id = ? AND level = ? AND status = ?",
+                (*args, batch_id, level, expected),
+            ).rowcount
+            if moved:
+                self._record(con, event)
+            return bool(moved)
+
+    def move_job(
+        self,
+        job_name: str,
+        expected: str,
+        status: str,
+        event: Event,
+        tasks: list[str] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move a job; ``tasks`` (one source-ref per data object) replaces its task list."""
+        with self.transaction() as con:
+            sets, args = _sets({"status": status, **fields})
+            moved = con.execute(
+                f"UPDATE jobs SET {sets} WHERE job_name = ? AND status = ?",
+                (*args, job_name, expected),
+            ).rowcount
+            if not moved:
+                return False
+            self._record(con, event)
+            if tasks is not None:
+                con.execute("DELETE FROM tasks WHERE job_name = ?", (job_name,))
+                con.executemany(
+                    "INSERT INTO tasks (job_name, data_object_id, source_ref, status) "
+                    "VALUES (?, ?, ?, 'QUEUED')",
+                    [(job_name, index, ref) for index, ref in enumerate(tasks)],
+                )
+            if status == COMPLETE:
+                con.execute("UPDATE tasks SET status = ? WHERE job_name = ?", (status, job_name))
+            return True
+
+    def move_batch(
+        self,
+        batch_id: str,
+        expected: tuple[str, ...],
+        status: str,
+        event: Event,
+        *,
+        children: str | None = None,
+        child_message: str | None = None,
+        notice: Notice | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move a batch out of one of the ``expected`` statuses. With ``children``, its
+        unfinished levels and jobs move too (jobs keep a message they have, or get
+        ``child_message``); ``notice`` is queued for delivery."""
+        with self.transaction() as con:
+            sets, args = _sets({"status": status, **fields})
+            marks = ", ".join("?" for _ in expected)
+            moved = con.execute(
+                f"UPDATE batches SET {sets} WHERE batch_id = ? AND status IN ({marks})",
+                (*args, batch_id, *expected),
+            ).rowcount
+            if not moved:
+                return False
+            if children is not None:
+                con.execute(
+                    "UPDATE jobs SET status = ?, message = coalesce(message, ?), updated_at = ? "
+                    "WHERE batch_id = ? AND status != ?",
+                    (children, child_message, fields.get("updated_at"), batch_id, COMPLETE),
+                )
+                con.execute(
+                    "UPDATE levels SET status = ? WHERE batch_id = ? AND status != ?",
+                    (children, batch_id, COMPLETE),
+                )
+            event_id = self._record(con, event)
+            for url in notice.urls if notice else []:
+                con.execute(
+                    "INSERT INTO notifications (event_id, batch_id, url, payload, status, "
+                    "next_attempt_at) VALUES (?, ?, ?, ?, 'PENDING', ?)",
+                    (event_id, batch_id, url, json.dumps(notice.message), timestamp()),
+                )
+            return True
+
+    def retry_batch(self, batch_id: str, expected: tuple[str, ...], at: str, event: Event) -> bool:
+        """Back to IN_PROGRESS: unfinished levels and jobs to PENDING, a job that had
+        started on its next attempt."""
+        with self.transaction() as con:
+            marks = ", ".join("?" for _ in expected)
+            moved = con.execute(
+                "UPDATE batches SET status = ?, message = NULL, error_type = NULL, "
+                "completed_at = NULL, attempt = attempt + 1, updated_at = ? "
+                f"WHERE batch_id = ? AND status IN ({marks})",
+                (IN_PROGRESS, at, batch_id, *expected),
+            ).rowcount
+            if not moved:
+                return False
+            con.execute(
+                "UPDATE jobs SET status = ?, message = NULL, updated_at = ?, "
+                "attempt = attempt + (CASE WHEN backend_job_id IS NULL THEN 0 ELSE 1 END), "
+                "backend_job_id = NULL, output_manifest_uri = NULL, started_at = NULL "
+                "WHERE batch_id = ? AND status != ?",
+                (PENDING, at, batch_id, COMPLETE),
+            )
+            con.execute(
+                "UPDATE levels SET status = ? WHERE batch_id = ? AND status != ?",
+                (PENDING, batch_id, COMPLETE),
+            )
+            self._record(con, event)
+            return True
+
+    def set_down_sampling_rate(self, batch_id: str, rate: float, at: str, event: Event) -> None:
+        """The batch's rate, and that of every chained job not yet started."""
+        with self.transaction() as con:
+            con.execute(
+                "UPDATE batches SET down_sampling_rate = ?, updated_at = ? WHERE batch_id = ?",
+                (rate, at, batch_id),
+            )
+            con.execute(
+                "UPDATE jobs SET down_sampling_rate = ? WHERE batch_id = ? AND "
+                "status = ? AND chain_from IS NOT NULL",
+                (rate, batch_id, PENDING),
+            )
+            self._record(con, event)
+
+    def delete_batch(self, batch_id: str, job_names: list[str], at: str, event: Event) -> None:
+        """Remove the batch and everything below it; its id and job names stay retired."""
+        with self.transaction() as con:
+            for name, kind in [(batch_id, "batch")] + [(job, "job") for job in job_names]:
+                con.execute(
+                    "INSERT OR IGNORE INTO retired_names (name, kind, retired_at) VALUES (?, ?, ?)",
+                    (name, kind, at),
+                )
+            con.execute("DELETE FROM notifications WHERE batch_id = ?", (batch_id,))
+            con.execute("DELETE FROM batches WHERE batch_id = ?", (batch_id,))
+            self._record(con, event)
+
+    def _record(self, con: sqlite3.Connection, event: Event) -> int:
+        return self.add_event(
+            con,
+            event.kind,
+            batch_id=event.batch_id,
+            job_name=event.job_name,
+            actor=event.actor,
+            payload=event.payload,
+        )
+
     # -- writes used by several steps -------------------------------------------
 
     @staticmethod
@@ -535,6 +743,24 @@ class StateStore:
         if row and row["expires_at"] > time.time() and _owner_alive(row["owner"]):
             return str(row["owner"])
         return None
+
+
+def _insert(con: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    con.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+
+
+def _sets(fields: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """``a = ?, b = ?`` and its arguments; ``started_at`` keeps a value it has (a level
+    started again after a retry keeps its first start)."""
+    parts = []
+    for name in fields:
+        if name == "started_at":
+            parts.append(f"{name} = coalesce({name}, ?)")
+        else:
+            parts.append(f"{name} = ?")
+    return ", ".join(parts), tuple(fields.values())
 
 
 def lease_owner() -> str:
