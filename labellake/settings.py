@@ -114,6 +114,12 @@ class Settings(BaseSettings):
         description="Query engine: duckdb (in process, over local files or S3) or athena "
         "(over the Glue tables). Defaults to athena under the aws profile, duckdb otherwise.",
     )
+    store: Literal["sqlite", "dynamodb"] | None = Field(
+        default=None,
+        description="Where batches, levels, jobs and their history are kept: sqlite (the "
+        "state_db file) or dynamodb (the aws profile's state table; accounts and the local "
+        "workforce stay in state_db). Defaults to dynamodb under the aws profile.",
+    )
     aws_prefix: str = Field(
         default="labellake",
         pattern=r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$",
@@ -129,6 +135,10 @@ class Settings(BaseSettings):
         description="SNS topic for batch notifications (a batch's destinationSnsArn wins). "
         "Defaults to the aws profile's PREFIX-notifications topic.",
     )
+    aws_state_table: str | None = Field(
+        default=None,
+        description="DynamoDB state table of the aws profile. Defaults to PREFIX-state.",
+    )
     aws_role_arn: str | None = Field(
         default=None,
         description="IAM role Ground Truth assumes. Defaults to the aws profile's "
@@ -142,6 +152,8 @@ class Settings(BaseSettings):
             self.engine = "athena" if self.profile == "aws" else "duckdb"
         if self.workflow_engine is None:
             self.workflow_engine = "stepfunctions" if self.profile == "aws" else "embedded"
+        if self.store is None:
+            self.store = "dynamodb" if self.profile == "aws" else "sqlite"
         if self.profile == "aws":
             names = self.aws_names()
             self.aws_bucket = self.aws_bucket or names["bucket"]
@@ -173,7 +185,7 @@ class Settings(BaseSettings):
             "states_role": f"{prefix}-states",
             "states_role_arn": f"arn:aws:iam::{account}:role/{prefix}-states",
             "role_arn": self.aws_role_arn or f"arn:aws:iam::{account}:role/{prefix}-groundtruth",
-            "state_table": f"{prefix}-state",
+            "state_table": self.aws_state_table or f"{prefix}-state",
             "state_machine": f"{prefix}-batches",
             "task_queue": f"{prefix}-tasks",
             "events_queue": f"{prefix}-labeling-events",

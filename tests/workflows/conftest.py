@@ -44,13 +44,40 @@ def samples(objects: ObjectStore) -> SampleSet:
 
 
 @pytest.fixture
-def make_engine(tmp_path: Path, objects: ObjectStore) -> Callable[..., Engine]:
+def store_kind() -> str:
+    """Where the engine keeps its records; a module parametrizes it to run on both."""
+    return "sqlite"
+
+
+@pytest.fixture
+def state_store(
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[[], StateStore]:
+    """Opens the state store of the test: SQLite, or the DynamoDB state table on moto."""
+    if store_kind == "sqlite":
+        return lambda: StateStore(tmp_path / "state.db")
+    import boto3
+
+    from labellake.workflows import aws
+    from labellake.workflows.labeling.dynamo import DynamoStateStore
+
+    endpoint = request.getfixturevalue("moto_endpoint")
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    table = f"state-{abs(hash(request.node.nodeid)) % 10**8}"
+    client.create_table(**aws._state_table(table))
+    return lambda: DynamoStateStore(tmp_path / "state.db", client, table)
+
+
+@pytest.fixture
+def make_engine(
+    objects: ObjectStore, tmp_path: Path, state_store: Callable[[], StateStore]
+) -> Callable[..., Engine]:
     def make(**config: Any) -> Engine:
         clock = config.pop("clock", None)
         backend = SimulatedBackend(objects, SimulationConfig(job_seconds=0))
         backend.poll_interval_s = 0  # tests step the engine by hand
         engine = Engine(
-            StateStore(tmp_path / "state.db"),
+            state_store(),
             objects,
             Lake(ObjectStore.from_uri(tmp_path / "lake"), views=sql.views()),
             backend,

@@ -12,9 +12,11 @@ import pytest
 
 from labellake import sql
 from labellake.lake import Lake, ObjectStore
+from labellake.workflows import aws
 from labellake.workflows.labeling import lake_sync, notify, state
 from labellake.workflows.labeling.backends.local import LocalBackend
 from labellake.workflows.labeling.backends.simulated import SimulatedBackend, SimulationConfig
+from labellake.workflows.labeling.dynamo import DynamoStateStore
 from labellake.workflows.labeling.engine import Engine, EngineConfig
 from labellake.workflows.labeling.state import StateStore
 from labellake.workflows.labeling.stepfunctions import StepFunctions, Worker, definition
@@ -42,15 +44,32 @@ def test_the_definition_follows_the_levels(levels: int) -> None:
     assert machine["States"][f"Level{levels}"]["Next"] == "Finish"
 
 
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> str:
+    """Every run goes once with the SQLite store and once with the DynamoDB state table."""
+    return str(request.param)
+
+
 class Setup:
-    def __init__(self, tmp_path: Path, endpoint: str, prefix: str, timeout_s: int = 86400) -> None:
+    def __init__(
+        self, tmp_path: Path, endpoint: str, prefix: str, store: str, timeout_s: int = 86400
+    ) -> None:
         kwargs = {"endpoint_url": endpoint, "region_name": "us-east-1"}
+        prefix = f"{prefix}-{store}"
+        self.prefix = prefix
         self.sfn = boto3.client("stepfunctions", **kwargs)
         self.sqs = boto3.client("sqs", **kwargs)
         self.sqs.create_queue(QueueName=f"{prefix}-tasks")
         self.objects = ObjectStore.from_uri(tmp_path / "objects")
         self.samples = synthetic.generate(self.objects, dataset="s", clips=1, frames=4)
-        self.state = StateStore(tmp_path / "state.db")
+        if store == "dynamodb":
+            dynamodb = boto3.client("dynamodb", **kwargs)
+            dynamodb.create_table(**aws._state_table(f"{prefix}-state"))
+            self.state: StateStore = DynamoStateStore(
+                tmp_path / "state.db", dynamodb, f"{prefix}-state"
+            )
+        else:
+            self.state = StateStore(tmp_path / "state.db")
         simulated = SimulatedBackend(self.objects, SimulationConfig(job_seconds=0))
         simulated.poll_interval_s = 0
         self.local = LocalBackend(self.state, self.objects)
@@ -91,8 +110,10 @@ class Setup:
             time.sleep(0.1)
 
 
-def test_a_batch_runs_to_completion_on_the_state_machine(tmp_path: Path, sfn_endpoint: str) -> None:
-    setup = Setup(tmp_path, sfn_endpoint, "sfn-ok")
+def test_a_batch_runs_to_completion_on_the_state_machine(
+    tmp_path: Path, sfn_endpoint: str, store: str
+) -> None:
+    setup = Setup(tmp_path, sfn_endpoint, "sfn-ok", store)
     setup.engine.submit(demo_request("sfn1", setup.samples))
     assert setup.state.batch("sfn1")["execution_arn"].endswith(":sfn1")
     assert setup.work_until("sfn1") == state.COMPLETE
@@ -102,13 +123,15 @@ def test_a_batch_runs_to_completion_on_the_state_machine(tmp_path: Path, sfn_end
     events = [e["kind"] for e in setup.state.events("sfn1")]
     assert events.count("BatchCompleted") == 1
     machines = setup.sfn.list_state_machines()["stateMachines"]
-    assert [m["name"] for m in machines if m["name"].startswith("sfn-ok")] == [
-        "sfn-ok-batches-2-levels"
+    assert [m["name"] for m in machines if m["name"].startswith(setup.prefix)] == [
+        f"{setup.prefix}-batches-2-levels"
     ]
 
 
-def test_a_failed_job_moves_to_the_batch_error_state(tmp_path: Path, sfn_endpoint: str) -> None:
-    setup = Setup(tmp_path, sfn_endpoint, "sfn-fail")
+def test_a_failed_job_moves_to_the_batch_error_state(
+    tmp_path: Path, sfn_endpoint: str, store: str
+) -> None:
+    setup = Setup(tmp_path, sfn_endpoint, "sfn-fail", store)
     request = demo_request("sfn2", setup.samples)
     # A clip whose sequence file is gone fails the simulated job when it runs.
     manifest = setup.objects.write_text(
@@ -125,8 +148,10 @@ def test_a_failed_job_moves_to_the_batch_error_state(tmp_path: Path, sfn_endpoin
     assert [e["kind"] for e in setup.state.events("sfn2")].count("BatchFailed") == 1
 
 
-def test_a_step_delivered_twice_has_no_second_effect(tmp_path: Path, sfn_endpoint: str) -> None:
-    setup = Setup(tmp_path, sfn_endpoint, "sfn-twice")
+def test_a_step_delivered_twice_has_no_second_effect(
+    tmp_path: Path, sfn_endpoint: str, store: str
+) -> None:
+    setup = Setup(tmp_path, sfn_endpoint, "sfn-twice", store)
     setup.engine.submit(demo_request("sfn3", setup.samples))
     assert setup.work_until("sfn3") == state.COMPLETE
     finished = json.dumps({"step": "finish", "batchId": "sfn3", "taskToken": "already-used"})
@@ -141,8 +166,10 @@ def test_a_step_delivered_twice_has_no_second_effect(tmp_path: Path, sfn_endpoin
     assert len(notify.notifications(setup.state, "sfn3")) == 0  # no webhook, no topic
 
 
-def test_a_level_past_its_timeout_fails_the_batch(tmp_path: Path, sfn_endpoint: str) -> None:
-    setup = Setup(tmp_path, sfn_endpoint, "sfn-slow", timeout_s=2)
+def test_a_level_past_its_timeout_fails_the_batch(
+    tmp_path: Path, sfn_endpoint: str, store: str
+) -> None:
+    setup = Setup(tmp_path, sfn_endpoint, "sfn-slow", store, timeout_s=2)
     force = Workforce(setup.state, "us-east-1", "111122223333")
     force.add_team("first-level")
     force.add_team("second-level")
@@ -156,8 +183,10 @@ def test_a_level_past_its_timeout_fails_the_batch(tmp_path: Path, sfn_endpoint: 
     assert setup.local.queue("ann") == []  # the failed batch's jobs take no more work
 
 
-def test_stopping_a_batch_stops_its_execution(tmp_path: Path, sfn_endpoint: str) -> None:
-    setup = Setup(tmp_path, sfn_endpoint, "sfn-stop")
+def test_stopping_a_batch_stops_its_execution(
+    tmp_path: Path, sfn_endpoint: str, store: str
+) -> None:
+    setup = Setup(tmp_path, sfn_endpoint, "sfn-stop", store)
     force = Workforce(setup.state, "us-east-1", "111122223333")
     force.add_team("first-level")
     force.add_team("second-level")

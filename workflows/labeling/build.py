@@ -9,6 +9,7 @@ from labellake.workflows.labeling import lake_sync, qa_routing
 from labellake.workflows.labeling.backends.groundtruth import GroundTruthBackend
 from labellake.workflows.labeling.backends.local import LocalBackend
 from labellake.workflows.labeling.backends.simulated import SimulatedBackend, SimulationConfig
+from labellake.workflows.labeling.dynamo import DynamoStateStore
 from labellake.workflows.labeling.engine import Engine, EngineConfig
 from labellake.workflows.labeling.runner import Runner
 from labellake.workflows.labeling.state import StateStore
@@ -18,7 +19,7 @@ from labellake.workflows.labeling.stepfunctions import StepFunctions, Worker
 def build_engine(home: Home) -> Engine:
     settings = home.settings
     aws = {"region": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
-    state = StateStore(home.state_db)
+    state = _state_store(home)
     simulated = SimulatedBackend(
         home.objects,
         SimulationConfig(
@@ -55,6 +56,17 @@ def build_engine(home: Home) -> Engine:
         engine.orchestrator = _stepfunctions(settings)
         engine.orchestrator.install(engine)
     return engine
+
+
+def _state_store(home: Home) -> StateStore:
+    settings = home.settings
+    if settings.store == "dynamodb":
+        return DynamoStateStore(
+            home.state_db,
+            client("dynamodb", settings.aws_region, settings.aws_endpoint_url),
+            settings.aws_names()["state_table"],
+        )
+    return StateStore(home.state_db)
 
 
 def _stepfunctions(settings: Settings) -> StepFunctions:
