@@ -4,12 +4,15 @@ then the demo batch driven by Step Functions with the lake on S3 and Glue."""
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections import Counter
 from pathlib import Path
 
 import boto3
 import pytest
 
 from labellake.portal.cli import main
+from labellake.workflows import aws
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -68,6 +71,13 @@ def test_bootstrap_then_the_demo_on_the_aws_profile(
     ]
     executions = sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
     assert [(e["name"], e["status"]) for e in executions] == [("aws1", "SUCCEEDED")]
+    # The batch's records are in the DynamoDB state table, not in the local SQLite file.
+    dynamodb = boto3.client("dynamodb", endpoint_url=sfn_endpoint, region_name="us-east-1")
+    items = dynamodb.scan(TableName="cli-aws-state")["Items"]
+    kinds = Counter(item["ItemType"]["S"] for item in items)
+    assert (kinds["BATCH"], kinds["LEVEL"], kinds["JOB"]) == (1, 2, 4)
+    with sqlite3.connect(tmp_path / "home" / "state.db") as con:
+        assert con.execute("SELECT count(*) FROM batches").fetchone() == (0,)
 
 
 def test_missing_resources_are_named_and_nothing_is_recorded(
@@ -87,6 +97,11 @@ def test_missing_resources_are_named_and_nothing_is_recorded(
     assert "labellake --profile aws aws bootstrap" in err
     s3 = boto3.client("s3", endpoint_url=sfn_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket="cli-missing-123456789012-us-east-1")
+    code, _, err = run(capsys, *demo)
+    assert code == 2 and err.count("\n") == 1
+    assert "DynamoDB state table cli-missing-state does not exist" in err
+    dynamodb = boto3.client("dynamodb", endpoint_url=sfn_endpoint, region_name="us-east-1")
+    dynamodb.create_table(**aws._state_table("cli-missing-state"))
     code, _, err = run(capsys, *demo)
     assert code == 2 and err.count("\n") == 1
     assert "no SQS queue cli-missing-tasks" in err

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import boto3
 import pytest
 
-from labellake.errors import ConflictError
+from labellake.errors import ConflictError, LabellakeError
 from labellake.workflows import aws
-from labellake.workflows.labeling.dynamo import JOB, LEVEL, DynamoStateTable, job_id, level_id
+from labellake.workflows.labeling.dynamo import (
+    JOB,
+    LEVEL,
+    DynamoStateStore,
+    DynamoStateTable,
+    job_id,
+    level_id,
+)
+from labellake.workflows.labeling.state import Event
 
 
 @pytest.fixture
@@ -67,3 +77,44 @@ def test_a_status_moves_once_from_what_was_seen(table: DynamoStateTable) -> None
     assert table.move(key, "WAIT_FOR_SMGT_RESPONSE", "COMPLETE", backend_job_id=None)
     assert "backend_job_id" not in table.get(key)
     assert not table.move("no-such-item", "PENDING", "COMPLETE")
+
+
+def test_a_missing_state_table_is_named(moto_endpoint: str, tmp_path: Path) -> None:
+    client = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    with pytest.raises(LabellakeError, match="state table nowhere-state does not exist.*bootstrap"):
+        DynamoStateStore(tmp_path / "state.db", client, "nowhere-state")
+
+
+def test_missing_credentials_are_said_plainly(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    session = boto3.session.Session(region_name="us-east-1")
+    client = session.client("dynamodb", endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(LabellakeError, match="no AWS credentials to reach the DynamoDB state"):
+        DynamoStateStore(tmp_path / "state.db", client, "any-state")
+
+
+def test_names_are_taken_in_any_case_and_stay_taken(
+    table: DynamoStateTable, tmp_path: Path
+) -> None:
+    store = DynamoStateStore(tmp_path / "state.db", table.client, table.table)
+    batch = {"batch_id": "Mixed", "status": "IN_PROGRESS", "attempt": 1, "token": "t"}
+    batch |= {"created_at": "2026-11-26T00:00:00+00:00", "request": "{}"}
+    store.create_batch(
+        batch,
+        [{"batch_id": "Mixed", "level": 1, "status": "PENDING"}],
+        [{"batch_id": "Mixed", "job_name": "Mixed-Job", "level": 1, "status": "PENDING"}],
+        Event("BatchCreated", batch_id="Mixed"),
+    )
+    assert store.batch("mixed")["batch_id"] == "Mixed"
+    assert store.job("MIXED-JOB")["job_name"] == "Mixed-Job"
+    assert sorted(store.names_taken(["MIXED", "mixed-job", "other"])) == ["Mixed", "Mixed-Job"]
+    with pytest.raises(ConflictError):
+        store.create_batch({**batch, "batch_id": "MIXED"}, [], [], Event("BatchCreated"))
+    store.delete_batch("mixed", ["Mixed-Job"], "2026-11-26T01:00:00+00:00", Event("BatchDeleted"))
+    assert store.batch("Mixed") is None and store.job("Mixed-Job") is None
+    assert sorted(store.names_taken(["mixed", "MIXED-JOB"])) == ["Mixed", "Mixed-Job"]
