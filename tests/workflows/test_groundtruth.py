@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from labellake.errors import LabellakeError
@@ -264,12 +265,29 @@ def test_throttling_is_retried_with_backoff() -> None:
     stubber = Stubber(client)
     stubber.activate()
     backend = GroundTruthBackend(client, ROLE, "us-east-1", sleep=slept.append)
-    for _ in range(3):
-        stubber.add_client_error("stop_labeling_job", service_error_code="ThrottlingException")
+    for code in ("ThrottlingException", "ThrottlingException", "ServiceUnavailable"):
+        stubber.add_client_error("stop_labeling_job", service_error_code=code)
     stubber.add_response("stop_labeling_job", {}, {"LabelingJobName": "job-a"})
     backend.stop_job("job-a")
     assert len(slept) == 3 and slept[0] < slept[2]
     stubber.assert_no_pending_responses()
+
+
+def test_retries_end_and_other_errors_are_not_retried() -> None:
+    slept: list[float] = []
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.activate()
+    backend = GroundTruthBackend(client, ROLE, "us-east-1", sleep=slept.append, max_attempts=3)
+    for _ in range(3):
+        stubber.add_client_error("stop_labeling_job", service_error_code="ThrottlingException")
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        backend.call(client, "stop_labeling_job", LabelingJobName="job-a")
+    assert len(slept) == 2  # three attempts in all
+    stubber.add_client_error("stop_labeling_job", service_error_code="ValidationException")
+    with pytest.raises(ClientError, match="ValidationException"):
+        backend.call(client, "stop_labeling_job", LabelingJobName="job-a")
+    assert len(slept) == 2
 
 
 def test_bad_settings_name_the_setting_or_resource() -> None:

@@ -92,11 +92,13 @@ def runner_for(engine: Engine, poll_s: float) -> Runner | Worker:
 
 
 def _groundtruth(settings: Settings, aws: dict[str, str | None]) -> GroundTruthBackend:
+    # The backend retries throttled calls with its own backoff; botocore's retries stay
+    # off for its clients so the two do not multiply.
     return GroundTruthBackend(
-        client("sagemaker", settings.aws_region, settings.aws_endpoint_url),
+        client("sagemaker", settings.aws_region, settings.aws_endpoint_url, max_attempts=1),
         settings.aws_role_arn,
         settings.aws_region,
-        sqs=client("sqs", settings.aws_region, settings.aws_endpoint_url),
+        sqs=client("sqs", settings.aws_region, settings.aws_endpoint_url, max_attempts=1),
         queue_name=settings.aws_names()["events_queue"],
         endpoint_url=aws["endpoint_url"],
     )

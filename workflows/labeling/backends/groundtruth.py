@@ -9,7 +9,9 @@ rule delivers to an SQS queue; DescribeLabelingJob answers when no event has
 arrived (or no queue is configured). Failed and Stopped jobs fail their batch
 with Ground Truth's reason.
 
-Throttled calls are retried with exponential backoff; missing credentials, an
+Throttled and transiently failing calls (5xx answers, dropped connections) are
+retried here with exponential backoff and jitter (its clients are built with
+botocore's own retries off, so the two never multiply); missing credentials, an
 unknown work team and a region without Ground Truth are errors that name the
 setting or the resource.
 """
@@ -26,8 +28,11 @@ from typing import Any
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
+    ReadTimeoutError,
 )
 
 from labellake.errors import LabellakeError, NotFoundError
@@ -80,11 +85,15 @@ KEYWORDS = {
 log = logging.getLogger(__name__)
 
 STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
-THROTTLED = {
+RETRIED = {
     "Throttling",
     "ThrottlingException",
     "TooManyRequestsException",
     "RequestLimitExceeded",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalError",
+    "ServiceUnavailable",
 }
 # An image bounding-box task needs a worker template; video and point cloud tasks use
 # Ground Truth's built-in UIs (HumanTaskUiArn).
@@ -184,23 +193,32 @@ class GroundTruthBackend:
     # -- calls ------------------------------------------------------------------------
 
     def call(self, client: Any, operation: str, **params: Any) -> dict[str, Any]:
-        """One AWS call: throttling retried with exponential backoff and jitter; missing
-        credentials said plainly."""
+        """One AWS call: throttling and transient failures retried with exponential
+        backoff and jitter; missing credentials said plainly."""
         for attempt in range(self.max_attempts):
+            last = attempt == self.max_attempts - 1
             try:
                 return getattr(client, operation)(**params)
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
-                if code in THROTTLED and attempt < self.max_attempts - 1:
-                    self.sleep(min(20.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2))
+                if code in RETRIED and not last:
+                    self._back_off(attempt)
                     continue
                 raise
+            except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError):
+                if last:
+                    raise
+                self._back_off(attempt)
+                continue
             except (NoCredentialsError, PartialCredentialsError) as exc:
                 raise LabellakeError(
                     f"no usable AWS credentials for {operation} ({exc}); set AWS_PROFILE or "
                     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
                 ) from exc
         raise AssertionError("unreachable")
+
+    def _back_off(self, attempt: int) -> None:
+        self.sleep(min(20.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2))
 
     # -- the backend interface ------------------------------------------------------------
 
