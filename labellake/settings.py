@@ -120,6 +120,17 @@ class Settings(BaseSettings):
         "state_db file) or dynamodb (the aws profile's state table; accounts and the local "
         "workforce stay in state_db). Defaults to dynamodb under the aws profile.",
     )
+    model_endpoints_max: int = Field(
+        default=5,
+        ge=1,
+        description="Model endpoints in service at once; deploying one more deletes the oldest.",
+    )
+    hpo_data_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Fraction of a run's training rows each HPO trial sees.",
+    )
     aws_prefix: str = Field(
         default="labellake",
         pattern=r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$",

@@ -731,6 +731,7 @@ def api(ctx: click.Context, host: str, port: int) -> None:
 
     from labellake.workflows.api import create_app
     from labellake.workflows.labeling.build import build_runner
+    from labellake.workflows.models.workflow import from_home as models_from_home
 
     settings: Settings = ctx.find_object(Settings)
     work = build_runner(_home(ctx))
@@ -739,7 +740,7 @@ def api(ctx: click.Context, host: str, port: int) -> None:
     thread.start()
     try:
         uvicorn.run(
-            create_app(work.engine, token=settings.api_token),
+            create_app(work.engine, token=settings.api_token, models=models_from_home(_home(ctx))),
             host=host,
             port=port,
             log_level="warning",
@@ -824,6 +825,143 @@ def up(ctx: click.Context, api_port: int, portal_port: int) -> None:
             child.kill()
 
 
+@cli.group()
+def model() -> None:
+    """Train, tune and serve regression models on the lake (the labeling-effort model)."""
+
+
+def _data_options(command):  # type: ignore[no-untyped-def]
+    for option in reversed(
+        [
+            click.option(
+                "--model-name",
+                default="labeling-effort",
+                show_default=True,
+                help="Name the model is registered and served under.",
+            ),
+            click.option(
+                "--sql",
+                "query",
+                default=None,
+                help="Lake SQL query giving the rows [default: the labeling-effort dataset].",
+            ),
+            click.option(
+                "--csv", "csv_uri", default=None, help="CSV file (path or s3:// URI) instead."
+            ),
+            click.option(
+                "--target",
+                default=None,
+                help="Column to predict [default: seconds, for the labeling-effort dataset].",
+            ),
+            click.option(
+                "--features", default=None, help="Comma-separated feature columns [default: all]."
+            ),
+            click.option(
+                "--estimator",
+                type=click.Choice(["gradient_boosting", "mlp"]),
+                default=None,
+                help="Regressor [train: the newest HPO's best, else gradient_boosting; "
+                "hpo: both are searched].",
+            ),
+            click.option("--seed", default=0, show_default=True, type=int, help="Random seed."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _run_model(ctx: click.Context, mode: str, **given: object) -> None:
+    from labellake.workflows.models import workflow
+
+    features = given.pop("features")
+    payload = {k: v for k, v in given.items() if v is not None}
+    if features:
+        payload["features"] = [f.strip() for f in str(features).split(",") if f.strip()]
+    request = workflow.parse_run_request(
+        {workflow.RunRequest.model_fields[k].alias or k: v for k, v in payload.items()}, mode
+    )
+    models = workflow.from_home(_home(ctx))
+    started = time.monotonic()
+    run_id = models.run(request, actor=_actor())
+    run = models.describe(run_id)
+    click.echo(f"model run {run_id} {run['status']} in {time.monotonic() - started:.1f}s", err=True)
+    if run["status"] != "READY":
+        raise LabellakeError(f"model run {run_id} ended {run['status']}: {run['cause']}")
+    _echo_json(
+        {
+            "runId": run_id,
+            "status": run["status"],
+            "params": run["params"],
+            "metrics": run["metrics"],
+            "endpointId": run["endpoint_id"],
+        }
+    )
+
+
+@model.command("train")
+@_data_options
+@click.option("--params", default=None, help="Hyperparameters as JSON, e.g. '{\"max_iter\": 300}'.")
+@click.pass_context
+def model_train(ctx: click.Context, params: str | None, **given: object) -> None:
+    """Train a model, register it and deploy it as an endpoint (TRAIN)."""
+    if params is not None:
+        try:
+            given["params"] = json.loads(params)
+        except json.JSONDecodeError as exc:
+            raise LabellakeError(f"--params: not JSON ({exc.msg} at column {exc.colno})") from exc
+    _run_model(ctx, "TRAIN", **given)
+
+
+@model.command("hpo")
+@_data_options
+@click.option(
+    "--trials", default=20, show_default=True, type=click.IntRange(1, 500), help="HPO trials."
+)
+@click.pass_context
+def model_hpo(ctx: click.Context, **given: object) -> None:
+    """Search the hyperparameters (Bayesian, optuna), then train, register and deploy the best."""
+    _run_model(ctx, "HPO", **given)
+
+
+@model.command("list")
+@click.option("--mode", type=click.Choice(["TRAIN", "HPO"]), default=None, help="Only these runs.")
+@click.pass_context
+def model_list(ctx: click.Context, mode: str | None) -> None:
+    """Model runs (newest first) with status, metrics and endpoint, and the endpoints."""
+    from labellake.workflows.models import workflow
+
+    models = workflow.from_home(_home(ctx))
+    _echo_json({"runs": models.runs(mode), "endpoints": models.registry.endpoints()})
+
+
+@model.command("infer")
+@click.option(
+    "--model-name", default="labeling-effort", show_default=True, help="Model or endpoint."
+)
+@click.option("--input", "given", required=True, help="Feature values as a JSON object (or list).")
+@click.option(
+    "--range",
+    "sweep",
+    default=None,
+    help='Sweep one feature, e.g. \'{"feature": "frames", "start": 10, "stop": 200}\'.',
+)
+@click.pass_context
+def model_infer(ctx: click.Context, model_name: str, given: str, sweep: str | None) -> None:
+    """Predict with the newest endpoint in service of a model."""
+    from labellake.workflows.models import workflow
+
+    def parse(option: str, text: str) -> object:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LabellakeError(f"{option}: not JSON ({exc.msg} at column {exc.colno})") from exc
+
+    models = workflow.from_home(_home(ctx))
+    rows = parse("--input", given)
+    swept = parse("--range", sweep) if sweep else None
+    _echo_json(models.infer(model_name, rows, swept))  # type: ignore[arg-type]
+
+
 @cli.command()
 @click.option("--batch-id", default=None, help="Batch id [default: the first free demoN].")
 @click.option(
@@ -841,8 +979,23 @@ def up(ctx: click.Context, api_port: int, portal_port: int) -> None:
     is_flag=True,
     help="Do nothing if the home already holds a batch (what `make run` uses).",
 )
+@click.option(
+    "--history",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 20),
+    help="Also run this many earlier batches (8 clips each, 12 to 48 frames) to give the "
+    "dashboards and the labeling-effort model a history.",
+)
 @click.pass_context
-def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int, if_empty: bool) -> None:
+def demo(
+    ctx: click.Context,
+    batch_id: str | None,
+    clips: int,
+    frames: int,
+    if_empty: bool,
+    history: int,
+) -> None:
     """Generate sample clips and run the reference 4-job, 2-level batch to completion."""
     from labellake.workflows.samples import synthetic
     from labellake.workflows.samples.demo import demo_request, free_demo_id
@@ -877,6 +1030,21 @@ def demo(ctx: click.Context, batch_id: str | None, clips: int, frames: int, if_e
             click.echo(
                 f"  level {level['level']} {job['labelingJobName']}: {job['jobOutputS3Uri']}"
             )
+    for number in range(1, history + 1):
+        earlier = synthetic.generate(
+            engine.objects,
+            dataset=f"samples/history-{number}",
+            clips=8,
+            frames=(12, 24, 48)[number % 3],
+            seed=engine.config.seed + number,
+        )
+        history_id = f"{batch_id}-history-{number}"
+        engine.submit(demo_request(history_id, earlier), actor=_actor())
+        status = _wait_for(ctx, engine, history_id)
+        if status != "COMPLETE":
+            raise LabellakeError(f"batch {history_id} ended {status}")
+    if history:
+        click.echo(f"history: {history} earlier batches of 8 clips COMPLETE")
     settings = ctx.find_object(Settings)
     where = "--profile aws" if settings.profile == "aws" else f"--home {settings.home}"
     click.echo(f"show it with: labellake {where} batch show --batch-id {batch_id}")

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from labellake import __version__
 from labellake.errors import LabellakeError
 from labellake.workflows.labeling.engine import Engine
+from labellake.workflows.models.workflow import ModelConfig, ModelWorkflow, parse_run_request
 
 
 class Unauthorized(LabellakeError):
@@ -52,7 +53,10 @@ def _field(payload: dict[str, Any], name: str, kind: type | tuple[type, ...] = s
     return value
 
 
-def create_app(engine: Engine, token: str | None = None) -> FastAPI:
+def create_app(
+    engine: Engine, token: str | None = None, models: ModelWorkflow | None = None
+) -> FastAPI:
+    models = models or ModelWorkflow(engine.state, engine.objects, engine.lake, ModelConfig())
     app = FastAPI(
         title="labellake",
         version=__version__,
@@ -143,5 +147,43 @@ def create_app(engine: Engine, token: str | None = None) -> FastAPI:
 
         local = Workforce(engine.state, engine.config.region, engine.config.account)
         return {"workteams": engine.backend.workforce() + local.teams()}
+
+    @app.post("/model")
+    async def start_training(request: Request, actor: str = Depends(authorize)) -> dict[str, Any]:
+        """Start a TRAIN run: train, register, deploy; 400 names a bad field or column."""
+        run = parse_run_request(await _json_object(request), "TRAIN")
+        run_id = await run_in_threadpool(models.start, run, actor)
+        return {"runId": run_id, "modelName": run.model_name, "status": "TRAINING_MODEL"}
+
+    @app.get("/model")
+    def list_models(actor: str = Depends(authorize)) -> dict[str, Any]:
+        """Every model run (TRAIN and HPO) with its status, and the endpoints."""
+        return {"runs": models.listing(), "endpoints": models.endpoints()}
+
+    @app.post("/hpo")
+    async def start_tuning(request: Request, actor: str = Depends(authorize)) -> dict[str, Any]:
+        """Start an HPO run: the search, then the best model trained, registered, deployed."""
+        run = parse_run_request(await _json_object(request), "HPO")
+        run_id = await run_in_threadpool(models.start, run, actor)
+        return {"runId": run_id, "modelName": run.model_name, "status": "TRAINING_MODEL"}
+
+    @app.get("/hpo")
+    def list_tuning(actor: str = Depends(authorize)) -> dict[str, Any]:
+        """HPO runs with their statuses and every trial."""
+        return {"runs": models.listing("HPO", trials=True)}
+
+    @app.post("/infer")
+    async def infer(request: Request, actor: str = Depends(authorize)) -> dict[str, Any]:
+        """{modelName, input, range}: predictions, and one input swept over its values."""
+        payload = await _json_object(request)
+        extra = sorted(set(payload) - {"modelName", "input", "range"})
+        if extra:
+            raise LabellakeError(f"{extra[0]}: unknown field; give modelName, input and range")
+        name = payload.get("modelName", "labeling-effort")
+        if not isinstance(name, str):
+            raise LabellakeError("modelName: expected a string")
+        if "input" not in payload:
+            raise LabellakeError("input: required field is missing")
+        return await run_in_threadpool(models.infer, name, payload["input"], payload.get("range"))
 
     return app

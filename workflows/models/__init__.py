@@ -1,0 +1,1 @@
+"""Models trained on the lake: the labeling-effort model and any tabular regression."""
