@@ -35,7 +35,7 @@ install-dev: $(VENV)/.installed-dev
 # portal (http://127.0.0.1:8501) and the API until Ctrl-C.
 run: install
 	$(BIN)/labellake doctor
-	$(BIN)/labellake demo --if-empty
+	$(BIN)/labellake demo --if-empty --history 3
 	$(BIN)/labellake up
 
 lint: install-dev

@@ -22,6 +22,7 @@ PAGES = [
     st.Page(HERE / "screens/quality.py", title="Quality", icon=":material/rule:"),
     st.Page(HERE / "screens/documents.py", title="Documents", icon=":material/description:"),
     st.Page(HERE / "screens/benchmarks.py", title="Benchmarks", icon=":material/speed:"),
+    st.Page(HERE / "screens/models.py", title="Models", icon=":material/model_training:"),
     st.Page(HERE / "screens/sql_console.py", title="SQL", icon=":material/terminal:"),
 ]
 

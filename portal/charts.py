@@ -254,3 +254,42 @@ def benchmark_cost(rows: pd.DataFrame) -> alt.Chart:
             ],
         )
     )
+
+
+def hpo_trials(trials: pd.DataFrame) -> alt.LayerChart:
+    """Each HPO trial's objective (columns number, value, estimator) with the best so far."""
+    ordered = trials.sort_values("number").assign(best=lambda f: f["value"].cummin())
+    base = alt.Chart(ordered).encode(x=alt.X("number:Q", title="trial"))
+    points = base.mark_circle(size=60).encode(
+        y=alt.Y("value:Q", title="validation p95 absolute error"),
+        color=alt.Color("estimator:N", title="estimator"),
+        tooltip=["number", "estimator", alt.Tooltip("value:Q", format=".1f")],
+    )
+    best = base.mark_line(color="#2e7d32", interpolate="step-after").encode(
+        y="best:Q", tooltip=[alt.Tooltip("best:Q", title="best so far", format=".1f")]
+    )
+    return points + best
+
+
+def param_importance(importance: pd.DataFrame) -> alt.Chart:
+    """Bars of hyperparameter importance (columns parameter, importance)."""
+    return (
+        alt.Chart(importance)
+        .mark_bar()
+        .encode(
+            x=alt.X("importance:Q", title="importance", axis=alt.Axis(format="%")),
+            y=alt.Y("parameter:N", sort="-x", title=None),
+            tooltip=["parameter", alt.Tooltip("importance:Q", format=".1%")],
+        )
+    )
+
+
+def prediction_sweep(sweep: pd.DataFrame, feature: str, target: str, numeric: bool) -> alt.Chart:
+    """The prediction as one input varies (columns value, prediction)."""
+    chart = alt.Chart(sweep)
+    marks = chart.mark_line(point=True) if numeric else chart.mark_bar()
+    return marks.encode(
+        x=alt.X("value:Q" if numeric else "value:N", title=feature),
+        y=alt.Y("prediction:Q", title=f"predicted {target}"),
+        tooltip=["value", alt.Tooltip("prediction:Q", format=".1f")],
+    )

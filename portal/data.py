@@ -145,3 +145,28 @@ def worker_names() -> dict[str, str]:
     """Worker id -> name, for the simulated workforce and the local one."""
     teams = (run(lambda: engine().backend.workforce()) or []) + local_teams()
     return {w["workerId"]: w["name"] for team in teams for w in team["workers"]}
+
+
+@st.cache_resource
+def _models(key: str):  # type: ignore[no-untyped-def]
+    from labellake.workflows.models.workflow import from_home
+
+    return from_home(_home(key))
+
+
+def models():  # type: ignore[no-untyped-def]
+    """The model workflow: runs start in this process's background thread."""
+    return _models(_key())
+
+
+@st.cache_data(ttl=REFRESH_S, show_spinner=False)
+def _frames(key: str, source_refs: tuple[str, ...]) -> list[int]:
+    from labellake.workflows.models.effort import clip_frames
+
+    engine = _engine(key)
+    return clip_frames(list(source_refs), engine._read)
+
+
+def frames(source_refs: list[str]) -> list[int]:
+    """Frames per data object (sequence files read once, then cached)."""
+    return _frames(_key(), tuple(source_refs))

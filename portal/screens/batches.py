@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from labellake.errors import LabellakeError, NotFoundError
 from labellake.lake.store import read_uri
 from labellake.portal import auth, batch_form, data
 from labellake.workflows.labeling.spec import MODALITIES
@@ -32,6 +33,48 @@ def confirm_delete(batch_id: str) -> None:
         st.cache_data.clear()
         st.success(f"Batch {batch_id} deleted.")
         st.rerun()
+
+
+def effort_estimate(
+    jobs: list[dict[str, object]], source: list[str] | str, sampling: float, team: str
+) -> None:
+    """The batch's worker-hours from the newest READY labeling-effort model."""
+    from labellake.workflows.labeling import formats
+    from labellake.workflows.labeling.spec import default_workteam_arn
+    from labellake.workflows.models.effort import estimate
+
+    try:
+        if isinstance(source, str):
+            lines = formats.parse_manifest(engine._read(source), source) if source else []
+            refs = [str(line.get("source-ref") or line.get("source")) for line in lines]
+        else:
+            refs = source
+        frames = data.frames(refs)
+        rows = [
+            {
+                **job,
+                "team": (team if int(job["level"] or 1) == 1 and team else None)
+                or default_workteam_arn(
+                    int(job["level"] or 1), engine.config.region, engine.config.account
+                ),
+            }
+            for job in jobs
+        ]
+        estimated = estimate(data.models(), rows, frames, sampling)
+    except NotFoundError:
+        st.caption(
+            "No worker-hours estimate: no READY labeling-effort model yet. Train one on the "
+            "Models page or with `labellake model train`."
+        )
+        return
+    except LabellakeError as exc:
+        st.caption(f"No worker-hours estimate: {exc}")
+        return
+    st.metric(
+        "Estimated worker-hours",
+        f"{estimated['hours']:.1f} h",
+        help=f"{estimated['tasks']} tasks, from model run {estimated['runId']}",
+    )
 
 
 with st.expander("Create a batch", expanded=False):
@@ -155,6 +198,7 @@ with st.expander("Create a batch", expanded=False):
         team or None,
         backend if backend != default_backend else None,
     )
+    effort_estimate(jobs, picked if source == "Pick clips" else manifest, sampling, team)
     st.json(request, expanded=False)
     ready = bool(batch_id) and (source != "Pick clips" or bool(picked))
     if st.button("Submit batch", type="primary", disabled=not ready):

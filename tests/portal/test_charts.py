@@ -86,6 +86,22 @@ CASES = {
             {"job_name": ["j"], "check": ["iou_drop"], "findings": [7], "data_objects": [2]}
         ),
     ),
+    "hpo_trials": (
+        charts.hpo_trials,
+        pd.DataFrame({"number": [0, 1, 2], "value": [9.0, 4.0, 6.0], "estimator": ["mlp"] * 3}),
+    ),
+    "param_importance": (
+        charts.param_importance,
+        pd.DataFrame({"parameter": ["max_iter", "alpha"], "importance": [0.7, 0.3]}),
+    ),
+    "prediction_sweep": (
+        lambda f: charts.prediction_sweep(f, "frames", "seconds", True),
+        pd.DataFrame({"value": [1.0, 2.0], "prediction": [10.0, 20.0]}),
+    ),
+    "prediction_sweep_categories": (
+        lambda f: charts.prediction_sweep(f, "shape_type", "seconds", False),
+        pd.DataFrame({"value": ["box", "polyline"], "prediction": [10.0, 20.0]}),
+    ),
 }
 
 

@@ -18,6 +18,7 @@ PAGES = [
     "quality",
     "documents",
     "benchmarks",
+    "models",
     "sql_console",
 ]
 
@@ -52,12 +53,18 @@ def test_page_on_an_empty_lake(page: str, tmp_path: Path, monkeypatch: pytest.Mo
         assert any("labellake documents sample" in info.value for info in app.info)
     if page == "benchmarks":
         assert any("labellake bench published" in info.value for info in app.info)
+    if page == "models":
+        assert any("labellake model hpo" in info.value for info in app.info)
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_on_the_demo_lake(page: str, demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = open_page(demo_home, page, monkeypatch)
-    assert not app.error and not app.info
+    assert not app.error
+    if page == "models":  # two clips are too few tasks to train on: it says how to get more
+        assert any("--history" in info.value for info in app.info)
+    else:
+        assert not app.info
     if page == "overview":
         metrics = {m.label: m.value for m in app.metric}
         assert metrics["Batches"] == "1" and metrics["Objects labeled"] != "0"
@@ -277,3 +284,71 @@ def test_workers_sign_in_with_their_invite_and_see_no_dashboards(
     assert not app.exception
     assert app.title[0].value == "Tasks" and not app.metric  # a worker sees only their tasks
     assert force.accounts.sign_in("wendy", "wendy-password")["role"] == "worker"
+
+
+@pytest.fixture(scope="module")
+def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo lake with one earlier batch, an HPO run and a TRAIN run of the effort model."""
+    home = tmp_path_factory.mktemp("model-home")
+    for argv in (
+        ["demo", "--batch-id", "demo1", "--clips", "1", "--frames", "6", "--history", "1"],
+        ["model", "hpo", "--trials", "3"],
+        ["model", "train"],
+    ):
+        with pytest.raises(SystemExit) as done:
+            main(["--home", str(home), *argv])
+        assert done.value.code == 0, argv
+    return home
+
+
+def test_models_page_shows_runs_the_search_and_inference(
+    model_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(model_home, "models", monkeypatch)
+    assert not app.error and not app.info
+    runs = app.dataframe[0].value
+    assert list(runs["status"]) == ["READY", "READY"] and set(runs["mode"]) == {"TRAIN", "HPO"}
+    assert (runs["p95 abs error"] < runs["median baseline p95"]).all()
+    assert "Objective by trial" in " ".join(c.value for c in app.caption)
+    predicted = next(m for m in app.metric if m.label == "Predicted seconds")
+    assert float(predicted.value.replace(",", "")) > 0
+    frames = next(n for n in app.number_input if n.label == "frames")
+    frames.set_value(40).run()
+    assert not app.error
+    larger = float(
+        next(m for m in app.metric if m.label == "Predicted seconds").value.replace(",", "")
+    )
+    assert larger > float(predicted.value.replace(",", ""))
+
+
+def test_a_run_started_in_the_form_is_listed(
+    model_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(model_home, "models", monkeypatch)
+    app.text_input(key="model-name").input("from-the-form")
+    next(b for b in app.button if b.label == "Start run").click().run()
+    assert not app.error, [e.value for e in app.error]
+    assert any("from-the-form" in s.value and "started" in s.value for s in app.success)
+    from labellake.portal import data
+
+    data.models().wait()
+    app.run()
+    assert "from-the-form" in " ".join(app.dataframe[0].value["run"])
+
+
+def test_the_batch_form_estimates_worker_hours(
+    model_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(model_home, "batches", monkeypatch)
+    app.text_input[0].input("estimated").run()
+    clips = next(s for s in app.multiselect if s.label == "Clips")
+    clips.set_value(clips.options[:2]).run()
+    estimate = next(m for m in app.metric if m.label == "Estimated worker-hours")
+    assert estimate.value.endswith(" h") and float(estimate.value[:-2]) > 0
+
+
+def test_the_batch_form_says_when_no_effort_model_exists(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(demo_home, "batches", monkeypatch)
+    assert any("no READY labeling-effort model" in c.value for c in app.caption)
