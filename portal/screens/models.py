@@ -161,9 +161,17 @@ columns = st.columns(4)
 for index, (feature, described) in enumerate(profile.items()):
     cell = columns[index % 4]
     if described["kind"] == "numeric":
-        row[feature] = cell.number_input(
-            feature, value=float(described["median"]), key=f"infer-{endpoint_id}-{feature}"
-        )
+        if described.get("integer"):
+            row[feature] = cell.number_input(
+                feature,
+                value=round(described["median"]),
+                step=1,
+                key=f"infer-{endpoint_id}-{feature}",
+            )
+        else:
+            row[feature] = cell.number_input(
+                feature, value=float(described["median"]), key=f"infer-{endpoint_id}-{feature}"
+            )
     else:
         options = list(described["values"]) or [described["mode"]]
         row[feature] = cell.selectbox(

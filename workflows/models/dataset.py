@@ -58,6 +58,7 @@ class Dataset:
                 "min": float(column.min()),
                 "max": float(column.max()),
                 "median": float(column.median()),
+                "integer": bool((column == column.round()).all()),
             }
         for name in self.categorical:
             counts = self.frame[name].astype(str).value_counts()

@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ import joblib
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from labellake.errors import LabellakeError, NotFoundError
@@ -269,7 +271,10 @@ class ModelWorkflow:
             model = estimators.build(
                 estimator, params, data.numeric, data.categorical, log_target, request.seed
             )
-            model.fit(fit_x, fit_y)
+            with warnings.catch_warnings():
+                # Trials are brief by design: an MLP stopped early is scored as it is.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(fit_x, fit_y)
             return estimators.metrics(val_y, model.predict(val_x))["p95_abs_error"]
 
         def record(study: Any, trial: Any) -> None:
@@ -418,8 +423,6 @@ def _camel(name: str) -> str:
 
 
 def _importance(study: Any) -> dict[str, float]:
-    import warnings
-
     import optuna
 
     try:

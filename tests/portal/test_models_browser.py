@@ -1,0 +1,107 @@
+"""The Models page in headless Chromium: `labellake up` on a demo lake with history, an
+HPO run and a TRAIN run from the command line, one more run started in the form, and
+inference through the page and through POST /infer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.portal.browsing import COMMAND, needs_chromium, serve
+
+pytestmark = needs_chromium
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    home = tmp_path_factory.mktemp("models-home")
+    for argv in (
+        ["demo", "--batch-id", "demo1", "--clips", "1", "--frames", "6", "--history", "1"],
+        ["model", "hpo", "--trials", "6"],
+    ):
+        subprocess.run([*COMMAND, "--home", str(home), *argv], check=True, capture_output=True)
+    with serve(home, model_endpoints_max="2") as urls:
+        yield urls
+
+
+def _post(url: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def _runs(api: str) -> dict[str, dict[str, object]]:
+    with urllib.request.urlopen(f"{api}/model", timeout=30) as answer:
+        return {run["runId"]: run for run in json.load(answer)["runs"]}
+
+
+def test_the_models_page_shows_it_all(served, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    api = str(served["api"])
+    page = browser.new_page(viewport={"width": 1400, "height": 2600})
+    page.goto(f"{served['portal']}/models")
+    page.get_by_role("heading", name="Models").first.wait_for(timeout=60_000)
+    # The HPO search: the objective by trial and the parameter importance.
+    page.get_by_text("Objective by trial").wait_for(timeout=60_000)
+    page.get_by_text("Parameter importance").wait_for(timeout=30_000)
+    # Inference on the READY endpoint, with the sweep chart.
+    page.get_by_test_id("stMetricLabel").get_by_text("Predicted seconds").wait_for(timeout=60_000)
+    assert page.locator(".vega-embed").count() >= 3
+    # A TRAIN run started in the form goes to READY while the page follows it.
+    page.get_by_text("Start a run").click()
+    page.get_by_label("Model name").fill("labeling-effort")
+    page.get_by_role("button", name="Start run").click()
+    page.get_by_text("started; its status follows below").wait_for(timeout=60_000)
+    deadline = time.monotonic() + 120
+    while True:
+        trained = [r for r in _runs(api).values() if r["mode"] == "TRAIN"]
+        if trained and trained[0]["status"] in ("READY", "ERROR"):
+            break
+        assert time.monotonic() < deadline, "the run started in the form did not finish"
+        time.sleep(1)
+    assert trained[0]["status"] == "READY", trained[0]["cause"]
+    # The runs grid is a canvas; its cells are in the page for assistive technology.
+    page.get_by_text(str(trained[0]["runId"])).first.wait_for(state="attached", timeout=30_000)
+    page.wait_for_timeout(4000)  # the runs list refreshes every 3 s
+    assert page.get_by_text("Traceback").count() == 0
+    page.screenshot(path=str(tmp_path / "models.png"), full_page=True)
+    if DOCS.is_dir():
+        shutil.copy(tmp_path / "models.png", DOCS / "models-page.png")
+    page.close()
+
+    row = {
+        "frames": 24,
+        "objects": 3,
+        "level": 1,
+        "shape_type": "box",
+        "modality": "VideoObjectTracking",
+        "team": "first-level",
+        "worker": "nobody",
+    }
+    status, answer = _post(f"{api}/infer", {"modelName": "labeling-effort", "input": row})
+    assert status == 200 and answer["predictions"][0] > 0
+    status, answer = _post(f"{api}/infer", {"modelName": "labeling-effort", "input": {"frames": 2}})
+    assert status == 400 and "missing feature(s) objects" in str(answer["message"])
+    # With at most 2 endpoints, a third deployment deletes the oldest.
+    status, started = _post(f"{api}/model", {"modelName": "third", "params": {"max_iter": 20}})
+    assert status == 200
+    deadline = time.monotonic() + 120
+    while _runs(api)[str(started["runId"])]["status"] not in ("READY", "ERROR"):
+        assert time.monotonic() < deadline
+        time.sleep(1)
+    with urllib.request.urlopen(f"{api}/model", timeout=30) as listing:
+        endpoints = json.load(listing)["endpoints"]
+    assert [e["status"] for e in endpoints].count("InService") == 2
+    assert [e["status"] for e in endpoints].count("Deleted") == 1
