@@ -199,6 +199,8 @@ class Settings(BaseSettings):
             "state_table": self.aws_state_table or f"{prefix}-state",
             "state_machine": f"{prefix}-batches",
             "task_queue": f"{prefix}-tasks",
+            "model_queue": f"{prefix}-model-tasks",
+            "model_machine": f"{prefix}-models",
             "events_queue": f"{prefix}-labeling-events",
             "events_rule": f"{prefix}-labeling-job-state-change",
             "glue_database": prefix.replace("-", "_"),

@@ -701,6 +701,8 @@ def worker(ctx: click.Context) -> None:
     """
     from labellake.workflows.labeling.build import build_runner
     from labellake.workflows.labeling.stepfunctions import Worker
+    from labellake.workflows.models.workflow import from_home as models_from_home
+    from labellake.workflows.models.workflow import model_worker
 
     settings: Settings = ctx.find_object(Settings)
     if settings.workflow_engine != "stepfunctions":
@@ -711,14 +713,19 @@ def worker(ctx: click.Context) -> None:
         )
     work = build_runner(_home(ctx))
     assert isinstance(work, Worker)
+    models = model_worker(models_from_home(_home(ctx)))
+    models.machine.queue_url  # noqa: B018 - a missing queue is said now, in one line
     stop = threading.Event()
     click.echo(
-        f"labellake worker: steps from SQS queue {settings.aws_names()['task_queue']} "
-        "(Ctrl-C stops)",
+        f"labellake worker: steps from SQS queues {settings.aws_names()['task_queue']} and "
+        f"{settings.aws_names()['model_queue']} (Ctrl-C stops)",
         err=True,
     )
+    thread = threading.Thread(target=models.run, args=(stop,), name="labellake-models")
+    thread.start()
     with _stop_on_signals(stop):
         work.run(stop)
+    thread.join(timeout=10)
 
 
 @cli.command()
@@ -732,22 +739,33 @@ def api(ctx: click.Context, host: str, port: int) -> None:
     from labellake.workflows.api import create_app
     from labellake.workflows.labeling.build import build_runner
     from labellake.workflows.models.workflow import from_home as models_from_home
+    from labellake.workflows.models.workflow import model_worker
 
     settings: Settings = ctx.find_object(Settings)
     work = build_runner(_home(ctx))
+    models = models_from_home(_home(ctx))
     stop = threading.Event()
-    thread = threading.Thread(target=work.run, args=(stop,), name="labellake-runner", daemon=True)
-    thread.start()
+    threads = [
+        threading.Thread(target=work.run, args=(stop,), name="labellake-runner", daemon=True)
+    ]
+    steps = model_worker(models)  # model runs on Step Functions: their steps run here too
+    if steps is not None:
+        threads.append(
+            threading.Thread(target=steps.run, args=(stop,), name="labellake-models", daemon=True)
+        )
+    for thread in threads:
+        thread.start()
     try:
         uvicorn.run(
-            create_app(work.engine, token=settings.api_token, models=models_from_home(_home(ctx))),
+            create_app(work.engine, token=settings.api_token, models=models),
             host=host,
             port=port,
             log_level="warning",
         )
     finally:
         stop.set()
-        thread.join(timeout=10)
+        for thread in threads:
+            thread.join(timeout=10)
 
 
 @cli.command()

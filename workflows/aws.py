@@ -109,6 +109,14 @@ def template(settings: Settings) -> dict[str, Any]:
                 "SqsManagedSseEnabled": True,
             },
         },
+        "ModelStepsQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": names["model_queue"],
+                "VisibilityTimeout": STEPS_VISIBILITY_S,
+                "SqsManagedSseEnabled": True,
+            },
+        },
         "EventsQueue": {
             "Type": "AWS::SQS::Queue",
             "Properties": {"QueueName": names["events_queue"], "SqsManagedSseEnabled": True},
@@ -213,7 +221,11 @@ def template(settings: Settings) -> dict[str, Any]:
                             "Version": "2012-10-17",
                             "Statement": [
                                 _statement(
-                                    ["sqs:SendMessage"], [{"Fn::GetAtt": ["StepsQueue", "Arn"]}]
+                                    ["sqs:SendMessage"],
+                                    [
+                                        {"Fn::GetAtt": ["StepsQueue", "Arn"]},
+                                        {"Fn::GetAtt": ["ModelStepsQueue", "Arn"]},
+                                    ],
                                 )
                             ],
                         },
@@ -297,13 +309,25 @@ def template(settings: Settings) -> dict[str, Any]:
 
 
 def _groundtruth_statements(bucket_arn: Any, objects_arn: Any, logs_arn: Any) -> list[Any]:
-    """What Ground Truth's role may do: read the inputs, write the outputs, log."""
+    """What the SageMaker role (Ground Truth's labeling jobs, and the model runs' training
+    jobs and endpoints) may do: read the inputs, write the outputs, pull the scikit-learn
+    container, log and report metrics."""
     return [
         _statement(["s3:ListBucket"], [bucket_arn]),
         _statement(["s3:GetObject", "s3:PutObject"], [objects_arn]),
         _statement(
             ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], [logs_arn]
         ),
+        _statement(
+            ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            ["*"],  # SageMaker's own container registries, in accounts of AWS's
+        ),
+        {
+            "Effect": "Allow",
+            "Action": ["cloudwatch:PutMetricData"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}},
+        },
     ]
 
 
@@ -333,7 +357,11 @@ def _worker_statements(settings: Settings, bucket_arn: Any, objects_arn: Any) ->
                 "sqs:GetQueueUrl",
                 "sqs:ChangeMessageVisibility",
             ],
-            [{"Fn::GetAtt": ["StepsQueue", "Arn"]}, {"Fn::GetAtt": ["EventsQueue", "Arn"]}],
+            [
+                {"Fn::GetAtt": ["StepsQueue", "Arn"]},
+                {"Fn::GetAtt": ["EventsQueue", "Arn"]},
+                {"Fn::GetAtt": ["ModelStepsQueue", "Arn"]},
+            ],
         ),
         _statement(
             [
@@ -366,6 +394,43 @@ def _worker_statements(settings: Settings, bucket_arn: Any, objects_arn: Any) ->
                 arn(
                     f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:{prefix}-batches-*"
                 ),
+                arn(
+                    f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{prefix}-models"
+                ),
+                arn(
+                    f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:{prefix}-models:*"
+                ),
+            ],
+        ),
+        _statement(
+            [
+                "sagemaker:CreateTrainingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:CreateHyperParameterTuningJob",
+                "sagemaker:DescribeHyperParameterTuningJob",
+                "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+                "sagemaker:CreateModel",
+                "sagemaker:DeleteModel",
+                "sagemaker:CreateEndpointConfig",
+                "sagemaker:DeleteEndpointConfig",
+                "sagemaker:CreateEndpoint",
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:DeleteEndpoint",
+                "sagemaker:InvokeEndpoint",
+            ],
+            [
+                arn(
+                    "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:"
+                    + kind
+                    + "/*"
+                )
+                for kind in (
+                    "training-job",
+                    "hyper-parameter-tuning-job",
+                    "model",
+                    "endpoint-config",
+                    "endpoint",
+                )
             ],
         ),
         _statement(
@@ -509,6 +574,9 @@ class Bootstrap:
             steps_arn = self.queue(
                 self.names["task_queue"], {"VisibilityTimeout": str(STEPS_VISIBILITY_S)}
             )
+            model_steps_arn = self.queue(
+                self.names["model_queue"], {"VisibilityTimeout": str(STEPS_VISIBILITY_S)}
+            )
             events_arn = self.queue(self.names["events_queue"], {})
             self.events_rule(events_arn)
             self.state_table()
@@ -528,7 +596,7 @@ class Bootstrap:
             self.role(
                 self.names["states_role"],
                 "states.amazonaws.com",
-                [_statement(["sqs:SendMessage"], [steps_arn])],
+                [_statement(["sqs:SendMessage"], [steps_arn, model_steps_arn])],
             )
             self.work_teams()
         except (NoCredentialsError, PartialCredentialsError) as exc:

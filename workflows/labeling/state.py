@@ -216,7 +216,11 @@ MIGRATIONS: tuple[str, ...] = (
         actor TEXT,
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
-        completed_at TEXT
+        completed_at TEXT,
+        execution_arn TEXT,
+        step TEXT,
+        task_token TEXT,
+        backend_job TEXT
     );
     CREATE INDEX model_runs_name ON model_runs(model_name, created_at);
     CREATE TABLE model_trials (

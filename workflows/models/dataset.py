@@ -20,6 +20,7 @@ from labellake import sql
 from labellake.errors import LabellakeError
 from labellake.lake import Lake
 from labellake.lake.store import read_uri
+from labellake.workflows.models import estimators
 
 EFFORT_QUERY = "models/task_effort"
 EFFORT_TARGET = "seconds"
@@ -50,24 +51,7 @@ class Dataset:
 
     def profile(self) -> dict[str, Any]:
         """Per feature: its kind, and the range (numbers) or the values (categories)."""
-        described: dict[str, Any] = {}
-        for name in self.numeric:
-            column = self.frame[name].astype(float)
-            described[name] = {
-                "kind": "numeric",
-                "min": float(column.min()),
-                "max": float(column.max()),
-                "median": float(column.median()),
-                "integer": bool((column == column.round()).all()),
-            }
-        for name in self.categorical:
-            counts = self.frame[name].astype(str).value_counts()
-            described[name] = {
-                "kind": "categorical",
-                "values": sorted(counts.index.tolist())[:200],
-                "mode": str(counts.index[0]),
-            }
-        return described
+        return estimators.profile(self.frame, self.numeric, self.categorical)
 
 
 def from_arrow(

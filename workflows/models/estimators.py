@@ -97,24 +97,65 @@ def build(
     )
 
 
+# The search space: name -> (kind, low, high, log scale) or ("categorical", choices).
+# HPO trials cap the iterations (BRIEF) so that each runs briefly.
+SPACE: dict[str, dict[str, tuple[Any, ...]]] = {
+    "gradient_boosting": {
+        "learning_rate": ("float", 0.01, 0.3, True),
+        "max_iter": ("int", 50, 400, False),
+        "max_leaf_nodes": ("int", 8, 64, True),
+        "min_samples_leaf": ("int", 2, 40, True),
+        "l2_regularization": ("float", 1e-6, 10.0, True),
+    },
+    "mlp": {
+        "layers": ("int", 1, 3, False),
+        "units": ("int", 8, 128, True),
+        "alpha": ("float", 1e-6, 1e-1, True),
+        "solver": ("categorical", ("adam", "sgd", "lbfgs")),
+        "learning_rate_init": ("float", 1e-4, 1e-2, True),
+    },
+}
+BRIEF = {"gradient_boosting": {"max_iter": 150}, "mlp": {"max_iter": 150}}
+
+
 def suggest(trial: Any, estimator: str, brief: bool) -> dict[str, Any]:
     """A trial's hyperparameters (optuna); ``brief`` caps the iterations of HPO trials."""
-    if estimator == "gradient_boosting":
-        return {
-            "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
-            "max_iter": trial.suggest_int("max_iter", 50, 150 if brief else 400),
-            "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 8, 64, log=True),
-            "min_samples_leaf": trial.suggest_int("min_samples_leaf", 2, 40, log=True),
-            "l2_regularization": trial.suggest_float("l2_regularization", 1e-6, 10.0, log=True),
+    params: dict[str, Any] = {}
+    for name, (kind, *bounds) in SPACE[estimator].items():
+        if kind == "categorical":
+            params[name] = trial.suggest_categorical(name, list(bounds[0]))
+            continue
+        low, high, log = bounds
+        high = min(high, BRIEF[estimator].get(name, high)) if brief else high
+        suggest_number = trial.suggest_float if kind == "float" else trial.suggest_int
+        params[name] = suggest_number(name, low, high, log=log)
+    if "max_iter" not in params:
+        params["max_iter"] = (
+            BRIEF[estimator]["max_iter"] if brief else DEFAULTS[estimator]["max_iter"]
+        )
+    return params
+
+
+def profile(frame: Any, numeric: list[str], categorical: list[str]) -> dict[str, Any]:
+    """Per feature: its kind, and the range (numbers) or the values (categories)."""
+    described: dict[str, Any] = {}
+    for name in numeric:
+        column = frame[name].astype(float)
+        described[name] = {
+            "kind": "numeric",
+            "min": float(column.min()),
+            "max": float(column.max()),
+            "median": float(column.median()),
+            "integer": bool((column == column.round()).all()),
         }
-    return {
-        "layers": trial.suggest_int("layers", 1, 3),
-        "units": trial.suggest_int("units", 8, 128, log=True),
-        "alpha": trial.suggest_float("alpha", 1e-6, 1e-1, log=True),
-        "solver": trial.suggest_categorical("solver", ["adam", "sgd", "lbfgs"]),
-        "learning_rate_init": trial.suggest_float("learning_rate_init", 1e-4, 1e-2, log=True),
-        "max_iter": 150 if brief else 500,
-    }
+    for name in categorical:
+        counts = frame[name].astype(str).value_counts()
+        described[name] = {
+            "kind": "categorical",
+            "values": sorted(counts.index.tolist())[:200],
+            "mode": str(counts.index[0]),
+        }
+    return described
 
 
 def metrics(actual: Any, predicted: Any) -> dict[str, float]:

@@ -110,6 +110,32 @@ class Registry:
             row = con.execute(query + " ORDER BY created_at DESC LIMIT 1", args).fetchone()
         return _run(row) if row else None
 
+    # -- Step Functions: the step a run's execution waits on ------------------------------
+
+    def set_task(
+        self, run_id: str, step: str | None, token: str | None, backend_job: str | None = None
+    ) -> None:
+        """Keep (or, with None, drop) the task token of the step the run's execution waits on,
+        and the SageMaker job or endpoint that step watches."""
+        with self.state.transaction() as con:
+            con.execute(
+                "UPDATE model_runs SET step = ?, task_token = ?, "
+                "backend_job = coalesce(?, backend_job) WHERE run_id = ?",
+                (step, token, backend_job, run_id),
+            )
+
+    def waiting(self) -> list[dict[str, Any]]:
+        """Runs whose execution waits on a step a worker watches."""
+        with self.state.connect() as con:
+            return [
+                _run(r)
+                for r in con.execute(
+                    "SELECT * FROM model_runs WHERE task_token IS NOT NULL AND status NOT IN "
+                    "(?, ?) ORDER BY created_at",
+                    (READY, ERROR),
+                )
+            ]
+
     # -- trials -------------------------------------------------------------------------
 
     def add_trial(

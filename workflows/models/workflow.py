@@ -102,6 +102,8 @@ class ModelWorkflow:
         self.objects = objects
         self.lake = lake
         self.config = config or ModelConfig()
+        # On AWS: a ModelStateMachine; runs then train and deploy on SageMaker.
+        self.orchestrator: Any = None
         self._served: dict[str, dict[str, Any]] = {}  # endpoint id -> loaded artifact
         self._lock = threading.Lock()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
@@ -134,16 +136,29 @@ class ModelWorkflow:
         return run_id
 
     def run(self, request: RunRequest, actor: str | None = None, csv: bytes | None = None) -> str:
-        """Load, record and carry out a run in this thread; returns its id."""
+        """Load, record and carry out a run in this thread (on AWS: start its execution and
+        work its steps here until it ends); returns its id."""
         data = self.dataset(request, csv)
         run_id = self.submit(request, data, actor)
-        self.execute(run_id, request, data)
+        if self.orchestrator is None:
+            self.execute(run_id, request, data)
+            return run_id
+        from labellake.workflows.models.stepfunctions import ModelWorker
+
+        self.orchestrator.start(self.registry, run_id, request, data)
+        ModelWorker(self, self.orchestrator).run(
+            threading.Event(),
+            until=lambda: self.registry.run(run_id)["status"] in (READY, ERROR),
+        )
         return run_id
 
     def start(self, request: RunRequest, actor: str | None = None, csv: bytes | None = None) -> str:
         """Load and record a run now, carry it out in the background (one at a time)."""
         data = self.dataset(request, csv)
         run_id = self.submit(request, data, actor)
+        if self.orchestrator is not None:  # the labellake workers carry it out
+            self.orchestrator.start(self.registry, run_id, request, data)
+            return run_id
         with self._lock:
             if self._executor is None:
                 self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -507,9 +522,10 @@ def _sweep_values(bundle: dict[str, Any], sweep: dict[str, Any]) -> tuple[str, l
 
 
 def from_home(home: Any) -> ModelWorkflow:
-    """The model workflow of a home (its state store, object store and lake)."""
+    """The model workflow of a home (its state store, object store and lake); with the
+    stepfunctions engine, runs train and deploy on SageMaker."""
     settings = home.settings
-    return ModelWorkflow(
+    workflow = ModelWorkflow(
         StateStore(home.state_db),
         home.objects,
         home.lake,
@@ -518,3 +534,30 @@ def from_home(home: Any) -> ModelWorkflow:
             hpo_data_fraction=settings.hpo_data_fraction,
         ),
     )
+    if settings.workflow_engine == "stepfunctions":
+        from labellake.aws_clients import client
+        from labellake.workflows.models.stepfunctions import ModelStateMachine
+
+        names = settings.aws_names()
+        where = (settings.aws_region, settings.aws_endpoint_url)
+        workflow.orchestrator = ModelStateMachine(
+            client("stepfunctions", *where),
+            client("sqs", *where),
+            client("sagemaker", *where),
+            home.objects,
+            names["model_queue"],
+            names["states_role_arn"],
+            names["role_arn"],
+            settings.aws_prefix,
+            settings.aws_region,
+        )
+    return workflow
+
+
+def model_worker(workflow: ModelWorkflow) -> Any:
+    """The worker of a workflow's model runs on Step Functions (None when they run here)."""
+    if workflow.orchestrator is None:
+        return None
+    from labellake.workflows.models.stepfunctions import ModelWorker
+
+    return ModelWorker(workflow, workflow.orchestrator)

@@ -1,0 +1,550 @@
+"""Model runs on AWS: a Step Functions state machine drives the same statuses with
+SageMaker training and tuning jobs, CreateModel, CreateEndpointConfig, CreateEndpoint,
+and deletes the oldest endpoint beyond the limit.
+
+The definition: Mode (a Choice on TRAIN or HPO) -> TrainModel or TuneModel ->
+CreateModel -> DeployEndpoint -> Ready; any error is caught by ModelError, which
+records the run ERROR with the error and its cause. Each Task hands its step to
+Python workers through ``sqs:sendMessage.waitForTaskToken`` on the model steps
+queue; a worker starts the SageMaker job, keeps the task token with the run, polls
+the job (sending heartbeats) and answers SendTaskSuccess or SendTaskFailure. A step
+delivered twice finds its job already there and starts nothing new.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from labellake.errors import LabellakeError
+from labellake.lake import ObjectStore
+from labellake.workflows.models import sagemaker
+from labellake.workflows.models.dataset import Dataset
+from labellake.workflows.models.registry import (
+    CREATING_MODEL,
+    DEPLOYING_ENDPOINT,
+    ERROR,
+    READY,
+    TRAINING_MODEL,
+)
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 300
+STEPS = ("train", "tune", "create_model", "deploy", "ready", "error")
+
+
+def definition(queue_url: str, timeout_s: int) -> dict[str, Any]:
+    """The ASL definition of a model run (TRAIN or HPO)."""
+    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "ModelError"}]
+
+    def task(step: str, next_state: str, timeout: int, **extra: Any) -> dict[str, Any]:
+        return {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {
+                "QueueUrl": queue_url,
+                "MessageBody": {
+                    "step": step,
+                    "runId.$": "$.runId",
+                    "spec.$": "$.spec",
+                    "taskToken.$": "$$.Task.Token",
+                    **extra,
+                },
+            },
+            "ResultPath": None,
+            "TimeoutSeconds": timeout,
+            "HeartbeatSeconds": max(1, min(HEARTBEAT_S, timeout // 2)),
+            "Next": next_state,
+        }
+
+    return {
+        "Comment": "labellake model run: train or tune, create the model, deploy the endpoint",
+        "StartAt": "Mode",
+        "States": {
+            "Mode": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.mode", "StringEquals": "HPO", "Next": "TuneModel"}],
+                "Default": "TrainModel",
+            },
+            "TrainModel": {**task("train", "CreateModel", timeout_s), "Catch": catch},
+            "TuneModel": {**task("tune", "CreateModel", timeout_s), "Catch": catch},
+            "CreateModel": {**task("create_model", "DeployEndpoint", 900), "Catch": catch},
+            "DeployEndpoint": {**task("deploy", "Ready", 3600), "Catch": catch},
+            "Ready": {**task("ready", "Done", 300), "Catch": catch},
+            "ModelError": {
+                **task("error", "Failed", 300, **{"error.$": "$.error"}),
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}],
+            },
+            "Done": {"Type": "Succeed"},
+            "Failed": {"Type": "Fail", "Error": "ModelRunFailed", "Cause": "see the run's cause"},
+        },
+    }
+
+
+class ModelStateMachine:
+    """Starts model runs on the state machine; holds the AWS clients the worker uses."""
+
+    def __init__(
+        self,
+        sfn: Any,
+        sqs: Any,
+        sagemaker_client: Any,
+        objects: ObjectStore,
+        queue_name: str,
+        states_role_arn: str,
+        sagemaker_role_arn: str,
+        prefix: str,
+        region: str,
+        timeout_s: int = 6 * 3600,
+    ) -> None:
+        self.sfn = sfn
+        self.sqs = sqs
+        self.sagemaker = sagemaker_client
+        self.objects = objects
+        self.queue_name = queue_name
+        self.states_role_arn = states_role_arn
+        self.sagemaker_role_arn = sagemaker_role_arn
+        self.prefix = prefix
+        self.region = region
+        self.timeout_s = timeout_s
+        self._queue_url: str | None = None
+        self._machine: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def queue_url(self) -> str:
+        if self._queue_url is None:
+            try:
+                self._queue_url = self.sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
+            except ClientError as exc:
+                raise LabellakeError(
+                    f"no SQS queue {self.queue_name} for the model steps "
+                    f"({exc.response.get('Error', {}).get('Message', exc)}); create it with "
+                    "`labellake --profile aws aws bootstrap`"
+                ) from exc
+        return self._queue_url
+
+    def state_machine(self) -> str:
+        with self._lock:
+            if self._machine is not None:
+                return self._machine
+            name = f"{self.prefix}-models"
+            text = json.dumps(definition(self.queue_url, self.timeout_s))
+            try:
+                arn = self.sfn.create_state_machine(
+                    name=name, definition=text, roleArn=self.states_role_arn, type="STANDARD"
+                )["stateMachineArn"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "StateMachineAlreadyExists":
+                    raise LabellakeError(
+                        f"cannot create the state machine {name}: "
+                        f"{exc.response.get('Error', {}).get('Message', exc)}"
+                    ) from exc
+                arn = next(
+                    m["stateMachineArn"]
+                    for page in self.sfn.get_paginator("list_state_machines").paginate()
+                    for m in page["stateMachines"]
+                    if m["name"] == name
+                )
+                self.sfn.update_state_machine(stateMachineArn=arn, definition=text)
+            self._machine = str(arn)
+            return self._machine
+
+    def start(self, registry: Any, run_id: str, request: Any, data: Dataset) -> str:
+        """Put the run's data and code on S3 and start its execution."""
+        folder = f"models/{request.model_name}/{run_id}"
+        columns = [*data.features, data.target]
+        self.objects.write_text(f"{folder}/data/train.csv", data.frame[columns].to_csv(index=False))
+        source_uri = self.objects.write_bytes(f"{folder}/source.tar.gz", sagemaker.source_bundle())
+        spec = {
+            "run_id": run_id,
+            "model_name": request.model_name,
+            "mode": request.mode,
+            "estimator": request.estimator or "gradient_boosting",
+            "params": request.params or {},
+            "trials": request.trials,
+            "seed": request.seed,
+            "target": data.target,
+            "numeric": data.numeric,
+            "categorical": data.categorical,
+            "profile": data.profile(),
+            "data_uri": self.objects.uri(f"{folder}/data"),
+            "output_uri": self.objects.uri(f"{folder}/output"),
+            "source_uri": source_uri,
+        }
+        spec_uri = self.objects.write_text(f"{folder}/run.json", json.dumps(spec))
+        try:
+            arn = self.sfn.start_execution(
+                stateMachineArn=self.state_machine(),
+                name=sagemaker.job_name(run_id, 80),
+                input=json.dumps({"runId": run_id, "mode": request.mode, "spec": spec_uri}),
+            )["executionArn"]
+        except ClientError as exc:
+            raise LabellakeError(
+                f"model run {run_id}: cannot start its execution "
+                f"({exc.response.get('Error', {}).get('Message', exc)})"
+            ) from exc
+        registry.move(run_id, TRAINING_MODEL, execution_arn=str(arn))
+        return str(arn)
+
+
+class ModelWorker:
+    """Runs the steps of model runs that the state machine hands out."""
+
+    def __init__(
+        self,
+        workflow: Any,
+        machine: ModelStateMachine,
+        poll_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.workflow = workflow
+        self.registry = workflow.registry
+        self.machine = machine
+        self.sm = machine.sagemaker
+        self.poll_s = poll_s
+        self.clock = clock
+        self._beats: dict[str, float] = {}
+
+    def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
+        while not stop.is_set():
+            try:
+                moved = self.step(wait_s=1)
+            except (LabellakeError, ClientError, BotoCoreError) as exc:
+                log.warning("model worker step failed: %s", exc)
+                moved = False
+            if until is not None and until():
+                return
+            if not moved:
+                stop.wait(self.poll_s)
+
+    def step(self, wait_s: int = 0) -> bool:
+        answer = self.machine.sqs.receive_message(
+            QueueUrl=self.machine.queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_s,
+            VisibilityTimeout=120,
+        )
+        moved = False
+        for message in answer.get("Messages") or []:
+            self.handle(message.get("Body") or "")
+            self.machine.sqs.delete_message(
+                QueueUrl=self.machine.queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+            moved = True
+        return self.check() or moved
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def handle(self, body: str) -> None:
+        try:
+            message = json.loads(body)
+            step, run_id, token = message["step"], message["runId"], message["taskToken"]
+            spec_uri = message["spec"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            log.warning("ignoring a message that is not a model step: %.200s", body)
+            return
+        try:
+            spec = json.loads(self.machine.objects.read_text(_key(self.machine.objects, spec_uri)))
+            run = self.registry.run(run_id)
+            if step == "error":
+                error = message.get("error") or {}
+                if run["status"] != ERROR:
+                    self.registry.move(
+                        run_id,
+                        ERROR,
+                        error=str(error.get("Error") or "ModelRunFailed"),
+                        cause=str(error.get("Cause") or "no cause given"),
+                    )
+                self.registry.set_task(run_id, None, None)
+                self._succeed(token)
+            elif step in ("train", "tune"):
+                self._start_training(step, spec, run, token)
+            elif step == "create_model":
+                self._create_model(spec, run, token)
+            elif step == "deploy":
+                self._deploy(spec, run, token)
+            elif step == "ready":
+                if run["status"] != READY:
+                    self.registry.move(run_id, READY, endpoint_id=self._endpoint_name(run_id))
+                self._succeed(token)
+            else:
+                self._fail(token, "UnknownStep", f"no model step '{step}'")
+        except LabellakeError as exc:
+            self._fail_run(run_id, token, "InvalidInput", str(exc))
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            self._fail_run(
+                run_id, token, str(error.get("Code") or "ClientError"), str(error.get("Message"))
+            )
+
+    def _names(self, run_id: str) -> dict[str, str]:
+        return {
+            "training": sagemaker.job_name(run_id),
+            "tuning": sagemaker.job_name(run_id, 32),
+            "model": sagemaker.job_name(f"{run_id}-model"),
+        }
+
+    def _endpoint_name(self, run_id: str) -> str:
+        return sagemaker.job_name(f"{run_id}-endpoint")
+
+    def _start_training(
+        self, step: str, spec: dict[str, Any], run: dict[str, Any], token: str
+    ) -> None:
+        image = sagemaker.image_uri(self.machine.region)
+        common = {
+            "image": image,
+            "role_arn": self.machine.sagemaker_role_arn,
+            "data_uri": spec["data_uri"],
+            "output_uri": spec["output_uri"],
+            "source_uri": spec["source_uri"],
+            "region": self.machine.region,
+        }
+        names = self._names(spec["run_id"])
+        if step == "train":
+            name = names["training"]
+            request = sagemaker.training_job(name, spec, spec["params"], **common)
+            create = self.sm.create_training_job
+        else:
+            name = names["tuning"]
+            request = sagemaker.tuning_job(name, spec, int(spec["trials"]), **common)
+            create = self.sm.create_hyper_parameter_tuning_job
+        if run["backend_job"] != name:  # a step delivered twice starts nothing new
+            try:
+                create(**request)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ResourceInUse":
+                    raise
+        self.registry.set_task(spec["run_id"], step, token, name)
+        self._check(self.registry.run(spec["run_id"]))
+
+    def _create_model(self, spec: dict[str, Any], run: dict[str, Any], token: str) -> None:
+        if run["status"] == TRAINING_MODEL:
+            self.registry.move(run["run_id"], CREATING_MODEL)
+        if not run["artifact_uri"]:
+            raise LabellakeError(f"model run {run['run_id']} has no trained artifact")
+        request = sagemaker.model(
+            self._names(run["run_id"])["model"],
+            sagemaker.image_uri(self.machine.region),
+            run["artifact_uri"],
+            spec["source_uri"],
+            self.machine.sagemaker_role_arn,
+            self.machine.region,
+        )
+        try:
+            self.sm.create_model(**request)
+        except ClientError as exc:
+            if "already exist" not in str(exc.response.get("Error", {}).get("Message", "")):
+                raise
+        self._succeed(token)
+
+    def _deploy(self, spec: dict[str, Any], run: dict[str, Any], token: str) -> None:
+        if run["status"] == CREATING_MODEL:
+            self.registry.move(run["run_id"], DEPLOYING_ENDPOINT)
+        endpoint = self._endpoint_name(run["run_id"])
+        if run["backend_job"] != endpoint:
+            for call, request in (
+                (
+                    self.sm.create_endpoint_config,
+                    sagemaker.endpoint_config(endpoint, self._names(run["run_id"])["model"]),
+                ),
+                (
+                    self.sm.create_endpoint,
+                    {"EndpointName": endpoint, "EndpointConfigName": endpoint},
+                ),
+            ):
+                try:
+                    call(**request)
+                except ClientError as exc:
+                    if "already exist" not in str(exc.response.get("Error", {}).get("Message")):
+                        raise
+        self.registry.set_task(run["run_id"], "deploy", token, endpoint)
+        self._check(self.registry.run(run["run_id"]))
+
+    # -- watching SageMaker ------------------------------------------------------------------
+
+    def check(self) -> bool:
+        moved = False
+        for run in self.registry.waiting():
+            try:
+                moved = self._check(run) or moved
+            except ClientError as exc:
+                log.warning("model run %s: %s", run["run_id"], exc)
+        return moved
+
+    def _check(self, run: dict[str, Any]) -> bool:
+        step, token, name = run["step"], run["task_token"], run["backend_job"]
+        if step == "train":
+            described = self.sm.describe_training_job(TrainingJobName=name)
+            status = described["TrainingJobStatus"]
+            if status == "Completed":
+                metrics = {
+                    m["MetricName"]: m["Value"] for m in described.get("FinalMetricDataList", [])
+                }
+                self.registry.move(
+                    run["run_id"],
+                    TRAINING_MODEL,
+                    artifact_uri=described["ModelArtifacts"]["S3ModelArtifacts"],
+                    metrics={"p95_abs_error": metrics.get(sagemaker.OBJECTIVE)},
+                    params={"estimator": run["request"].get("estimator") or "gradient_boosting"},
+                )
+                return self._done(run, token)
+            if status in ("Failed", "Stopped"):
+                return self._done(
+                    run, token, "TrainingFailed", described.get("FailureReason") or status
+                )
+        elif step == "tune":
+            described = self.sm.describe_hyper_parameter_tuning_job(
+                HyperParameterTuningJobName=name
+            )
+            status = described["HyperParameterTuningJobStatus"]
+            if status == "Completed":
+                best = described["BestTrainingJob"]
+                self._record_trials(run["run_id"], name)
+                job = self.sm.describe_training_job(TrainingJobName=best["TrainingJobName"])
+                tuned = {
+                    key: _decode(value)
+                    for key, value in best.get("TunedHyperParameters", {}).items()
+                }
+                self.registry.move(
+                    run["run_id"],
+                    TRAINING_MODEL,
+                    artifact_uri=job["ModelArtifacts"]["S3ModelArtifacts"],
+                    params={
+                        "estimator": run["request"].get("estimator") or "gradient_boosting",
+                        **tuned,
+                    },
+                    metrics={
+                        "p95_abs_error": best.get(
+                            "FinalHyperParameterTuningJobObjectiveMetric", {}
+                        ).get("Value"),
+                        "best_training_job": best["TrainingJobName"],
+                    },
+                )
+                return self._done(run, token)
+            if status in ("Failed", "Stopped"):
+                return self._done(
+                    run, token, "TrainingFailed", described.get("FailureReason") or status
+                )
+        elif step == "deploy":
+            described = self.sm.describe_endpoint(EndpointName=name)
+            status = described["EndpointStatus"]
+            if status == "InService":
+                evicted = self.registry.deploy(
+                    name,
+                    run["model_name"],
+                    run["run_id"],
+                    run["artifact_uri"],
+                    self.workflow.config.max_endpoints,
+                )
+                for old in evicted:
+                    for call, params in (
+                        (self.sm.delete_endpoint, {"EndpointName": old}),
+                        (self.sm.delete_endpoint_config, {"EndpointConfigName": old}),
+                    ):
+                        try:
+                            call(**params)
+                        except ClientError:
+                            log.warning("could not delete %s", old, exc_info=True)
+                return self._done(run, token)
+            if status == "Failed":
+                return self._done(
+                    run,
+                    token,
+                    "EndpointDeploymentFailed",
+                    described.get("FailureReason") or status,
+                )
+        self._heartbeat(token)
+        return False
+
+    def _record_trials(self, run_id: str, tuning_job: str) -> None:
+        pages = self.sm.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
+        jobs = [
+            job
+            for page in pages.paginate(HyperParameterTuningJobName=tuning_job)
+            for job in page["TrainingJobSummaries"]
+        ]
+        for number, job in enumerate(sorted(jobs, key=lambda j: j["CreationTime"])):
+            started, ended = job.get("TrainingStartTime"), job.get("TrainingEndTime")
+            self.registry.add_trial(
+                run_id,
+                number,
+                {k: _decode(v) for k, v in job.get("TunedHyperParameters", {}).items()},
+                job.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
+                "COMPLETE" if job["TrainingJobStatus"] == "Completed" else "FAIL",
+                (ended - started).total_seconds() if started and ended else 0.0,
+            )
+
+    def _done(
+        self, run: dict[str, Any], token: str, error: str | None = None, cause: str = ""
+    ) -> bool:
+        self.registry.set_task(run["run_id"], None, None)
+        self._beats.pop(token, None)
+        if error:
+            self._fail_run(run["run_id"], token, error, cause)
+        else:
+            self._succeed(token)
+        return True
+
+    def _fail_run(self, run_id: str, token: str, error: str, cause: str) -> None:
+        """Record the run ERROR with its cause (the execution's ModelError step finds it so),
+        take back what SageMaker holds for a model that will never serve, fail the task."""
+        run = self.registry.run(run_id)
+        if run["status"] in (CREATING_MODEL, DEPLOYING_ENDPOINT):
+            endpoint = self._endpoint_name(run_id)
+            for call, params in (
+                (self.sm.delete_endpoint, {"EndpointName": endpoint}),
+                (self.sm.delete_endpoint_config, {"EndpointConfigName": endpoint}),
+                (self.sm.delete_model, {"ModelName": self._names(run_id)["model"]}),
+            ):
+                with contextlib.suppress(ClientError):  # never created
+                    call(**params)
+        if run["status"] != ERROR:
+            self.registry.move(run_id, ERROR, error=error, cause=cause, artifact_uri=None)
+        self._fail(token, error, cause)
+
+    def _heartbeat(self, token: str) -> None:
+        now = self.clock()
+        if now - self._beats.get(token, 0.0) >= HEARTBEAT_S / 3:
+            self._beats[token] = now
+            try:
+                self.machine.sfn.send_task_heartbeat(taskToken=token)
+            except ClientError:
+                log.info("heartbeat refused (the task ended meanwhile)")
+
+    def _succeed(self, token: str) -> None:
+        try:
+            self.machine.sfn.send_task_success(taskToken=token, output="{}")
+        except ClientError as exc:
+            log.info("task answer refused: %s", exc.response.get("Error", {}).get("Code"))
+
+    def _fail(self, token: str, error: str, cause: str) -> None:
+        try:
+            self.machine.sfn.send_task_failure(
+                taskToken=token, error=error[:256], cause=cause[:32768]
+            )
+        except ClientError as exc:
+            log.info("task answer refused: %s", exc.response.get("Error", {}).get("Code"))
+
+
+def _decode(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except (json.JSONDecodeError, TypeError):
+        return value
+
+
+def _key(objects: ObjectStore, uri: str) -> str:
+    """The object key of a URI under the store's root."""
+    root = objects.uri("")
+    if not uri.startswith(root):
+        raise LabellakeError(f"{uri} is outside the object store {root}")
+    return uri[len(root) :].lstrip("/")
