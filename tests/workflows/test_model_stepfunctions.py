@@ -19,6 +19,7 @@ import boto3
 import numpy as np
 import pandas as pd
 import pytest
+from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
 from labellake import sql
@@ -359,6 +360,39 @@ def test_a_train_run_goes_to_ready_on_sagemaker(tmp_path: Path, sfn_endpoint: st
     setup.stubber.assert_no_pending_responses()
     endpoints = {e["run_id"]: e["status"] for e in setup.workflow.registry.endpoints()}
     assert endpoints == {runs[0]: "Deleted", runs[1]: "InService"}
+    # Inference goes to the SageMaker endpoint, checked against the run's features.
+    runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
+    setup.machine.runtime = runtime
+    answer = b"[41.5, 63.0]"
+    with Stubber(runtime) as invoked:
+        invoked.add_response(
+            "invoke_endpoint",
+            {
+                "Body": StreamingBody(io.BytesIO(answer), len(answer)),
+                "ContentType": "application/json",
+            },
+            {
+                "EndpointName": sagemaker.job_name(f"{runs[1]}-endpoint"),
+                "ContentType": "application/json",
+                "Accept": "application/json",
+                "Body": json.dumps(
+                    [
+                        {"frames": 10.0, "objects": 2.0, "shape_type": "box"},
+                        {"frames": 20.0, "objects": 2.0, "shape_type": "box"},
+                    ]
+                ).replace(" ", ""),
+            },
+        )
+        predicted = setup.workflow.infer(
+            "effort1",
+            [
+                {"frames": 10, "objects": 2, "shape_type": "box"},
+                {"frames": 20, "objects": 2, "shape_type": "box"},
+            ],
+        )
+    assert predicted["predictions"] == [41.5, 63.0]
+    with pytest.raises(LabellakeError, match="missing feature\\(s\\) objects"):
+        setup.workflow.infer("effort1", {"frames": 3, "shape_type": "box"})
     hyper = json.loads(setup.objects.read_text(f"models/effort0/{runs[0]}/run.json"))
     assert hyper["numeric"] == ["frames", "objects"] and hyper["categorical"] == ["shape_type"]
     assert setup.objects.exists(f"models/effort0/{runs[0]}/data/train.csv")

@@ -104,7 +104,9 @@ class ModelStateMachine:
         prefix: str,
         region: str,
         timeout_s: int = 6 * 3600,
+        runtime: Any = None,
     ) -> None:
+        self.runtime = runtime  # sagemaker-runtime, for inference on the endpoints
         self.sfn = sfn
         self.sqs = sqs
         self.sagemaker = sagemaker_client
@@ -158,6 +160,23 @@ class ModelStateMachine:
             self._machine = str(arn)
             return self._machine
 
+    def remote(self, run: dict[str, Any], endpoint: dict[str, Any]) -> dict[str, Any] | None:
+        """The served form of a run trained on SageMaker (None for one trained here): its
+        features and their ranges from the run's spec, predictions from its endpoint."""
+        if not str(endpoint["artifact_uri"]).endswith(".tar.gz") or self.runtime is None:
+            return None
+        folder = f"models/{run['model_name']}/{run['run_id']}"
+        spec = json.loads(self.objects.read_text(f"{folder}/run.json"))
+        features = [*spec["numeric"], *spec["categorical"]]
+        return {
+            "model": RemoteModel(self.runtime, endpoint["endpoint_id"], features),
+            "model_name": spec["model_name"],
+            "target": spec["target"],
+            "numeric": spec["numeric"],
+            "categorical": spec["categorical"],
+            "profile": spec["profile"],
+        }
+
     def start(self, registry: Any, run_id: str, request: Any, data: Dataset) -> str:
         """Put the run's data and code on S3 and start its execution."""
         folder = f"models/{request.model_name}/{run_id}"
@@ -194,6 +213,32 @@ class ModelStateMachine:
             ) from exc
         registry.move(run_id, TRAINING_MODEL, execution_arn=str(arn))
         return str(arn)
+
+
+class RemoteModel:
+    """A SageMaker endpoint with the ``predict`` of a local model: rows go as JSON to
+    InvokeEndpoint and the training script's predict_fn answers."""
+
+    def __init__(self, runtime: Any, endpoint: str, features: list[str]) -> None:
+        self.runtime = runtime
+        self.endpoint = endpoint
+        self.features = features
+
+    def predict(self, frame: Any) -> list[float]:
+        body = frame[self.features].to_json(orient="records")
+        try:
+            answer = self.runtime.invoke_endpoint(
+                EndpointName=self.endpoint,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=body,
+            )
+        except ClientError as exc:
+            raise LabellakeError(
+                f"endpoint {self.endpoint} did not answer: "
+                f"{exc.response.get('Error', {}).get('Message', exc)}"
+            ) from exc
+        return [float(v) for v in json.loads(answer["Body"].read())]
 
 
 class ModelWorker:

@@ -391,6 +391,8 @@ class ModelWorkflow:
         endpoint = self.registry.endpoint_for(model_name)
         with self._lock:
             bundle = self._served.get(endpoint["endpoint_id"])
+        if bundle is None and self.orchestrator is not None:
+            bundle = self.orchestrator.remote(self.registry.run(endpoint["run_id"]), endpoint)
         if bundle is None:
             try:
                 bundle = joblib.load(io.BytesIO(read_uri(endpoint["artifact_uri"])))
@@ -550,6 +552,7 @@ def from_home(home: Any) -> ModelWorkflow:
             names["role_arn"],
             settings.aws_prefix,
             settings.aws_region,
+            runtime=client("sagemaker-runtime", *where),
         )
     return workflow
 
