@@ -216,6 +216,7 @@ def test_the_api_trains_lists_and_infers(
     assert answer.status_code == 200 and answer.json()["status"] == "TRAINING_MODEL"
     workflow.wait()
     runs = {r["runId"]: r for r in client.get("/model").json()["runs"]}
+    assert all("taskToken" not in run for run in runs.values())
     assert runs[answer.json()["runId"]]["status"] == READY
     row = {
         "frames": 8,

@@ -369,7 +369,8 @@ class ModelWorkflow:
         """Runs (newest first) in the API's shape, with their trials if asked."""
         listed = []
         for run in self.registry.runs(mode):
-            shown = {_camel(name): value for name, value in run.items()}
+            # A task token lets its holder answer the execution's step: never shown.
+            shown = {_camel(name): value for name, value in run.items() if name != "task_token"}
             if trials:
                 shown["trials"] = [
                     {_camel(name): value for name, value in trial.items() if name != "run_id"}
