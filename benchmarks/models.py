@@ -56,10 +56,13 @@ def main() -> None:
         if not (home / "lake" / "worker_responses").exists():
             started = time.perf_counter()
             build_lake(home, args.history)
-            print(f"demo lake with {args.history} earlier batches: {time.perf_counter() - started:.1f} s")
+            took = time.perf_counter() - started
+            print(f"demo lake with {args.history} earlier batches: {took:.1f} s")
         models = from_home(Home.open(Settings(home=home)))
         data = models.dataset(RunRequest())
-        print(f"labeling-effort dataset: {len(data.frame)} tasks, features {', '.join(data.features)}")
+        print(
+            f"labeling-effort dataset: {len(data.frame)} tasks, features {', '.join(data.features)}"
+        )
 
         trained = models.describe(models.run(RunRequest(estimator="gradient_boosting")))
         report("TRAIN, default parameters", trained["metrics"])
