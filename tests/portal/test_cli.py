@@ -238,6 +238,10 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("aws", "bootstrap"): ([], 2),  # AWS_ENDPOINT_URL points at a closed port in the tests
     ("aws", "deploy"): ([], 2),
     ("worker",): ([], 2),  # the embedded engine has no workers
+    ("model", "train"): ([], 2),  # a fresh lake has no tasks to learn from
+    ("model", "hpo"): (["--trials", "2"], 2),
+    ("model", "list"): ([], 0),
+    ("model", "infer"): (["--input", "{}"], 2),  # no endpoint yet
 }
 LONG_RUNNING = {("runner",), ("api",), ("up",), ("documents", "watch")}
 
