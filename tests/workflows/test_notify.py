@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -192,3 +193,46 @@ def test_a_missing_topic_is_retried_and_named(
     [row] = notify.notifications(engine.state, "lost")
     assert row["status"] == "PENDING" and row["attempts"] == 1
     assert "nobody-made-this" in str(row["last_error"])
+
+
+def test_two_deliverers_send_a_message_once(
+    make_engine: Callable[..., Engine],
+    request_for: Callable[..., dict[str, Any]],
+) -> None:
+    engine = make_engine(webhook_url="http://127.0.0.1:9/hook")
+    engine.run_to_end(engine.submit(request_for("b1")), poll_s=0)
+    sent: list[str] = []
+    gate = threading.Barrier(2)
+
+    def send(url: str, payload: str, timeout: float) -> None:
+        sent.append(url)
+
+    def deliver() -> None:
+        gate.wait()
+        notify.deliver_due(engine.state, send=send)
+
+    workers = [threading.Thread(target=deliver) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sent == ["http://127.0.0.1:9/hook"]
+    [item] = notify.notifications(engine.state, "b1")
+    assert item["status"] == "DELIVERED" and item["attempts"] == 1
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "dynamodb"])
+def test_a_claimed_notification_is_not_taken_again(
+    make_engine: Callable[..., Engine],
+    request_for: Callable[..., dict[str, Any]],
+    store_kind: str,
+) -> None:
+    # Checked request by request: moto does not serialise concurrent conditional writes.
+    engine = make_engine(webhook_url="http://127.0.0.1:9/hook")
+    engine.run_to_end(engine.submit(request_for("b1")), poll_s=0)
+    [seen] = engine.state.due_notifications(notify.now())
+    later = notify.now() + dt.timedelta(minutes=2)
+    assert engine.state.claim_notification(seen, later)
+    assert not engine.state.claim_notification(seen, later)  # a second deliverer's stale copy
+    assert engine.state.due_notifications(notify.now()) == []
+    assert [n["id"] for n in engine.state.due_notifications(later)] == [seen["id"]]

@@ -606,6 +606,15 @@ class DynamoStateStore(StateStore):
         ]
         return [self._row("notifications", r) for r in sorted(records, key=lambda r: r["BatchId"])]
 
+    def claim_notification(self, item: dict[str, Any], until: dt.datetime) -> bool:
+        update = self.items.update(
+            str(item["id"]), {"next_attempt_at": timestamp(until)}, ("PENDING",)
+        )
+        update["ConditionExpression"] += " AND #seen = :seen"
+        update["ExpressionAttributeNames"]["#seen"] = "next_attempt_at"
+        update["ExpressionAttributeValues"][":seen"] = {"S": item["next_attempt_at"]}
+        return self.items.write([{"Update": update}])
+
     def notification_delivered(self, item_id: Any, attempts: int, moment: dt.datetime) -> None:
         self.items.write(
             [

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 FIRST_BACKOFF_S = 2.0
 MAX_BACKOFF_S = 600.0
+CLAIM_S = 120.0  # a claimed message is sent again only if its deliverer died this long ago
 
 
 def post_json(url: str, payload: str, timeout_s: float) -> None:
@@ -87,6 +88,9 @@ def deliver_due(
     """Try every notification that is due; returns how many were delivered."""
     delivered = 0
     for item in state.due_notifications(clock()):
+        # Claimed for a while longer than a send may take; another deliverer skips it.
+        if not state.claim_notification(item, clock() + dt.timedelta(seconds=CLAIM_S)):
+            continue
         attempts = item["attempts"] + 1
         try:
             send(item["url"], item["payload"], timeout_s)

@@ -674,6 +674,19 @@ class StateStore:
                 )
             ]
 
+    def claim_notification(self, item: dict[str, Any], until: dt.datetime) -> bool:
+        """Take a due notification for delivery: it is not due again before ``until`` (a
+        deliverer that dies mid-send is replaced then). False when another deliverer took
+        it first, so two workers never send the same message at once."""
+        with self.transaction() as con:
+            return bool(
+                con.execute(
+                    "UPDATE notifications SET next_attempt_at = ? WHERE id = ? AND "
+                    "status = 'PENDING' AND next_attempt_at = ?",
+                    (timestamp(until), item["id"], item["next_attempt_at"]),
+                ).rowcount
+            )
+
     def notification_delivered(self, item_id: int, attempts: int, moment: dt.datetime) -> None:
         with self.transaction() as con:
             con.execute(
