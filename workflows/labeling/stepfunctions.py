@@ -22,21 +22,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from labellake.errors import LabellakeError
+from labellake.workflows import stepfunctions as steps
 from labellake.workflows.labeling import notify, state
 from labellake.workflows.labeling.engine import Engine, JobFailed
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_S = 300  # a level's task fails when no worker has checked it for this long
-RECEIVE_WAIT_S = 1
-
-
-def heartbeat_s(level_timeout_s: int) -> int:
-    """How long a level's task waits for a worker's sign of life (under its timeout)."""
-    return max(1, min(HEARTBEAT_S, level_timeout_s // 2))
 
 
 def definition(levels: int, queue_url: str, level_timeout_s: int) -> dict[str, Any]:
@@ -65,7 +58,7 @@ def definition(levels: int, queue_url: str, level_timeout_s: int) -> dict[str, A
             **task("run_level", following, level=level),
             "Comment": f"Start the level-{level} jobs and wait until all of them complete",
             "TimeoutSeconds": level_timeout_s,
-            "HeartbeatSeconds": heartbeat_s(level_timeout_s),
+            "HeartbeatSeconds": steps.heartbeat_s(level_timeout_s),
             "Catch": [
                 {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "BatchError"}
             ],
@@ -120,14 +113,7 @@ class StepFunctions:
     @property
     def queue_url(self) -> str:
         if self._queue_url is None:
-            try:
-                self._queue_url = self.sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
-            except ClientError as exc:
-                raise LabellakeError(
-                    f"no SQS queue {self.queue_name} for the workflow steps "
-                    f"({exc.response.get('Error', {}).get('Message', exc)}); create it with "
-                    "`labellake --profile aws aws bootstrap`"
-                ) from exc
+            self._queue_url = steps.queue_url(self.sqs, self.queue_name, "workflow steps")
         return self._queue_url
 
     def state_machine(self, levels: int) -> str:
@@ -137,28 +123,14 @@ class StepFunctions:
             if levels in self._machines:
                 return self._machines[levels]
             name = f"{self.prefix}-batches-{levels}-level{'s' if levels > 1 else ''}"
-            text = json.dumps(definition(levels, self.queue_url, self.level_timeout_s))
-            try:
-                arn = self.sfn.create_state_machine(
-                    name=name, definition=text, roleArn=self.role_arn, type="STANDARD"
-                )["stateMachineArn"]
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "StateMachineAlreadyExists":
-                    reason = str(exc.response.get("Error", {}).get("Message", exc))[:300]
-                    raise LabellakeError(
-                        f"cannot create the state machine {name}: {reason}"
-                    ) from exc
-                arn = self._arn_of(name)
-                self.sfn.update_state_machine(stateMachineArn=arn, definition=text)
+            arn = steps.ensure_state_machine(
+                self.sfn,
+                name,
+                definition(levels, self.queue_url, self.level_timeout_s),
+                self.role_arn,
+            )
             self._machines[levels] = arn
             return arn
-
-    def _arn_of(self, name: str) -> str:
-        for page in self.sfn.get_paginator("list_state_machines").paginate():
-            for machine in page["stateMachines"]:
-                if machine["name"] == name:
-                    return str(machine["stateMachineArn"])
-        raise LabellakeError(f"state machine {name} exists but cannot be listed")
 
     def start(self, engine: Engine, batch_id: str) -> str:
         """Start the batch's execution (named after the batch and its attempt)."""
@@ -206,43 +178,21 @@ class Worker:
         self.engine = engine
         self.orchestrator = orchestrator
         self.poll_s = poll_s
-        self.clock = clock
-        self._beats: dict[str, float] = {}
+        self.answers = steps.Answers(orchestrator.sfn, clock)
 
     # -- the loop ------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
         with notify.delivering(self.engine.state, self.engine.config.aws, self.poll_s):
-            while not stop.is_set():
-                try:
-                    moved = self.step(wait_s=RECEIVE_WAIT_S)
-                except (LabellakeError, ClientError, BotoCoreError) as exc:
-                    log.warning("worker step failed: %s", exc)
-                    moved = False
-                except Exception:  # noqa: BLE001 - the worker outlives a bug in one step
-                    log.exception("worker step failed")
-                    moved = False
-                if until is not None and until():
-                    return
-                if not moved:
-                    stop.wait(self.poll_s)
+            steps.work(self.step, stop, self.poll_s, until)
 
     def step(self, wait_s: int = 0) -> bool:
         """Handle the waiting messages, check the levels in flight; True if anything moved."""
         moved = self._start_orphans()
-        answer = self.orchestrator.sqs.receive_message(
-            QueueUrl=self.orchestrator.queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=wait_s,
-            VisibilityTimeout=120,
+        received = steps.receive(
+            self.orchestrator.sqs, self.orchestrator.queue_url, self.handle, wait_s
         )
-        for message in answer.get("Messages") or []:
-            self.handle(message.get("Body") or "")
-            self.orchestrator.sqs.delete_message(
-                QueueUrl=self.orchestrator.queue_url, ReceiptHandle=message["ReceiptHandle"]
-            )
-            moved = True
-        return self.check_levels() or moved
+        return self.check_levels() or received or moved
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -260,29 +210,29 @@ class Worker:
             elif step == "finish":
                 if self._in_progress(batch_id):
                     self.engine.finish(batch_id)
-                self._succeed(token)
+                self.answers.succeed(token)
             elif step == "fail":
                 error = message.get("error") or {}
                 error_type, cause = _describe(error)
                 self.engine.fail(batch_id, error_type, cause)
-                self._succeed(token)
+                self.answers.succeed(token)
             else:
-                self._fail(token, "UnknownStep", f"no workflow step '{step}'")
+                self.answers.fail(token, "UnknownStep", f"no workflow step '{step}'")
         except JobFailed as exc:
-            self._fail(token, "LabelingJobFailed", str(exc))
+            self.answers.fail(token, "LabelingJobFailed", str(exc))
         except LabellakeError as exc:
-            self._fail(token, "InvalidInput", str(exc))
+            self.answers.fail(token, "InvalidInput", str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug fails the batch, not the worker
             log.exception("batch %s: step %s failed", batch_id, step)
-            self._fail(token, "InternalError", f"{type(exc).__name__}: {exc}")
+            self.answers.fail(token, "InternalError", f"{type(exc).__name__}: {exc}")
 
     def _run_level(self, batch_id: str, level: int, token: str) -> None:
         if not self._in_progress(batch_id):
-            self._fail(token, "BatchNotInProgress", f"batch {batch_id} is not IN_PROGRESS")
+            self.answers.fail(token, "BatchNotInProgress", f"batch {batch_id} is not IN_PROGRESS")
             return
         row = next((lv for lv in self.engine.state.levels(batch_id) if lv["level"] == level), None)
         if row is None:
-            self._fail(token, "InvalidInput", f"batch {batch_id} has no level {level}")
+            self.answers.fail(token, "InvalidInput", f"batch {batch_id} has no level {level}")
             return
         if row["status"] == state.PENDING:
             self.engine.start_level(batch_id, level)
@@ -299,7 +249,9 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - one batch's bug must not stop the others
                 log.exception("batch %s level %s: checking failed", row["batch_id"], row["level"])
                 self._clear(row["batch_id"], row["level"], row["task_token"])
-                self._fail(row["task_token"], "InternalError", f"{type(exc).__name__}: {exc}")
+                self.answers.fail(
+                    row["task_token"], "InternalError", f"{type(exc).__name__}: {exc}"
+                )
                 moved = True
         return moved
 
@@ -308,24 +260,17 @@ class Worker:
             moved = self.engine.poll_level(batch_id, level)
         except JobFailed as exc:
             self._clear(batch_id, level, token)
-            self._fail(token, "LabelingJobFailed", str(exc))
+            self.answers.fail(token, "LabelingJobFailed", str(exc))
             return True
         row = next(lv for lv in self.engine.state.levels(batch_id) if lv["level"] == level)
         if row["status"] == state.COMPLETE:
             self._clear(batch_id, level, token)
-            self._succeed(token)
+            self.answers.succeed(token)
             return True
-        now = self.clock()
-        if now - self._beats.get(token, 0.0) >= heartbeat_s(self.orchestrator.level_timeout_s) / 3:
-            self._beats[token] = now
-            try:
-                self.orchestrator.sfn.send_task_heartbeat(taskToken=token)
-            except ClientError:
-                log.warning("batch %s level %s: heartbeat refused", batch_id, level)
+        self.answers.heartbeat(token, steps.heartbeat_s(self.orchestrator.level_timeout_s) / 3)
         return moved
 
     def _clear(self, batch_id: str, level: int, token: str) -> None:
-        self._beats.pop(token, None)
         self.engine.state.set_level_token(batch_id, level, None, only=token)
 
     def _start_orphans(self) -> bool:
@@ -338,23 +283,6 @@ class Worker:
     def _in_progress(self, batch_id: str) -> bool:
         batch = self.engine.state.batch(batch_id)
         return batch is not None and batch["status"] == state.IN_PROGRESS
-
-    # -- answers -----------------------------------------------------------------------------
-
-    def _succeed(self, token: str) -> None:
-        try:
-            self.orchestrator.sfn.send_task_success(taskToken=token, output="{}")
-        except ClientError as exc:
-            # Already answered (a duplicate message) or timed out meanwhile.
-            log.info("task answer refused: %s", exc.response.get("Error", {}).get("Code"))
-
-    def _fail(self, token: str, error: str, cause: str) -> None:
-        try:
-            self.orchestrator.sfn.send_task_failure(
-                taskToken=token, error=error[:256], cause=cause[:32768]
-            )
-        except ClientError as exc:
-            log.info("task answer refused: %s", exc.response.get("Error", {}).get("Code"))
 
 
 def _describe(error: dict[str, Any]) -> tuple[str, str]:

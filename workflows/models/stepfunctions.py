@@ -21,10 +21,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from labellake.errors import LabellakeError
 from labellake.lake import ObjectStore
+from labellake.workflows import stepfunctions as steps
 from labellake.workflows.models import sagemaker
 from labellake.workflows.models.dataset import Dataset
 from labellake.workflows.models.registry import (
@@ -37,7 +38,6 @@ from labellake.workflows.models.registry import (
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 300
 STEPS = ("train", "tune", "create_model", "deploy", "ready", "error")
 
 
@@ -61,7 +61,7 @@ def definition(queue_url: str, timeout_s: int) -> dict[str, Any]:
             },
             "ResultPath": None,
             "TimeoutSeconds": timeout,
-            "HeartbeatSeconds": max(1, min(HEARTBEAT_S, timeout // 2)),
+            "HeartbeatSeconds": steps.heartbeat_s(timeout),
             "Next": next_state,
         }
 
@@ -124,40 +124,19 @@ class ModelStateMachine:
     @property
     def queue_url(self) -> str:
         if self._queue_url is None:
-            try:
-                self._queue_url = self.sqs.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
-            except ClientError as exc:
-                raise LabellakeError(
-                    f"no SQS queue {self.queue_name} for the model steps "
-                    f"({exc.response.get('Error', {}).get('Message', exc)}); create it with "
-                    "`labellake --profile aws aws bootstrap`"
-                ) from exc
+            self._queue_url = steps.queue_url(self.sqs, self.queue_name, "model steps")
         return self._queue_url
 
     def state_machine(self) -> str:
         with self._lock:
             if self._machine is not None:
                 return self._machine
-            name = f"{self.prefix}-models"
-            text = json.dumps(definition(self.queue_url, self.timeout_s))
-            try:
-                arn = self.sfn.create_state_machine(
-                    name=name, definition=text, roleArn=self.states_role_arn, type="STANDARD"
-                )["stateMachineArn"]
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "StateMachineAlreadyExists":
-                    raise LabellakeError(
-                        f"cannot create the state machine {name}: "
-                        f"{exc.response.get('Error', {}).get('Message', exc)}"
-                    ) from exc
-                arn = next(
-                    m["stateMachineArn"]
-                    for page in self.sfn.get_paginator("list_state_machines").paginate()
-                    for m in page["stateMachines"]
-                    if m["name"] == name
-                )
-                self.sfn.update_state_machine(stateMachineArn=arn, definition=text)
-            self._machine = str(arn)
+            self._machine = steps.ensure_state_machine(
+                self.sfn,
+                f"{self.prefix}-models",
+                definition(self.queue_url, self.timeout_s),
+                self.states_role_arn,
+            )
             return self._machine
 
     def remote(self, run: dict[str, Any], endpoint: dict[str, Any]) -> dict[str, Any] | None:
@@ -256,36 +235,14 @@ class ModelWorker:
         self.machine = machine
         self.sm = machine.sagemaker
         self.poll_s = poll_s
-        self.clock = clock
-        self._beats: dict[str, float] = {}
+        self.answers = steps.Answers(machine.sfn, clock)
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
-        while not stop.is_set():
-            try:
-                moved = self.step(wait_s=1)
-            except (LabellakeError, ClientError, BotoCoreError) as exc:
-                log.warning("model worker step failed: %s", exc)
-                moved = False
-            if until is not None and until():
-                return
-            if not moved:
-                stop.wait(self.poll_s)
+        steps.work(self.step, stop, self.poll_s, until)
 
     def step(self, wait_s: int = 0) -> bool:
-        answer = self.machine.sqs.receive_message(
-            QueueUrl=self.machine.queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=wait_s,
-            VisibilityTimeout=120,
-        )
-        moved = False
-        for message in answer.get("Messages") or []:
-            self.handle(message.get("Body") or "")
-            self.machine.sqs.delete_message(
-                QueueUrl=self.machine.queue_url, ReceiptHandle=message["ReceiptHandle"]
-            )
-            moved = True
-        return self.check() or moved
+        received = steps.receive(self.machine.sqs, self.machine.queue_url, self.handle, wait_s)
+        return self.check() or received
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -310,7 +267,7 @@ class ModelWorker:
                         cause=str(error.get("Cause") or "no cause given"),
                     )
                 self.registry.set_task(run_id, None, None)
-                self._succeed(token)
+                self.answers.succeed(token)
             elif step in ("train", "tune"):
                 self._start_training(step, spec, run, token)
             elif step == "create_model":
@@ -320,9 +277,9 @@ class ModelWorker:
             elif step == "ready":
                 if run["status"] != READY:
                     self.registry.move(run_id, READY, endpoint_id=self._endpoint_name(run_id))
-                self._succeed(token)
+                self.answers.succeed(token)
             else:
-                self._fail(token, "UnknownStep", f"no model step '{step}'")
+                self.answers.fail(token, "UnknownStep", f"no model step '{step}'")
         except LabellakeError as exc:
             self._fail_run(run_id, token, "InvalidInput", str(exc))
         except ClientError as exc:
@@ -389,7 +346,7 @@ class ModelWorker:
         except ClientError as exc:
             if "already exist" not in str(exc.response.get("Error", {}).get("Message", "")):
                 raise
-        self._succeed(token)
+        self.answers.succeed(token)
 
     def _deploy(self, spec: dict[str, Any], run: dict[str, Any], token: str) -> None:
         if run["status"] == CREATING_MODEL:
@@ -507,7 +464,7 @@ class ModelWorker:
                     "EndpointDeploymentFailed",
                     described.get("FailureReason") or status,
                 )
-        self._heartbeat(token)
+        self.answers.heartbeat(token, steps.HEARTBEAT_S / 3)
         return False
 
     def _record_trials(self, run_id: str, tuning_job: str) -> None:
@@ -532,11 +489,10 @@ class ModelWorker:
         self, run: dict[str, Any], token: str, error: str | None = None, cause: str = ""
     ) -> bool:
         self.registry.set_task(run["run_id"], None, None)
-        self._beats.pop(token, None)
         if error:
             self._fail_run(run["run_id"], token, error, cause)
         else:
-            self._succeed(token)
+            self.answers.succeed(token)
         return True
 
     def _fail_run(self, run_id: str, token: str, error: str, cause: str) -> None:
@@ -554,30 +510,7 @@ class ModelWorker:
                     call(**params)
         if run["status"] != ERROR:
             self.registry.move(run_id, ERROR, error=error, cause=cause, artifact_uri=None)
-        self._fail(token, error, cause)
-
-    def _heartbeat(self, token: str) -> None:
-        now = self.clock()
-        if now - self._beats.get(token, 0.0) >= HEARTBEAT_S / 3:
-            self._beats[token] = now
-            try:
-                self.machine.sfn.send_task_heartbeat(taskToken=token)
-            except ClientError:
-                log.info("heartbeat refused (the task ended meanwhile)")
-
-    def _succeed(self, token: str) -> None:
-        try:
-            self.machine.sfn.send_task_success(taskToken=token, output="{}")
-        except ClientError as exc:
-            log.info("task answer refused: %s", exc.response.get("Error", {}).get("Code"))
-
-    def _fail(self, token: str, error: str, cause: str) -> None:
-        try:
-            self.machine.sfn.send_task_failure(
-                taskToken=token, error=error[:256], cause=cause[:32768]
-            )
-        except ClientError as exc:
-            log.info("task answer refused: %s", exc.response.get("Error", {}).get("Code"))
+        self.answers.fail(token, error, cause)
 
 
 def _decode(value: str) -> Any:
