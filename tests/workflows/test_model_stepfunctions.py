@@ -96,16 +96,17 @@ def test_every_request_matches_the_service_model(region: str) -> None:
     stubber = Stubber(client)
     image = sagemaker.image_uri(region)
     assert image.startswith(f"{sagemaker.SKLEARN_ACCOUNTS[region]}.dkr.ecr.{region}.")
-    where = {"data_uri": "s3://b/d", "output_uri": "s3://b/o", "source_uri": "s3://b/s.tar.gz"}
-    training = sagemaker.training_job(
-        "job-a", SPEC, {"max_iter": 50}, image, ROLE, region=region, **where
+    setup = sagemaker.JobSetup(
+        image,
+        ROLE,
+        region,
+        data_uri="s3://b/d",
+        output_uri="s3://b/o",
+        source_uri="s3://b/s.tar.gz",
     )
-    tuning = sagemaker.tuning_job(
-        sagemaker.job_name(SPEC["run_id"], 32), SPEC, 20, image, ROLE, region=region, **where
-    )
-    mlp = sagemaker.tuning_job(
-        "tune-mlp", {**SPEC, "estimator": "mlp"}, 4, image, ROLE, region=region, **where
-    )
+    training = sagemaker.training_job("job-a", SPEC, {"max_iter": 50}, setup)
+    tuning = sagemaker.tuning_job(sagemaker.job_name(SPEC["run_id"], 32), SPEC, 20, setup)
+    mlp = sagemaker.tuning_job("tune-mlp", {**SPEC, "estimator": "mlp"}, 4, setup)
     model = sagemaker.model("m", image, "s3://b/o/model.tar.gz", "s3://b/s.tar.gz", ROLE, region)
     config = sagemaker.endpoint_config("e", "m")
     stubber.add_response("create_training_job", {"TrainingJobArn": arn("training-job")}, training)
@@ -156,7 +157,10 @@ def test_the_source_bundle_trains_and_serves_on_its_own(tmp_path: Path) -> None:
     channel, model_dir = tmp_path / "train", tmp_path / "model"
     channel.mkdir()
     effort_frame().to_csv(channel / "train.csv", index=False)
-    static = sagemaker.static_hyperparameters(SPEC, "s3://b/s.tar.gz", "us-east-1")
+    setup = sagemaker.JobSetup(
+        "image", ROLE, "us-east-1", "s3://b/d", "s3://b/o", "s3://b/s.tar.gz"
+    )
+    static = sagemaker.static_hyperparameters(SPEC, setup)
     hps = {k: json.dumps(v) for k, v in {**static, "estimator": "gradient_boosting"}.items()}
     hps["max_iter"] = "60"  # a tuned value arrives as its own hyperparameter
     env = {

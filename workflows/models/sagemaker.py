@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,11 +94,23 @@ def _hyperparameters(values: dict[str, Any]) -> dict[str, str]:
     return {name: json.dumps(value) for name, value in values.items()}
 
 
-def static_hyperparameters(run: dict[str, Any], source_uri: str, region: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class JobSetup:
+    """Where a run's SageMaker jobs run and what they read and write."""
+
+    image: str
+    role_arn: str
+    region: str
+    data_uri: str  # the folder holding train.csv
+    output_uri: str  # where the model artifacts go
+    source_uri: str  # the source bundle
+
+
+def static_hyperparameters(run: dict[str, Any], setup: JobSetup) -> dict[str, Any]:
     return {
         "sagemaker_program": ENTRY_POINT,
-        "sagemaker_submit_directory": source_uri,
-        "sagemaker_region": region,
+        "sagemaker_submit_directory": setup.source_uri,
+        "sagemaker_region": setup.region,
         "model_name": run["model_name"],
         "target": run["target"],
         "numeric": run["numeric"],
@@ -106,31 +119,29 @@ def static_hyperparameters(run: dict[str, Any], source_uri: str, region: str) ->
     }
 
 
-def training_definition(
-    run: dict[str, Any], image: str, role_arn: str, data_uri: str, output_uri: str
-) -> dict[str, Any]:
+def training_definition(setup: JobSetup) -> dict[str, Any]:
     """What a training job and a tuning job's training jobs share."""
     return {
         "AlgorithmSpecification": {
-            "TrainingImage": image,
+            "TrainingImage": setup.image,
             "TrainingInputMode": "File",
             "MetricDefinitions": [{"Name": OBJECTIVE, "Regex": f"{OBJECTIVE}=([0-9.eE+-]+)"}],
         },
-        "RoleArn": role_arn,
+        "RoleArn": setup.role_arn,
         "InputDataConfig": [
             {
                 "ChannelName": "train",
                 "DataSource": {
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
-                        "S3Uri": data_uri,
+                        "S3Uri": setup.data_uri,
                         "S3DataDistributionType": "FullyReplicated",
                     }
                 },
                 "ContentType": "text/csv",
             }
         ],
-        "OutputDataConfig": {"S3OutputPath": output_uri},
+        "OutputDataConfig": {"S3OutputPath": setup.output_uri},
         "ResourceConfig": {
             "InstanceType": TRAINING_INSTANCE,
             "InstanceCount": 1,
@@ -141,28 +152,19 @@ def training_definition(
 
 
 def training_job(
-    name: str,
-    run: dict[str, Any],
-    params: dict[str, Any],
-    image: str,
-    role_arn: str,
-    data_uri: str,
-    output_uri: str,
-    source_uri: str,
-    region: str,
+    name: str, run: dict[str, Any], params: dict[str, Any], setup: JobSetup
 ) -> dict[str, Any]:
     """CreateTrainingJob for a TRAIN run."""
-    definition = training_definition(run, image, role_arn, data_uri, output_uri)
     return {
         "TrainingJobName": name,
         "HyperParameters": _hyperparameters(
             {
-                **static_hyperparameters(run, source_uri, region),
+                **static_hyperparameters(run, setup),
                 "estimator": run["estimator"],
                 "params": params,
             }
         ),
-        **definition,
+        **training_definition(setup),
         "Tags": [{"Key": "labellake:run", "Value": run["run_id"]}],
     }
 
@@ -194,20 +196,10 @@ def parameter_ranges(estimator: str, brief: bool = True) -> dict[str, list[dict[
     return {key: value for key, value in ranges.items() if value}
 
 
-def tuning_job(
-    name: str,
-    run: dict[str, Any],
-    trials: int,
-    image: str,
-    role_arn: str,
-    data_uri: str,
-    output_uri: str,
-    source_uri: str,
-    region: str,
-) -> dict[str, Any]:
+def tuning_job(name: str, run: dict[str, Any], trials: int, setup: JobSetup) -> dict[str, Any]:
     """CreateHyperParameterTuningJob for an HPO run: Bayesian, the p95 error minimised."""
     estimator = run["estimator"]
-    static = {**static_hyperparameters(run, source_uri, region), "estimator": estimator}
+    static = {**static_hyperparameters(run, setup), "estimator": estimator}
     if "max_iter" not in estimators.SPACE[estimator]:
         static["max_iter"] = estimators.BRIEF[estimator]["max_iter"]
     return {
@@ -224,7 +216,7 @@ def tuning_job(
         },
         "TrainingJobDefinition": {
             "StaticHyperParameters": _hyperparameters(static),
-            **training_definition(run, image, role_arn, data_uri, output_uri),
+            **training_definition(setup),
         },
         "Tags": [{"Key": "labellake:run", "Value": run["run_id"]}],
     }

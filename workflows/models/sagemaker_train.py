@@ -34,9 +34,7 @@ def hyperparameters() -> dict[str, Any]:
 
 def train(channel: Path, model_dir: Path, given: dict[str, Any]) -> dict[str, float]:
     import joblib
-    import numpy as np
     import pandas as pd
-    from sklearn.model_selection import train_test_split
 
     from labellake.workflows.models import estimators
 
@@ -48,26 +46,18 @@ def train(channel: Path, model_dir: Path, given: dict[str, Any]) -> dict[str, fl
     params = {name: given[name] for name in estimators.DEFAULTS[estimator] if name in given} | dict(
         given.get("params") or {}
     )
-    seed = int(given.get("seed", 0))
     features = [*numeric, *categorical]
-    x, y = frame[features], frame[target].astype(float)
-    log_target = bool((y >= 0).all())
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=float(given.get("held_out_fraction", 0.2)), random_state=seed
+    model, scores = estimators.fit_and_score(
+        estimator,
+        params,
+        numeric,
+        categorical,
+        frame[features],
+        frame[target].astype(float),
+        int(given.get("seed", 0)),
+        float(given.get("held_out_fraction", 0.2)),
     )
-    model = estimators.build(estimator, params, numeric, categorical, log_target, seed)
-    model.fit(x_train, y_train)
-    scores = estimators.metrics(y_test, model.predict(x_test))
-    baseline = estimators.metrics(y_test, np.full(len(y_test), float(np.median(y_train))))
-    scores |= {
-        "baseline_p95_abs_error": baseline["p95_abs_error"],
-        "baseline_mae": baseline["mae"],
-        "training_rows": len(x_train),
-        "held_out_rows": len(x_test),
-    }
     print(f"{OBJECTIVE}={scores['p95_abs_error']:.6f}", flush=True)
-    model = estimators.build(estimator, params, numeric, categorical, log_target, seed)
-    model.fit(x, y)
     bundle = {
         "model": model,
         "model_name": given.get("model_name", "model"),

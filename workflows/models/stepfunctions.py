@@ -301,23 +301,22 @@ class ModelWorker:
     def _start_training(
         self, step: str, spec: dict[str, Any], run: dict[str, Any], token: str
     ) -> None:
-        image = sagemaker.image_uri(self.machine.region)
-        common = {
-            "image": image,
-            "role_arn": self.machine.sagemaker_role_arn,
-            "data_uri": spec["data_uri"],
-            "output_uri": spec["output_uri"],
-            "source_uri": spec["source_uri"],
-            "region": self.machine.region,
-        }
+        setup = sagemaker.JobSetup(
+            image=sagemaker.image_uri(self.machine.region),
+            role_arn=self.machine.sagemaker_role_arn,
+            region=self.machine.region,
+            data_uri=spec["data_uri"],
+            output_uri=spec["output_uri"],
+            source_uri=spec["source_uri"],
+        )
         names = self._names(spec["run_id"])
         if step == "train":
             name = names["training"]
-            request = sagemaker.training_job(name, spec, spec["params"], **common)
+            request = sagemaker.training_job(name, spec, spec["params"], setup)
             create = self.sm.create_training_job
         else:
             name = names["tuning"]
-            request = sagemaker.tuning_job(name, spec, int(spec["trials"]), **common)
+            request = sagemaker.tuning_job(name, spec, int(spec["trials"]), setup)
             create = self.sm.create_hyper_parameter_tuning_job
         if run["backend_job"] != name:  # a step delivered twice starts nothing new
             try:

@@ -209,43 +209,28 @@ class ModelWorkflow:
                 artifact_uri=None,
             )
 
-    def _split(self, data: Dataset, seed: int) -> tuple[Any, Any, Any, Any]:
-        return train_test_split(
-            data.x, data.y, test_size=self.config.held_out_fraction, random_state=seed
-        )
-
     def _train(
         self, run_id: str, request: RunRequest, data: Dataset
     ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-        x_train, x_test, y_train, y_test = self._split(data, request.seed)
-        log_target = bool((data.y >= 0).all())
         extra: dict[str, Any] = {}
         if request.mode == "HPO":
+            x_train, _, y_train, _ = estimators.held_out_split(
+                data.x, data.y, self.config.held_out_fraction, request.seed
+            )
             estimator, params, extra = self._search(run_id, request, data, x_train, y_train)
         else:
             estimator, params = self._choice(request)
-        model = estimators.build(
-            estimator, params, data.numeric, data.categorical, log_target, request.seed
+        model, scores = estimators.fit_and_score(
+            estimator,
+            params,
+            data.numeric,
+            data.categorical,
+            data.x,
+            data.y,
+            request.seed,
+            self.config.held_out_fraction,
         )
-        started = time.perf_counter()
-        model.fit(x_train, y_train)
-        fit_s = time.perf_counter() - started
-        scores = estimators.metrics(y_test, model.predict(x_test))
-        baseline = estimators.metrics(y_test, np.full(len(y_test), float(np.median(y_train))))
-        scores |= {
-            "baseline_p95_abs_error": baseline["p95_abs_error"],
-            "baseline_mae": baseline["mae"],
-            "training_rows": len(x_train),
-            "held_out_rows": len(x_test),
-            "fit_s": round(fit_s, 3),
-            **extra,
-        }
-        # The deployed model learns from every row once it has been scored.
-        model = estimators.build(
-            estimator, params, data.numeric, data.categorical, log_target, request.seed
-        )
-        model.fit(data.x, data.y)
-        return model, {"estimator": estimator, **params}, scores
+        return model, {"estimator": estimator, **params}, scores | extra
 
     def _choice(self, request: RunRequest) -> tuple[str, dict[str, Any]]:
         """Given hyperparameters, else the best of the newest finished HPO of this model,
