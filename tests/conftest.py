@@ -107,3 +107,15 @@ def sfn_endpoint(moto_endpoint: str) -> str:
     with urllib.request.urlopen(request, timeout=10):
         pass
     return moto_endpoint
+
+
+@pytest.fixture
+def no_credentials(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A boto3 session that finds no AWS credentials anywhere (not the cached default)."""
+    import boto3
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    return boto3.session.Session(region_name="us-east-1")

@@ -148,12 +148,15 @@ def create_app(
         local = Workforce(engine.state, engine.config.region, engine.config.account)
         return {"workteams": engine.backend.workforce() + local.teams()}
 
+    async def start_run(request: Request, mode: str, actor: str) -> dict[str, Any]:
+        run = parse_run_request(await _json_object(request), mode)
+        run_id = await run_in_threadpool(models.start, run, actor)
+        return {"runId": run_id, "modelName": run.model_name, "status": "TRAINING_MODEL"}
+
     @app.post("/model")
     async def start_training(request: Request, actor: str = Depends(authorize)) -> dict[str, Any]:
         """Start a TRAIN run: train, register, deploy; 400 names a bad field or column."""
-        run = parse_run_request(await _json_object(request), "TRAIN")
-        run_id = await run_in_threadpool(models.start, run, actor)
-        return {"runId": run_id, "modelName": run.model_name, "status": "TRAINING_MODEL"}
+        return await start_run(request, "TRAIN", actor)
 
     @app.get("/model")
     def list_models(actor: str = Depends(authorize)) -> dict[str, Any]:
@@ -163,9 +166,7 @@ def create_app(
     @app.post("/hpo")
     async def start_tuning(request: Request, actor: str = Depends(authorize)) -> dict[str, Any]:
         """Start an HPO run: the search, then the best model trained, registered, deployed."""
-        run = parse_run_request(await _json_object(request), "HPO")
-        run_id = await run_in_threadpool(models.start, run, actor)
-        return {"runId": run_id, "modelName": run.model_name, "status": "TRAINING_MODEL"}
+        return await start_run(request, "HPO", actor)
 
     @app.get("/hpo")
     def list_tuning(actor: str = Depends(authorize)) -> dict[str, Any]:

@@ -22,16 +22,21 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return int(exited.value.code or 0), out, err
 
 
+def aws_profile(monkeypatch: pytest.MonkeyPatch, endpoint: str, prefix: str, home: Path) -> None:
+    """The aws profile against the moto server, its resources named from ``prefix``."""
+    monkeypatch.setenv("LABELLAKE_AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("LABELLAKE_AWS_ACCOUNT_ID", "123456789012")
+    monkeypatch.setenv("LABELLAKE_AWS_PREFIX", prefix)
+    monkeypatch.setenv("LABELLAKE_HOME", str(home))
+
+
 def test_bootstrap_then_the_demo_on_the_aws_profile(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     sfn_endpoint: str,
 ) -> None:
-    monkeypatch.setenv("LABELLAKE_AWS_ENDPOINT_URL", sfn_endpoint)
-    monkeypatch.setenv("LABELLAKE_AWS_ACCOUNT_ID", "123456789012")
-    monkeypatch.setenv("LABELLAKE_AWS_PREFIX", "cli-aws")
-    monkeypatch.setenv("LABELLAKE_HOME", str(tmp_path / "home"))
+    aws_profile(monkeypatch, sfn_endpoint, "cli-aws", tmp_path / "home")
     code, out, err = run(capsys, "--profile", "aws", "aws", "bootstrap")
     assert code == 0, err
     assert {r["resource"] for r in json.loads(out)} >= {"s3 bucket", "dynamodb table"}
@@ -86,10 +91,7 @@ def test_missing_resources_are_named_and_nothing_is_recorded(
     tmp_path: Path,
     sfn_endpoint: str,
 ) -> None:
-    monkeypatch.setenv("LABELLAKE_AWS_ENDPOINT_URL", sfn_endpoint)
-    monkeypatch.setenv("LABELLAKE_AWS_ACCOUNT_ID", "123456789012")
-    monkeypatch.setenv("LABELLAKE_AWS_PREFIX", "cli-missing")
-    monkeypatch.setenv("LABELLAKE_HOME", str(tmp_path / "home"))
+    aws_profile(monkeypatch, sfn_endpoint, "cli-missing", tmp_path / "home")
     demo = ("--profile", "aws", "demo", "--batch-id", "m1", "--clips", "1", "--frames", "4")
     code, _, err = run(capsys, *demo)
     assert code == 2 and err.count("\n") == 1

@@ -140,12 +140,7 @@ def test_bootstrap_creates_the_private_work_teams(moto_endpoint: str) -> None:
     stubber.assert_no_pending_responses()
 
 
-def test_missing_credentials_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+def test_missing_credentials_are_named(no_credentials: boto3.session.Session) -> None:
     settings = load_settings(profile="aws")
-    session = boto3.session.Session(region_name="us-east-1")  # not the default, cached one
     with pytest.raises(LabellakeError, match="no usable AWS credentials"):
-        aws.Bootstrap(settings, session.client).run()
+        aws.Bootstrap(settings, no_credentials.client).run()

@@ -86,14 +86,9 @@ def test_a_missing_state_table_is_named(moto_endpoint: str, tmp_path: Path) -> N
 
 
 def test_missing_credentials_are_said_plainly(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    no_credentials: boto3.session.Session, tmp_path: Path
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    session = boto3.session.Session(region_name="us-east-1")
-    client = session.client("dynamodb", endpoint_url="http://127.0.0.1:9")
+    client = no_credentials.client("dynamodb", endpoint_url="http://127.0.0.1:9")
     with pytest.raises(LabellakeError, match="no AWS credentials to reach the DynamoDB state"):
         DynamoStateStore(tmp_path / "state.db", client, "any-state")
 

@@ -307,13 +307,8 @@ def test_bad_settings_name_the_setting_or_resource() -> None:
         backend.check_workteam(arn)
 
 
-def test_missing_credentials_are_said_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    session = boto3.session.Session(region_name="us-east-1")
-    client = session.client("sagemaker", endpoint_url="http://127.0.0.1:9")
+def test_missing_credentials_are_said_plainly(no_credentials: boto3.session.Session) -> None:
+    client = no_credentials.client("sagemaker", endpoint_url="http://127.0.0.1:9")
     backend = GroundTruthBackend(client, ROLE, "us-east-1")
     with pytest.raises(LabellakeError, match="no usable AWS credentials for stop_labeling_job"):
         backend.stop_job("job-a")

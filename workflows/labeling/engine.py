@@ -610,13 +610,14 @@ class Engine:
         for hook in self.on_complete:
             hook(self, batch_id)
         now = timestamp(self.clock())
-        message = self._complete_message(batch_id)
+        batch = self._batch(batch_id)
+        message = self._complete_message(batch)
         self.state.move_batch(
             batch_id,
             (state.IN_PROGRESS,),
             state.COMPLETE,
             Event("BatchCompleted", batch_id=batch_id, payload=message),
-            notice=self._notice(batch_id, message),
+            notice=self._notice(batch, message),
             message=COMPLETE_MESSAGE,
             completed_at=now,
             updated_at=now,
@@ -630,8 +631,8 @@ class Engine:
         self.lake.write("batches", batch_id, batches_table(batch, jobs))
         self.lake.write("jobs", batch_id, jobs_table(jobs))
 
-    def _complete_message(self, batch_id: str) -> dict[str, Any]:
-        batch = self._batch(batch_id)
+    def _complete_message(self, batch: dict[str, Any]) -> dict[str, Any]:
+        batch_id = batch["batch_id"]
         info: dict[str, Any] = {"batchId": batch_id, "status": state.COMPLETE}
         for level in self.state.levels(batch_id):
             info[level_key(level["level"])] = {"status": level["status"]}
@@ -643,10 +644,9 @@ class Engine:
             "status": "SUCCESS",
         }
 
-    def _notice(self, batch_id: str, message: dict[str, Any]) -> Notice:
+    def _notice(self, batch: dict[str, Any], message: dict[str, Any]) -> Notice:
         """The message, for the webhook and the batch's SNS topic (or the default one)."""
-        batch = self.state.batch(batch_id)
-        topic = (batch["destination"] if batch else None) or self.config.topic_arn
+        topic = batch["destination"] or self.config.topic_arn
         return Notice(message, [url for url in (self.config.webhook_url, topic) if url])
 
     # -- failure, stop, retry ----------------------------------------------------------
@@ -678,7 +678,7 @@ class Engine:
             Event("BatchFailed", batch_id=batch_id, payload=notice),
             children=state.INTERNAL_ERROR,
             child_message=message,
-            notice=self._notice(batch_id, notice),
+            notice=self._notice(batch, notice),
             message=message,
             error_type=error_type,
             completed_at=now,

@@ -53,14 +53,10 @@ def estimate(
             "the default dataset (labellake model train)"
         )
     objects = bundle["profile"]["objects"]["median"]
-    shapes = {job["jobName"]: job.get("shape") or "box" for job in jobs}
+    by_name = {job["jobName"]: job for job in jobs}
     rows, owners = [], []
     for job in jobs:
-        shape = shapes[job["jobName"]]
-        parent = job.get("chainFrom")
-        while parent and parent in shapes and not job.get("shape"):
-            shape = shapes[parent]
-            parent = next((j.get("chainFrom") for j in jobs if j["jobName"] == parent), None)
+        shape = _shape(job, by_name)
         kept = frames
         if job.get("chainFrom") and down_sampling_rate < 100:
             kept = frames[: round(len(frames) * down_sampling_rate / 100)]
@@ -92,3 +88,13 @@ def estimate(
         "perJob": per_job,
         "runId": endpoint["run_id"],
     }
+
+
+def _shape(job: dict[str, Any], by_name: dict[str, dict[str, Any]]) -> str:
+    """A job's shape: its own, else its chain's first job's (chained jobs inherit their
+    parent's taxonomy)."""
+    if job.get("shape"):
+        return str(job["shape"])
+    while job.get("chainFrom") in by_name:
+        job = by_name[job["chainFrom"]]
+    return str(job.get("shape") or "box")
