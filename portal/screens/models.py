@@ -154,7 +154,10 @@ endpoint_id = st.selectbox(
     format_func=lambda e: f"{names[e]['model_name']} · {names[e]['run_id']}",
     key="infer-endpoint",
 )
-endpoint, bundle = models.served(endpoint_id)
+served = data.run(models.served, endpoint_id)  # a gone artifact is said, not raised
+if served is None:
+    st.stop()
+endpoint, bundle = served
 profile = bundle["profile"]
 row: dict[str, object] = {}
 columns = st.columns(4)
