@@ -5,7 +5,6 @@ inference through the page and through POST /infer."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -17,7 +16,6 @@ import pytest
 from tests.portal.browsing import COMMAND, needs_chromium, serve
 
 pytestmark = needs_chromium
-DOCS = Path(__file__).parents[2] / "docs"
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +75,6 @@ def test_the_models_page_shows_it_all(served, browser, tmp_path: Path) -> None: 
     page.wait_for_timeout(4000)  # the runs list refreshes every 3 s
     assert page.get_by_text("Traceback").count() == 0
     page.screenshot(path=str(tmp_path / "models.png"), full_page=True)
-    if DOCS.is_dir():
-        shutil.copy(tmp_path / "models.png", DOCS / "models-page.png")
     page.close()
 
     row = {
