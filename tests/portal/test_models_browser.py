@@ -56,6 +56,7 @@ def test_the_models_page_shows_it_all(served, browser, tmp_path: Path) -> None: 
     page.get_by_text("Parameter importance").wait_for(timeout=30_000)
     # Inference on the READY endpoint, with the sweep chart.
     page.get_by_test_id("stMetricLabel").get_by_text("Predicted seconds").wait_for(timeout=60_000)
+    page.locator(".vega-embed").nth(2).wait_for(timeout=60_000)  # charts draw after the text
     assert page.locator(".vega-embed").count() >= 3
     # A TRAIN run started in the form goes to READY while the page follows it.
     page.get_by_text("Start a run").click()
