@@ -6,6 +6,8 @@ the resolved settings into those arguments.
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from labellake.errors import LabellakeError
 from labellake.lake import Lake, ObjectStore
 from labellake.lake.athena import AthenaEngine
 from labellake.lake.glue import GlueCatalog
+from labellake.lake.inputs import InputPolicy
 from labellake.settings import Settings
 
 
@@ -54,6 +57,8 @@ class Home:
                 views=sql.views(),
                 glue=glue,
                 athena=athena,
+                sql_timeout_s=settings.sql_timeout_s,
+                sql_memory_limit=settings.sql_memory_limit,
             ),
         )
         if create:
@@ -64,6 +69,49 @@ class Home:
     def state_db(self) -> Path:
         assert self.settings.state_db is not None
         return self.settings.state_db
+
+    @property
+    def token_file(self) -> Path:
+        """Where the API's admin token is kept (mode 0600)."""
+        return self.settings.home / "api-token"
+
+    def api_token(self, *, rotate: bool = False) -> tuple[str, bool]:
+        """The API's admin token and whether it is new: the api_token setting, else the one
+        kept in the home (made on first use, or anew with ``rotate``)."""
+        if self.settings.api_token and not rotate:
+            return self.settings.api_token, False
+        path = self.token_file
+        if not rotate:
+            try:
+                kept = path.read_text().strip()
+            except FileNotFoundError:
+                kept = ""
+            except OSError as exc:
+                raise LabellakeError(
+                    f"cannot read the API token file {path}: {exc.strerror}; "
+                    "rotate it with `labellake api token --rotate`"
+                ) from exc
+            if kept:
+                return kept, False
+        token = secrets.token_urlsafe(32)
+        write_secret(path, token + "\n")
+        return token, True
+
+    def input_policy(self, *, local_files: bool = False) -> InputPolicy:
+        """Where request fields may point: the object store, s3:// and allowed_input_roots;
+        with ``local_files`` (the CLI) any local file too. Never the state files."""
+        settings = self.settings
+        roots = [self.objects.root] if self.objects.is_local else []
+        state = str(self.state_db)
+        denied = [state, f"{state}-wal", f"{state}-shm", f"{state}-journal", self.token_file]
+        return InputPolicy.build(
+            [*roots, *settings.allowed_input_roots],
+            denied,
+            local_files=local_files,
+            max_bytes=settings.max_input_bytes,
+            max_config_bytes=settings.max_config_bytes,
+            aws={"region": settings.aws_region, "endpoint_url": settings.aws_endpoint_url},
+        )
 
     def ensure(self) -> None:
         """Create home, objects/ and lake/ where they are local; clear error if impossible."""
@@ -83,6 +131,25 @@ class Home:
                 f"cannot create the folder of state_db {self.state_db}: {exc.strerror or exc}; "
                 "set --home, LABELLAKE_STATE_DB or state_db in labellake.toml"
             ) from exc
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600), atomically."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, text.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise LabellakeError(
+            f"cannot write {path}: {exc.strerror}; check the home's permissions"
+        ) from None
 
 
 def check_state_db(path: Path) -> str:

@@ -101,7 +101,40 @@ class Settings(BaseSettings):
     )
     api_token: str | None = Field(
         default=None,
-        description="When set, the API requires 'Authorization: Bearer <token>'.",
+        description="The API's admin token ('Authorization: Bearer <token>'). Unset: the token "
+        "kept in HOME/api-token (made on first start, 0600) is used.",
+    )
+    allowed_input_roots: list[str] = Field(
+        default_factory=list,
+        description="Folders or s3:// prefixes, besides the object store and s3://, that "
+        "request fields (inputManifestS3Uri, labelCategoryConfigS3Uri, csvUri) may name.",
+    )
+    max_input_bytes: int = Field(
+        default=1 << 30,
+        gt=0,
+        description="Largest manifest, sequence file or CSV a request may name (bytes).",
+    )
+    max_config_bytes: int = Field(
+        default=64 << 20,
+        gt=0,
+        description="Largest label category config a request may name (bytes).",
+    )
+    sql_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="User SQL (CLI, portal SQL page, API query fields) is stopped after this "
+        "many seconds.",
+    )
+    sql_memory_limit: str = Field(
+        default="25%",
+        description="Memory user SQL may take, all its queries together: a size such as '4GB' "
+        "or a share of RAM such as '25%'. A query over it is stopped (nothing spills to disk).",
+    )
+    runner_stale_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="GET /health answers 503 when the runner's last heartbeat is older than "
+        "this (seconds).",
     )
     workflow_engine: Literal["embedded", "stepfunctions"] | None = Field(
         default=None,

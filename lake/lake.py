@@ -5,6 +5,13 @@ table over ``read_parquet(..., hive_partitioning=true)``. There is no
 persistent DuckDB file, so any number of processes read while another writes.
 On S3 the views go over Arrow datasets instead (DuckDB's httpfs extension is
 not assumed to be installable); Athena is the engine at scale.
+
+User SQL runs in a DuckDB of its own, under two limits: a time limit
+(``sql_timeout_s``; DuckDB has none, so a timer interrupts the query) and a
+memory cap (``sql_memory_limit``, 25% of RAM unless given) with spilling to
+disk turned off, so the cap is a cap. Either ends the query with a
+LabellakeError naming the setting; the trusted queries of the portal and the
+ETL never share that cap.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import duckdb
@@ -21,7 +28,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from labellake.errors import LabellakeError
+from labellake.errors import DamagedLakeError, LabellakeError, NotFoundError
 from labellake.lake import catalog, writer
 from labellake.lake.athena import AthenaEngine
 from labellake.lake.catalog import Table
@@ -33,6 +40,22 @@ _FILE_IN_MESSAGE = re.compile(r"""['"]([^'"]+\.parquet)['"]""")
 _ATTEMPTS = 5  # reads retried when a file vanished under them
 IN_MEMORY_BYTES = 32 << 20  # tables with fewer Parquet bytes are held in memory
 _VANISHED = ("No files found", "No such file", "Cannot open file")
+# Errors that a query causes by itself, whatever the files hold: no reason to look for damage.
+_NOT_DAMAGE = (
+    duckdb.BinderException,
+    duckdb.CatalogException,
+    duckdb.ConversionException,
+    duckdb.InterruptException,
+    duckdb.NotImplementedException,
+    duckdb.OutOfMemoryException,
+    duckdb.OutOfRangeException,
+    duckdb.ParserException,
+    duckdb.PermissionException,
+    duckdb.SyntaxException,
+    duckdb.TypeMismatchException,
+)
+REPAIR_HINT = "run `labellake lake repair` (it keeps a copy of each damaged file, then rebuilds)"
+DEFAULT_SQL_MEMORY_LIMIT = "25%"  # of RAM, in DuckDB's own notation
 
 
 def _one_line(error: Exception) -> str:
@@ -50,9 +73,14 @@ class Lake:
         views: dict[str, str] | None = None,
         glue: GlueCatalog | None = None,
         athena: AthenaEngine | None = None,
+        sql_timeout_s: float | None = None,
+        sql_memory_limit: str | None = None,
     ) -> None:
         """``views`` are named SELECTs over the tables (sql/views), queryable like tables;
-        with ``glue``, every table and partition written is registered in that catalog."""
+        with ``glue``, every table and partition written is registered in that catalog.
+        User SQL (``query_user``) is stopped after ``sql_timeout_s`` seconds (None: never)
+        and when it needs more than ``sql_memory_limit`` (a DuckDB size such as '4GB' or
+        '25%' of RAM; None: 25%)."""
         self.store = store
         self.glue = glue
         self.athena = athena  # when set, queries run in Athena instead of DuckDB
@@ -65,6 +93,12 @@ class Lake:
         self._lock = threading.RLock()
         self._shared: _Session | None = None
         self._signatures: dict[str, tuple[tuple[str, int, int], ...] | None] = {}
+        # User SQL has a DuckDB of its own: its memory cap is per database, and must not
+        # starve the portal's own queries.
+        self.sql_timeout_s = sql_timeout_s
+        self.sql_memory_limit = sql_memory_limit
+        self._user_shared: _Session | None = None
+        self._user_signatures: dict[str, tuple[tuple[str, int, int], ...] | None] = {}
         # Row count and column types per table, kept while its files are unchanged.
         self._described: dict[str, tuple[object, int, dict[str, str]]] = {}
 
@@ -89,8 +123,11 @@ class Lake:
         return written
 
     def delete(self, table: str, unit: str) -> list[str]:
+        """Remove the unit's files from ``table``, and the partition folders left empty."""
         declared = self.table(table)
         removed = writer.delete_unit(self.store, declared, unit)
+        for key in removed:
+            self.store.prune(key)
         if self.glue is not None:
             emptied = [
                 key
@@ -105,7 +142,11 @@ class Lake:
         declared = self.table(table)
         parts = []
         for key in writer.unit_keys(self.store, declared, unit):
-            stored = pq.read_table(pa.BufferReader(self.store.read_bytes(key)))
+            data = self.store.read_bytes(key)
+            try:
+                stored = pq.read_table(pa.BufferReader(data))
+            except (OSError, ValueError, pa.ArrowException) as exc:
+                raise self.damage_error({key: _parquet_reason(exc)}) from exc
             for part in key.split("/")[1:-1]:  # col=value folders
                 column, _, value = part.partition("=")
                 stored = stored.append_column(
@@ -118,14 +159,58 @@ class Lake:
     def files(self, table: str) -> list[str]:
         return self.store.list(self.table(table).name, suffix=".parquet")
 
+    def damaged_files(
+        self, names: Iterable[str] | None = None, deep: bool = False
+    ) -> dict[str, str]:
+        """The files of these tables (every table by default) that cannot be read: key -> why.
+
+        Each file is fetched and its footer parsed; with ``deep``, every page is decoded
+        too. Nothing is remembered: a file put right is good on the next call. A file that
+        cannot be fetched at all raises LabellakeError (the store, not the file, is at fault).
+        """
+        wanted = set(self.tables) if names is None else set(names) & set(self.tables)
+        damaged = {}
+        for name in sorted(wanted):
+            for key in self.files(name):
+                reason = _unreadable(self.store, key, deep)
+                if reason is not None:
+                    damaged[key] = reason
+        return damaged
+
+    def damage_error(self, damaged: dict[str, str]) -> DamagedLakeError:
+        """One line naming every damaged file (its URI) and the fix."""
+        named = "; ".join(
+            f"table {key.split('/', 1)[0]}: cannot read {self.store.uri(key)} ({reason})"
+            for key, reason in sorted(damaged.items())
+        )
+        which = "the file is" if len(damaged) == 1 else f"these {len(damaged)} files are"
+        return DamagedLakeError(f"{named}; {which} damaged: {REPAIR_HINT}", damaged)
+
+    def _damage_behind(self, error: Exception, names: set[str]) -> DamagedLakeError | None:
+        """After a failed read of these tables: their damaged files as the error to raise.
+
+        None when the query failed for a reason of its own, when no file is damaged, or
+        when the files cannot even be fetched (the original error says more then)."""
+        if isinstance(error, DamagedLakeError):
+            return error
+        cause = error.__cause__ if isinstance(error, LabellakeError) else error
+        if isinstance(cause, _NOT_DAMAGE):
+            return None
+        try:
+            damaged = self.damaged_files(names, deep=True)
+        except LabellakeError:
+            return None
+        return self.damage_error(damaged) if damaged else None
+
     # -- reads ----------------------------------------------------------------
 
     @contextlib.contextmanager
-    def connect(self, names: set[str] | None = None) -> Iterator[_Session]:
+    def connect(self, names: set[str] | None = None, user: bool = False) -> Iterator[_Session]:
         """An in-memory DuckDB session with a view per table (only ``names``, when given).
 
         Setting up a view reads the footers of its table's files, so a query sets up only
         the tables it reads; a query that reads one of the lake's views gets everything.
+        A ``user`` session runs under the user-SQL limits.
         """
         wanted = set(self.tables) if names is None else {n.lower() for n in names}
         with_views = names is None or bool(wanted & set(self.views))
@@ -134,6 +219,8 @@ class Lake:
         con = duckdb.connect(":memory:")
         try:
             session = _Session(con)
+            if user:
+                session.limit(self._memory_limit(), self.sql_timeout_s)
             for table in self.tables.values():
                 if table.name in wanted:
                     session.add_view(table, self)
@@ -163,30 +250,28 @@ class Lake:
         check_user_sql(sql, [*self.tables, *self.views])
         if self.athena is not None:
             return self.athena.query(sql)
-        return self._run(sql, None)
+        return self._run(sql, None, user=True)
 
-    def describe(self) -> list[dict[str, Any]]:
-        """Every table with its row count and columns (name, SQL type, description)."""
+    def describe(self, skip_damaged: bool = False) -> list[dict[str, Any]]:
+        """Every table with its row count and columns (name, SQL type, description).
+
+        Damaged files raise one DamagedLakeError naming all of them; with ``skip_damaged``
+        their tables are listed with ``rows`` None and ``damaged``: {file key: why}.
+        """
         described = []
+        damaged: dict[str, str] = {}
         with self._session_for(set(self.tables)) as session:
             for table in self.tables.values():
-                session.check_readable({table.name})
-                with self._lock:
-                    signature = self._signatures.get(table.name)
-                    known = self._described.get(table.name)
-                if known is not None and signature is not None and known[0] == signature:
-                    _, count, types = known
-                else:
-                    count = session.execute(f'SELECT count(*) AS n FROM "{table.name}"')
-                    count = count.column(0)[0].as_py()
-                    types = dict(
-                        session.con.execute(
-                            f'SELECT column_name, column_type FROM (DESCRIBE "{table.name}")'
-                        ).fetchall()
-                    )
-                    if signature is not None:
-                        with self._lock:
-                            self._described[table.name] = (signature, count, types)
+                try:
+                    count, types = self._count(session, table)
+                    lost: dict[str, str] = {}
+                except LabellakeError as exc:
+                    damage = self._damage_behind(exc, {table.name})
+                    if damage is None:
+                        raise
+                    damaged.update(damage.damaged)
+                    count, lost = None, damage.damaged
+                    types = {c.name: _duck_type(c.type) for c in table.columns}
                 described.append(
                     {
                         "name": table.name,
@@ -197,24 +282,51 @@ class Lake:
                             {"name": c.name, "type": types[c.name], "description": c.description}
                             for c in table.columns
                         ],
+                        "damaged": lost,
                     }
                 )
+        if damaged and not skip_damaged:
+            raise self.damage_error(damaged)
         return described
+
+    def _count(self, session: _Session, table: Table) -> tuple[int, dict[str, str]]:
+        """The table's row count and column types, kept while its files are unchanged."""
+        session.check_readable({table.name})
+        with self._lock:
+            signature = self._signatures.get(table.name)
+            known = self._described.get(table.name)
+        if known is not None and signature is not None and known[0] == signature:
+            _, count, types = known
+            return count, types
+        count = session.execute(f'SELECT count(*) AS n FROM "{table.name}"').column(0)[0].as_py()
+        types = dict(
+            session.con.execute(
+                f'SELECT column_name, column_type FROM (DESCRIBE "{table.name}")'
+            ).fetchall()
+        )
+        if signature is not None:
+            with self._lock:
+                self._described[table.name] = (signature, count, types)
+        return count, types
 
     def row_counts(self) -> dict[str, int]:
         return {table["name"]: table["rows"] for table in self.describe()}
 
-    def _run(self, sql: str, params: list[Any] | dict[str, Any] | None) -> pa.Table:
+    def _run(
+        self, sql: str, params: list[Any] | dict[str, Any] | None, user: bool = False
+    ) -> pa.Table:
         # A file can vanish between listing and reading when its unit is rewritten
         # into another partition; a fresh session sees the new layout.
         names = referenced_tables(sql)
         if names & set(self.views):
             names |= set(self.tables)  # a view may read any table
         for attempt in range(_ATTEMPTS):
-            with self._session_for(names) as session:
+            with self._session_for(names, user=user) as session:
                 try:
                     session.check_readable(names)
                     return session.execute(sql, params)
+                except _LimitReached:
+                    raise  # running it again would only hit the limit again
                 except (duckdb.IOException, LabellakeError) as exc:
                     # A file rewritten while it was read fails in many ways (missing, short,
                     # torn); if the table's files changed meanwhile, read the new layout.
@@ -223,6 +335,9 @@ class Lake:
                         self._forget(names)
                         time.sleep(0.01 * 2**attempt)  # let a busy writer finish its rewrite
                         continue
+                    damage = self._damage_behind(exc, names)
+                    if damage is not None and damage is not exc:
+                        raise damage from exc
                     if isinstance(exc, LabellakeError):
                         raise
                     raise _read_error(exc) from exc
@@ -241,24 +356,25 @@ class Lake:
         )
 
     @contextlib.contextmanager
-    def _session_for(self, names: set[str]) -> Iterator[_Session]:
-        """The shared local session, its views brought up to date; a fresh one on S3."""
+    def _session_for(self, names: set[str], user: bool = False) -> Iterator[_Session]:
+        """The shared local session (the user-SQL one for ``user``), its views brought up
+        to date; a fresh one on S3."""
         if not self.store.is_local:
-            with self.connect(names) as session:
+            with self.connect(names, user=user) as session:
                 yield session
             return
+        signatures = self._user_signatures if user else self._signatures
         with self._lock:
-            if self._shared is None:
-                self._shared = _Session(duckdb.connect(":memory:"))
-                for table in self.tables.values():
-                    self._shared.add_empty_view(table)
-                for name, select in self.views.items():
-                    self._shared.con.execute(f'CREATE VIEW "{name}" AS {select}')
-                self._shared.lock(self.store)
-            shared = self._shared
+            shared = self._user_shared if user else self._shared
+            if shared is None:
+                shared = self._new_shared(user)
+                if user:
+                    self._user_shared = shared
+                else:
+                    self._shared = shared
             for name in sorted(names & set(self.tables)):
                 signature = self.store.signature(name, suffix=".parquet")
-                if self._signatures.get(name) != signature:
+                if signatures.get(name) != signature:
                     shared.broken.pop(name, None)
                     # Small tables are read once into memory: hundreds of small per-job
                     # files cost more to open on every query than to hold.
@@ -267,21 +383,43 @@ class Lake:
                     if name in shared.broken:
                         # Maybe a file torn by a rewrite during the copy: the next query
                         # builds the view again instead of trusting this failure.
-                        self._signatures.pop(name, None)
+                        signatures.pop(name, None)
                     else:
-                        self._signatures[name] = signature
+                        signatures[name] = signature
             cursor = _Session(shared.con.cursor(), setup=False)
             cursor.broken = dict(shared.broken)
-            cursor.signatures = {n: self._signatures.get(n) for n in names & set(self.tables)}
+            cursor.signatures = {n: signatures.get(n) for n in names & set(self.tables)}
+            cursor.memory_limit = shared.memory_limit
+            cursor.timeout_s = shared.timeout_s
         try:
             yield cursor
         finally:
             cursor.con.close()
 
+    def _new_shared(self, user: bool) -> _Session:
+        """The shared connection with a view per table (empty until a query reads it)."""
+        shared = _Session(duckdb.connect(":memory:"))
+        try:
+            if user:
+                shared.limit(self._memory_limit(), self.sql_timeout_s)
+            for table in self.tables.values():
+                shared.add_empty_view(table)
+            for name, select in self.views.items():
+                shared.con.execute(f'CREATE VIEW "{name}" AS {select}')
+            shared.lock(self.store)
+        except BaseException:
+            shared.con.close()
+            raise
+        return shared
+
+    def _memory_limit(self) -> str:
+        return self.sql_memory_limit or DEFAULT_SQL_MEMORY_LIMIT
+
     def _forget(self, names: set[str]) -> None:
         with self._lock:
             for name in names:
                 self._signatures.pop(name, None)
+                self._user_signatures.pop(name, None)
 
 
 class _Session:
@@ -291,6 +429,9 @@ class _Session:
         self.con = con
         self.broken: dict[str, str] = {}
         self.signatures: dict[str, Any] = {}  # of the files its views were built from
+        # The user-SQL limits, where this session runs user SQL.
+        self.memory_limit: str | None = None
+        self.timeout_s: float | None = None
         if setup:
             self.con.execute("SET GLOBAL TimeZone = 'UTC'")
 
@@ -369,6 +510,21 @@ class _Session:
                 self.con.execute(f'{create} "{table.name}" AS SELECT * FROM "{empty}"')
                 return
 
+    def limit(self, memory_limit: str, timeout_s: float | None) -> None:
+        """The user-SQL limits: a memory cap that spilling to disk cannot get around (set
+        before anything is read), and the time after which each query is interrupted."""
+        try:
+            self.con.execute(f"SET memory_limit = '{_quote(memory_limit)}'")
+        except duckdb.Error as exc:
+            raise LabellakeError(
+                f"sql_memory_limit '{memory_limit}' is not a memory size DuckDB takes "
+                f"({_one_line(exc)}); set it to a size such as '4GB' or '512MB', or a "
+                "share of RAM such as '25%' (LABELLAKE_SQL_MEMORY_LIMIT)"
+            ) from None
+        self.con.execute("SET temp_directory = ''")
+        self.memory_limit = memory_limit
+        self.timeout_s = timeout_s
+
     def lock(self, store: ObjectStore) -> None:
         """No file access outside the lake, no extensions, no setting changes."""
         if store.is_local:
@@ -383,13 +539,60 @@ class _Session:
             raise LabellakeError(self.broken[name])
 
     def execute(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
-        try:
-            relation = self.con.sql(sql, params=params)
-            return relation.to_arrow_table() if relation is not None else pa.table({})
-        except duckdb.IOException:
-            raise
-        except (duckdb.Error, pa.ArrowException) as exc:
-            raise _read_error(exc) from exc
+        with _deadline(self.con, self.timeout_s) as expired:
+            try:
+                relation = self.con.sql(sql, params=params)
+                return relation.to_arrow_table() if relation is not None else pa.table({})
+            except duckdb.IOException:
+                raise
+            except duckdb.InterruptException as exc:
+                if expired.is_set():
+                    raise _LimitReached(
+                        f"the query ran longer than {self.timeout_s:g} s and was stopped; "
+                        "make it cheaper (filter early, aggregate, add a LIMIT) or raise the "
+                        "setting sql_timeout_s (LABELLAKE_SQL_TIMEOUT_S)"
+                    ) from None
+                raise _read_error(exc) from exc
+            except duckdb.OutOfMemoryException as exc:
+                if self.memory_limit is not None:
+                    limit = self.memory_limit + (" of RAM" if self.memory_limit[-1:] == "%" else "")
+                    raise _LimitReached(
+                        f"the query needed more memory than sql_memory_limit ({limit}) and "
+                        "was stopped; make it lighter (filter before joining or grouping, add "
+                        "a LIMIT) or raise the setting sql_memory_limit "
+                        "(LABELLAKE_SQL_MEMORY_LIMIT)"
+                    ) from None
+                raise _read_error(exc) from exc
+            except (duckdb.Error, pa.ArrowException) as exc:
+                raise _read_error(exc) from exc
+
+
+class _LimitReached(LabellakeError):
+    """User SQL stopped by sql_timeout_s or sql_memory_limit."""
+
+
+@contextlib.contextmanager
+def _deadline(con: duckdb.DuckDBPyConnection, timeout_s: float | None) -> Iterator[threading.Event]:
+    """Interrupt ``con``'s query after ``timeout_s`` (DuckDB has no statement timeout);
+    the event tells whether it fired."""
+    expired = threading.Event()
+    if timeout_s is None:
+        yield expired
+        return
+
+    def interrupt() -> None:
+        expired.set()
+        with contextlib.suppress(duckdb.Error):  # the query may have just ended
+            con.interrupt()
+
+    timer = threading.Timer(timeout_s, interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield expired
+    finally:
+        timer.cancel()
+        timer.join()  # so an interrupt never reaches the connection's next query
 
 
 def _duck_type(arrow_type: pa.DataType) -> str:
@@ -429,6 +632,38 @@ def _read_error(exc: Exception, table: str | None = None) -> LabellakeError:
         reason = message.split(": ", 1)[-1].replace(found.group(0), "").replace("File  ", "")
         return LabellakeError(
             f"{where}cannot read {found.group(1)} ({reason.strip()}); the file is damaged: "
-            "delete it and re-run the step that wrote it"
+            f"{REPAIR_HINT}"
         )
     return LabellakeError(f"query failed: {message}")
+
+
+def _unreadable(store: ObjectStore, key: str, deep: bool) -> str | None:
+    """Why the Parquet file at ``key`` cannot be read (its footer; with ``deep``, every
+    page), or None if it reads. A file gone meanwhile was rewritten, not damaged.
+
+    The bytes are fetched first, so a store that cannot be reached (LabellakeError) is
+    never taken for a damaged file."""
+    try:
+        data = store.read_bytes(key)
+    except NotFoundError:
+        return None
+    except OSError as exc:
+        raise LabellakeError(
+            f"cannot fetch {store.uri(key)} ({_one_line(exc)}); check that the lake is reachable"
+        ) from exc
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        if deep:
+            for group in range(parquet.num_row_groups):
+                parquet.read_row_group(group)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        return _parquet_reason(exc)
+    return None
+
+
+def _parquet_reason(exc: Exception) -> str:
+    """pyarrow's complaint about a Parquet file, without the name of the buffer it read
+    or the garbage bytes it quotes from the file."""
+    text = re.sub(r"^Could not open Parquet input source '[^']*': ", "", _one_line(exc))
+    text = "".join(char if char.isprintable() else " " for char in text)
+    return " ".join(text.split()).rstrip(":") or type(exc).__name__

@@ -167,10 +167,9 @@ class ObjectStore:
             with self.filesystem.open_output_stream(final) as stream:
                 yield stream
             return
-        self.filesystem.create_dir(parent, recursive=True)
         tmp = f"{parent}/.{posixpath.basename(final)}.{uuid.uuid4().hex}{TMP_SUFFIX}"
         try:
-            with self.filesystem.open_output_stream(tmp) as stream:
+            with self._open_temporary(parent, tmp) as stream:
                 yield stream
             fd = os.open(tmp, os.O_RDONLY)
             try:
@@ -182,6 +181,18 @@ class ObjectStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+    def _open_temporary(self, parent: str, tmp: str) -> pa.NativeFile:
+        """The temporary file's stream, its folder created first (again, if a delete pruned
+        the folder in between: once the file is in it, the folder is not empty)."""
+        for attempt in range(3):
+            self.filesystem.create_dir(parent, recursive=True)
+            try:
+                return self.filesystem.open_output_stream(tmp)
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def list(self, prefix: str = "", suffix: str = "") -> list[str]:
         """Keys under ``prefix`` (recursive, sorted), skipping hidden and temporary files."""
@@ -229,11 +240,35 @@ class ObjectStore:
         return True
 
     def delete_prefix(self, prefix: str) -> int:
-        """Delete every object under ``prefix``; returns how many went."""
+        """Delete every object under ``prefix``, then the folders left empty; returns how
+        many objects went."""
         keys = self.list(prefix)
         for key in keys:
             self.delete(key)
+        for key in keys:
+            self.prune(key)
         return len(keys)
+
+    def prune(self, key: str) -> int:
+        """Remove the folders above ``key`` that are empty, up to the root (which stays).
+
+        Only local stores have folders; on S3 a prefix is gone with its last object.
+        Returns how many folders went."""
+        if not self.is_local:
+            return 0
+        removed = 0
+        folder = posixpath.dirname(self.path(key))
+        while folder.startswith(f"{self.root}/"):
+            try:
+                os.rmdir(folder)
+            except FileNotFoundError:
+                pass  # pruned already, by another key below it
+            except OSError:
+                break  # not empty: something else lives here
+            else:
+                removed += 1
+            folder = posixpath.dirname(folder)
+        return removed
 
     def sweep_temporary(self, prefix: str = "", older_than_s: float = 3600.0) -> int:
         """Remove temporary files left by a crashed local write.

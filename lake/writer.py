@@ -24,7 +24,7 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
 def _check_name(kind: str, value: str) -> str:
-    if not _SAFE_NAME.match(value):
+    if not _SAFE_NAME.fullmatch(value):
         raise LabellakeError(
             f"{kind} '{value}' cannot name a lake file: use 1-200 letters, digits, "
             "'.', '_' or '-', starting with a letter or digit"

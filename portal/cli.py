@@ -20,8 +20,9 @@ import click
 import pyarrow as pa
 
 from labellake import __version__
-from labellake.errors import LabellakeError
+from labellake.errors import DamagedLakeError, LabellakeError
 from labellake.home import Home, check_state_db
+from labellake.lake.lake import REPAIR_HINT
 from labellake.portal import output
 from labellake.settings import Settings, describe_settings, load_settings
 
@@ -124,30 +125,45 @@ def sql(ctx: click.Context, query: str | None, query_file, fmt: str) -> None:
 )
 @click.pass_context
 def tables(ctx: click.Context, fmt: str) -> None:
-    """List the lake's tables with their row counts and column descriptions."""
-    described = _home(ctx).lake.describe()
+    """List the lake's tables with their row counts and column descriptions.
+
+    A table with damaged files is listed as unreadable, naming them; then the command
+    exits with status 2.
+    """
+    lake = _home(ctx).lake
+    described = lake.describe(skip_damaged=True)
+    damaged = {key: why for table in described for key, why in table["damaged"].items()}
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                [{"name": t["name"], "rows": t["rows"], "columns": t["columns"]} for t in described]
+        listing = []
+        for t in described:
+            listing.append({"name": t["name"], "rows": t["rows"], "columns": t["columns"]})
+            if t["damaged"]:
+                listing[-1]["damaged"] = [lake.store.uri(key) for key in t["damaged"]]
+        click.echo(json.dumps(listing))
+    else:
+        for table in described:
+            columns = pa.Table.from_pylist(table["columns"])
+            rows = (
+                f"unreadable ({', '.join(map(lake.store.uri, table['damaged']))})"
+                if table["damaged"]
+                else f"{table['rows']} row{'s' if table['rows'] != 1 else ''}"
             )
-        )
-        return
-    for table in described:
-        columns = pa.Table.from_pylist(table["columns"])
-        title = (
-            f"{table['name']}: {table['rows']} row{'s' if table['rows'] != 1 else ''}"
-            f" - {table['description']}"
-        )
-        if table["partition_by"]:
-            title += f" (partitioned by {', '.join(table['partition_by'])})"
-        click.echo(output.to_text_table(columns, title=title, count=False))
+            title = f"{table['name']}: {rows} - {table['description']}"
+            if table["partition_by"]:
+                title += f" (partitioned by {', '.join(table['partition_by'])})"
+            click.echo(output.to_text_table(columns, title=title, count=False))
+    if damaged:
+        raise lake.damage_error(damaged)
 
 
 @cli.command()
 @click.pass_context
 def doctor(ctx: click.Context) -> None:
-    """Print the resolved configuration and check that the home is usable."""
+    """Print the resolved configuration and check that the home is usable.
+
+    Every check runs; damaged lake files are listed one a line. Exits with status 2 if
+    any check failed.
+    """
     settings: Settings = ctx.find_object(Settings)
     click.echo(f"labellake {__version__}")
     click.echo("configuration (flags > LABELLAKE_* > labellake.toml > defaults):")
@@ -164,6 +180,13 @@ def doctor(ctx: click.Context) -> None:
     for name, check in checks:
         try:
             click.echo(f"  ok      {name}: {check()}")
+        except DamagedLakeError as exc:
+            problem = f"{len(exc.files)} damaged file(s); {REPAIR_HINT}"
+            click.echo(f"  FAILED  {name}: {problem}")
+            store = Home.open(settings).lake.store
+            for key in exc.files:
+                click.echo(f"          damaged {store.uri(key)}: {exc.damaged[key]}")
+            failed.append(f"{name}: {problem}")
         except LabellakeError as exc:
             click.echo(f"  FAILED  {name}: {exc}")
             failed.append(f"{name}: {exc}")
@@ -212,7 +235,8 @@ def _actor() -> str:
 def _engine(ctx: click.Context):  # type: ignore[no-untyped-def]
     from labellake.workflows.labeling.build import build_engine
 
-    return build_engine(_home(ctx))
+    # The CLI's user names files on their own machine: any local file but the state files.
+    return build_engine(_home(ctx), local_files=True)
 
 
 def _echo_json(value: object) -> None:
@@ -728,12 +752,46 @@ def worker(ctx: click.Context) -> None:
     thread.join(timeout=10)
 
 
-@cli.command()
+def _api_token(ctx: click.Context, no_auth: bool) -> str | None:
+    """The token the API will require (None with --no-auth); printed once, when made."""
+    if no_auth:
+        click.echo(
+            "labellake: WARNING: --no-auth: the API answers anyone who can reach its port, "
+            "and records every call as 'anonymous'",
+            err=True,
+        )
+        return None
+    home = _home(ctx)
+    token, created = home.api_token()
+    if created:
+        click.echo(
+            f"labellake: API token (shown once; kept in {home.token_file}, mode 0600; "
+            f"`labellake api token --rotate` makes a new one): {token}",
+            err=True,
+        )
+    return token
+
+
+_NO_AUTH = click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Serve the API without a token (anyone who reaches the port may call it).",
+)
+
+
+@cli.group(invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@_NO_AUTH
 @click.pass_context
-def api(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the batch API (OpenAPI docs at /docs) together with the runner."""
+def api(ctx: click.Context, host: str, port: int, no_auth: bool) -> None:
+    """Serve the batch API (OpenAPI docs at /docs) together with the runner.
+
+    Every call needs 'Authorization: Bearer <token>': the api_token setting, or the token
+    made on first start and kept in HOME/api-token (see `labellake api token`).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     import uvicorn
 
     from labellake.workflows.api import create_app
@@ -741,7 +799,7 @@ def api(ctx: click.Context, host: str, port: int) -> None:
     from labellake.workflows.models.workflow import from_home as models_from_home
     from labellake.workflows.models.workflow import model_worker
 
-    settings: Settings = ctx.find_object(Settings)
+    token = _api_token(ctx, no_auth)
     work = build_runner(_home(ctx))
     models = models_from_home(_home(ctx))
     stop = threading.Event()
@@ -757,7 +815,13 @@ def api(ctx: click.Context, host: str, port: int) -> None:
         thread.start()
     try:
         uvicorn.run(
-            create_app(work.engine, token=settings.api_token, models=models),
+            create_app(
+                work.engine,
+                token=token,
+                models=models,
+                runner=work.pulse,
+                stale_s=ctx.find_object(Settings).runner_stale_s,
+            ),
             host=host,
             port=port,
             log_level="warning",
@@ -768,13 +832,43 @@ def api(ctx: click.Context, host: str, port: int) -> None:
             thread.join(timeout=10)
 
 
+def _die_with_parent() -> None:
+    """In a child of `up`: get SIGTERM when `up` dies, even by SIGKILL, so no API or portal
+    is left running on its own (Linux; elsewhere `up` stops them on its way out)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+@api.command("token")
+@click.option("--rotate", is_flag=True, help="Make a new token; the old one stops working.")
+@click.pass_context
+def api_token(ctx: click.Context, rotate: bool) -> None:
+    """Print the API's token (made now if there is none); --rotate replaces it.
+
+    A running API reads its token when it starts: restart it after a rotation.
+    """
+    settings: Settings = ctx.find_object(Settings)
+    if rotate and settings.api_token:
+        raise LabellakeError(
+            "the api_token setting fixes the token; change it there (LABELLAKE_API_TOKEN or "
+            "labellake.toml) instead of --rotate"
+        )
+    token, _ = _home(ctx).api_token(rotate=rotate)
+    click.echo(token)
+
+
 @cli.command()
 @click.option("--api-port", default=8080, show_default=True, type=int, help="Port of the API.")
 @click.option(
     "--portal-port", default=8501, show_default=True, type=int, help="Port of the portal."
 )
+@_NO_AUTH
 @click.pass_context
-def up(ctx: click.Context, api_port: int, portal_port: int) -> None:
+def up(ctx: click.Context, api_port: int, portal_port: int, no_auth: bool) -> None:
     """Start the API with the runner and the portal on 127.0.0.1; Ctrl-C stops both."""
     import subprocess
 
@@ -782,11 +876,13 @@ def up(ctx: click.Context, api_port: int, portal_port: int) -> None:
 
     settings: Settings = ctx.find_object(Settings)
     _home(ctx)  # fail here, in one line, if the home is unusable
+    if not no_auth:  # made (and printed) here once; the API reads it from the home
+        _api_token(ctx, no_auth)
     env = {
         **os.environ,
         **{
-            f"LABELLAKE_{name.upper()}": str(value)
-            for name, value in settings.model_dump().items()
+            f"LABELLAKE_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+            for name, value in settings.model_dump(mode="json").items()
             if value is not None
         },
     }
@@ -801,6 +897,7 @@ def up(ctx: click.Context, api_port: int, portal_port: int) -> None:
             "127.0.0.1",
             "--port",
             str(api_port),
+            *(["--no-auth"] if no_auth else []),
         ],
         "portal": [
             sys.executable,
@@ -820,7 +917,10 @@ def up(ctx: click.Context, api_port: int, portal_port: int) -> None:
             "viewer",
         ],
     }
-    children = {name: subprocess.Popen(command, env=env) for name, command in commands.items()}
+    children = {
+        name: subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+        for name, command in commands.items()
+    }
     click.echo(
         f"labellake is up: portal http://127.0.0.1:{portal_port}  "
         f"API http://127.0.0.1:{api_port}/docs  (Ctrl-C stops both)"
@@ -898,7 +998,7 @@ def _run_model(ctx: click.Context, mode: str, **given: object) -> None:
     request = workflow.parse_run_request(
         {workflow.RunRequest.model_fields[k].alias or k: v for k, v in payload.items()}, mode
     )
-    models = workflow.from_home(_home(ctx))
+    models = workflow.from_home(_home(ctx), local_files=True)
     started = time.monotonic()
     run_id = models.run(request, actor=_actor())
     run = models.describe(run_id)
@@ -1351,6 +1451,48 @@ def etl_run(ctx: click.Context, force: bool) -> None:
 
     engine = _engine(ctx)
     _load_jobs(completed_jobs(engine), engine.lake, engine.config.aws, force)
+
+
+@cli.group(name="lake")
+def lake_group() -> None:
+    """Look after the lake's files."""
+
+
+@lake_group.command("repair")
+@click.pass_context
+def lake_repair(ctx: click.Context) -> None:
+    """Move damaged lake files aside (a copy stays in HOME/quarantine) and rebuild the tables.
+
+    batches and jobs are rebuilt from the state store, the job tables from the raw zone
+    (as `labellake etl run --force`).
+    """
+    from labellake.workflows.lake_repair import quarantine_store, repair_lake
+
+    engine = _engine(ctx)
+    report = repair_lake(engine, quarantine_store(_home(ctx)))
+    store = engine.lake.store
+    if not report.damaged:
+        click.echo("no damaged files found")
+    for key, reason in sorted(report.damaged.items()):
+        click.echo(f"damaged {store.uri(key)}: {reason}")
+        click.echo(f"  moved aside to {report.quarantined[key]}")
+    click.echo(f"batches, jobs: {len(report.batches)} batch(es) rebuilt from the state store")
+    click.echo(
+        f"{len(report.loads)} job(s) reloaded from the raw zone, "
+        f"{report.problems} problem(s) recorded in etl_errors"
+    )
+    for key, command in sorted(report.not_rebuilt.items()):
+        click.echo(f"not rebuilt {store.uri(key)}: its rows come back with {command}")
+    if report.still_damaged:
+        raise DamagedLakeError(
+            f"still damaged after the repair: {', '.join(map(store.uri, report.still_damaged))}",
+            report.still_damaged,
+        )
+    if report.not_rebuilt:
+        raise LabellakeError(
+            f"{len(report.not_rebuilt)} damaged file(s) were moved aside but not rebuilt; "
+            "run the commands named above to load their rows again"
+        )
 
 
 @import_.command("groundtruth")

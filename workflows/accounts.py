@@ -3,6 +3,13 @@
 With LABELLAKE_PORTAL_AUTH=1 everyone signs in to the portal. Passwords are
 never stored or logged, only their argon2id hashes; a name that keeps failing is
 locked for a while, so a password cannot be guessed at the sign-in form's speed.
+
+Each attempt is counted before its password is checked, in one write
+transaction, so however many guesses arrive at once, at most LOCK_AFTER
+passwords are checked before the name is locked. A name without an account is
+counted, checked (against a stand-in hash) and locked the same way: no answer,
+and no answer's timing, tells whether an account has that name. A name's
+failures are forgotten LOCK_S seconds after the last one, or on a success.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 8
 LOCK_AFTER = 10  # failed sign-ins in a row
 LOCK_S = 300.0
+WRONG = "wrong account name or password"
 
 _hasher = PasswordHasher()
 
@@ -37,7 +45,7 @@ class SignInError(LabellakeError):
 
 
 def _check_name(name: str) -> str:
-    if not NAME.match(name or ""):
+    if not NAME.fullmatch(name or ""):
         raise LabellakeError(
             f"account name '{name}': use 1-64 letters, digits, '.', '_', '@' or '-', "
             "starting with a letter or digit"
@@ -124,22 +132,16 @@ class Accounts:
         hashed = hash_password(password)
         with self.state.transaction() as con:
             changed = con.execute(
-                "UPDATE accounts SET password_hash = ?, failed_attempts = 0, locked_until = 0 "
-                "WHERE name = ?",
-                (hashed, name),
+                "UPDATE accounts SET password_hash = ? WHERE name = ?", (hashed, name)
             ).rowcount
+            con.execute("DELETE FROM sign_in_failures WHERE name = ?", (name,))
         if not changed:
             raise NotFoundError(f"no account named '{name}'; see `labellake account list`")
 
     def sign_in(self, name: str, password: str) -> dict[str, Any]:
-        """The account, when the password is right; SignInError otherwise."""
-        with self.state.connect() as con:
-            row = con.execute(
-                "SELECT name, password_hash, locked_until FROM accounts WHERE name = ?", (name,)
-            ).fetchone()
-        if row is not None and row["locked_until"] > time.time():
-            wait = int(row["locked_until"] - time.time()) + 1
-            raise SignInError(f"too many failed sign-ins; try again in {wait} s")
+        """The account, when the password is right; SignInError otherwise (the same one for
+        a wrong password and for a name without an account)."""
+        row = self._count_attempt(name)
         try:
             if row is None:
                 # Spend the same time as for a real account, so timing does not tell names.
@@ -147,15 +149,15 @@ class Accounts:
                 raise VerificationError
             _hasher.verify(row["password_hash"], password)
         except (VerificationError, InvalidHashError):
-            if row is not None:
-                self._failed(row["name"])
-            raise SignInError("wrong account name or password") from None
+            raise SignInError(WRONG) from None
         with self.state.transaction() as con:
-            con.execute(
-                "UPDATE accounts SET failed_attempts = 0, locked_until = 0, last_sign_in_at = ? "
-                "WHERE name = ?",
+            con.execute("DELETE FROM sign_in_failures WHERE name = ?", (row["name"],))
+            signed_in = con.execute(
+                "UPDATE accounts SET last_sign_in_at = ? WHERE name = ?",
                 (timestamp(), row["name"]),
-            )
+            ).rowcount
+            if not signed_in:  # removed while its password was checked
+                raise SignInError(WRONG)
             if _hasher.check_needs_rehash(row["password_hash"]):
                 con.execute(
                     "UPDATE accounts SET password_hash = ? WHERE name = ?",
@@ -163,18 +165,40 @@ class Accounts:
                 )
         return self.get(row["name"])
 
-    def _failed(self, name: str) -> None:
+    def _count_attempt(self, name: str) -> Any:
+        """Count an attempt at ``name`` as failed until its password proves right, locking
+        the name at the LOCK_AFTER-th; SignInError while it is locked. Returns the account
+        (name, password_hash), or None when no account has that name."""
+        now = time.time()
+        locked_until = 0.0
         with self.state.transaction() as con:
-            failed = con.execute(
-                "UPDATE accounts SET failed_attempts = failed_attempts + 1 WHERE name = ? "
-                "RETURNING failed_attempts",
-                (name,),
-            ).fetchone()[0]
-            if failed >= LOCK_AFTER:
-                con.execute(
-                    "UPDATE accounts SET locked_until = ?, failed_attempts = 0 WHERE name = ?",
-                    (time.time() + LOCK_S, name),
-                )
+            con.execute("DELETE FROM sign_in_failures WHERE expires_at <= ?", (now,))
+            account = con.execute(
+                "SELECT name, password_hash FROM accounts WHERE name = ?", (name,)
+            ).fetchone()
+            # A name that no account can have is never stored (it holds nothing to guess).
+            if account is not None or NAME.fullmatch(name or ""):
+                known = con.execute(
+                    "SELECT failed_attempts, locked_until FROM sign_in_failures WHERE name = ?",
+                    (name,),
+                ).fetchone()
+                if known is not None and known["locked_until"] > now:
+                    locked_until = known["locked_until"]
+                else:
+                    failed = (known["failed_attempts"] if known is not None else 0) + 1
+                    lock = now + LOCK_S if failed >= LOCK_AFTER else 0.0
+                    con.execute(
+                        "INSERT INTO sign_in_failures "
+                        "(name, failed_attempts, locked_until, expires_at) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (name) DO UPDATE SET "
+                        "failed_attempts = excluded.failed_attempts, "
+                        "locked_until = excluded.locked_until, expires_at = excluded.expires_at",
+                        (name, failed, lock, max(lock, now + LOCK_S)),
+                    )
+        if locked_until:
+            wait = int(locked_until - now) + 1
+            raise SignInError(f"too many failed sign-ins; try again in {wait} s")
+        return account
 
 
 def hash_password(password: str) -> str:

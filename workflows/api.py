@@ -2,14 +2,17 @@
 
 POST /batch/create, GET /batch/show, POST /batch-metadata/post, POST /batch/stop,
 POST /batch/retry, DELETE /batch, GET /workforce/show. User errors answer 4xx
-with {"message", "errors": [{"field", "message"}]}; with a token configured,
-every call but /health needs "Authorization: Bearer <token>".
+with {"message", "errors": [{"field", "message"}]}; with a token configured
+(the default of `labellake api` and `up`), every call but /health needs
+"Authorization: Bearer <token>". Only a caller holding that (admin) token may
+name the recorded actor with X-Labellake-User; without a token every call is
+recorded as "anonymous". Bodies over MAX_BODY_BYTES answer 413.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
+import re
 from typing import Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -17,14 +20,32 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from labellake import __version__
-from labellake.errors import LabellakeError
+from labellake import __version__, jsontext
+from labellake.errors import LabellakeError, TooLargeError
 from labellake.workflows.labeling.engine import Engine
+from labellake.workflows.loop import Pulse
 from labellake.workflows.models.workflow import ModelConfig, ModelWorkflow, parse_run_request
+
+MAX_BODY_BYTES = 16 << 20  # a batch request of thousands of jobs is well under this
+ACTOR_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}")
 
 
 class Unauthorized(LabellakeError):
     status_code = 401
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, refused past MAX_BODY_BYTES before it is all in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise TooLargeError(f"request: the body is over {MAX_BODY_BYTES >> 20} MiB; send less")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise TooLargeError(f"request: the body is over {MAX_BODY_BYTES >> 20} MiB; send less")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _problems(exc: LabellakeError) -> list[dict[str, str]]:
@@ -32,13 +53,7 @@ def _problems(exc: LabellakeError) -> list[dict[str, str]]:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    try:
-        payload = json.loads(body or b"null")
-    except json.JSONDecodeError as exc:
-        raise LabellakeError(
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
+    payload = jsontext.loads(await _body(request) or b"null", "request")
     if not isinstance(payload, dict):
         raise LabellakeError("the body must be a JSON object")
     return payload
@@ -54,7 +69,11 @@ def _field(payload: dict[str, Any], name: str, kind: type | tuple[type, ...] = s
 
 
 def create_app(
-    engine: Engine, token: str | None = None, models: ModelWorkflow | None = None
+    engine: Engine,
+    token: str | None = None,
+    models: ModelWorkflow | None = None,
+    runner: Pulse | None = None,
+    stale_s: float = 60.0,
 ) -> FastAPI:
     models = models or ModelWorkflow(engine.state, engine.objects, engine.lake, ModelConfig())
     app = FastAPI(
@@ -65,13 +84,25 @@ def create_app(
     )
 
     def authorize(request: Request) -> str:
-        if token:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                raise Unauthorized(
-                    "missing or wrong API token; send 'Authorization: Bearer <LABELLAKE_API_TOKEN>'"
-                )
-        return request.headers.get("x-labellake-user", "api")
+        """The actor to record; 401 without the token when one is set."""
+        if not token:
+            return "anonymous"
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise Unauthorized(
+                "missing or wrong API token; send 'Authorization: Bearer <token>' with the "
+                "token `labellake api token` prints"
+            )
+        # The admin token is held by trusted front ends, which name the person they serve.
+        user = request.headers.get("x-labellake-user", "")
+        if not user:
+            return "api"
+        if not ACTOR_PATTERN.fullmatch(user):
+            raise LabellakeError(
+                "X-Labellake-User: 1-128 letters, digits and . _ @ : -, starting with a "
+                "letter or digit"
+            )
+        return user
 
     @app.exception_handler(LabellakeError)
     async def user_error(request: Request, exc: LabellakeError) -> JSONResponse:
@@ -91,13 +122,25 @@ def create_app(
         )
 
     @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def health() -> JSONResponse:
+        """ok, with the runner's heartbeat and last error when one runs beside the API;
+        503 "stale" once its last good pass is older than ``stale_s`` (runner_stale_s)."""
+        if runner is None:
+            return JSONResponse({"status": "ok", "version": __version__})
+        stale = runner.age_s() > stale_s
+        return JSONResponse(
+            {
+                "status": "stale" if stale else "ok",
+                "version": __version__,
+                "runner": runner.report(),
+            },
+            status_code=503 if stale else 200,
+        )
 
     @app.post("/batch/create")
     async def create_batch(request: Request, actor: str = Depends(authorize)) -> dict[str, str]:
         """Submit a batch request (see batch-create-request.json); 400 names the bad field."""
-        body = await request.body()
+        body = await _body(request)
         batch_id = await run_in_threadpool(engine.submit, body, actor)
         return {"batchId": batch_id, "status": "IN_PROGRESS"}
 

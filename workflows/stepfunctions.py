@@ -1,6 +1,7 @@
 """What the batch and model state machines share: the SQS queue their Task states hand
 steps to, creating or updating a state machine, the worker's receive loop, and the
-answers to a task token (success, failure, heartbeat).
+answers to a task token (success, failure, heartbeat). The loop never dies of a failed
+step: it logs it and backs off (``workflows/loop.py``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from labellake.errors import LabellakeError
+from labellake.workflows.loop import Backoff, Pulse, keep_running
 
 log = logging.getLogger(__name__)
 
@@ -91,22 +93,13 @@ def work(
     stop: threading.Event,
     poll_s: float,
     until: Callable[[], bool] | None = None,
+    pulse: Pulse | None = None,
+    backoff: Backoff | None = None,
+    name: str = "worker",
 ) -> None:
     """Call ``step(wait_s)`` until stopped (or ``until()`` holds), waiting ``poll_s`` when
-    nothing moved; a failed step is logged and the loop goes on."""
-    while not stop.is_set():
-        try:
-            moved = step(RECEIVE_WAIT_S)
-        except (LabellakeError, ClientError, BotoCoreError) as exc:
-            log.warning("worker step failed: %s", exc)
-            moved = False
-        except Exception:  # noqa: BLE001 - the worker outlives a bug in one step
-            log.exception("worker step failed")
-            moved = False
-        if until is not None and until():
-            return
-        if not moved:
-            stop.wait(poll_s)
+    nothing moved; a failed step is logged with its traceback and retried after a backoff."""
+    keep_running(lambda: step(RECEIVE_WAIT_S), stop, poll_s, until, pulse, backoff, name)
 
 
 class Answers:

@@ -28,7 +28,7 @@ class Workforce:
         return f"arn:aws:sagemaker:{self.region}:{self.account_id}:workteam/private-crowd/{team}"
 
     def add_team(self, name: str) -> dict[str, Any]:
-        if not TEAM_NAME.match(name or ""):
+        if not TEAM_NAME.fullmatch(name or ""):
             raise LabellakeError(
                 f"team name '{name}': use 1-63 letters, digits and hyphens, starting and "
                 "ending with a letter or digit (Ground Truth's work team rule)"

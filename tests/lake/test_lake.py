@@ -76,7 +76,9 @@ def test_corrupt_parquet_file_is_named_and_other_tables_still_work(
     bad = tmp_path / "lake/labels/job_name=job-b/job-b.parquet"
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"this is not parquet" * 10)
-    with pytest.raises(LabellakeError, match=f"table labels: cannot read {bad}.*delete it"):
+    with pytest.raises(
+        LabellakeError, match=f"table labels: cannot read {bad}.*run `labellake lake repair`"
+    ):
         bare_lake.query_user("SELECT count(*) FROM labels")
     with pytest.raises(LabellakeError, match="cannot read"):
         bare_lake.describe()

@@ -7,6 +7,7 @@ playwright's Python API; it never downloads a browser.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,10 +67,28 @@ def serve(home: Path, **settings: str) -> Iterator[dict[str, object]]:
             "home": home,
             "api": f"http://127.0.0.1:{api}",
             "portal": f"http://127.0.0.1:{portal}",
+            # `up` made the API's token on its first start and keeps it in the home.
+            "token": (home / "api-token").read_text().strip(),
         }
     finally:
         up.send_signal(signal.SIGTERM)
         up.wait(timeout=30)
+
+
+def api_call(
+    served: dict[str, object], path: str, body: dict[str, object] | None = None
+) -> tuple[int, dict[str, object]]:
+    """(status, JSON answer) of one API call with the token `up` made: GET, or POST ``body``."""
+    request = urllib.request.Request(
+        f"{served['api']}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"authorization": f"Bearer {served['token']}", "content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
 
 
 needs_chromium = pytest.mark.skipif(

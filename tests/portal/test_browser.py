@@ -7,7 +7,6 @@ land in the test's temporary folder.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import urllib.request
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.portal.browsing import COMMAND, needs_chromium, serve
+from tests.portal.browsing import COMMAND, api_call, needs_chromium, serve
 
 PAGES = {
     "": "Overview",
@@ -72,9 +71,8 @@ def test_a_batch_made_in_the_form_completes(served, browser) -> None:  # type: i
     page.get_by_text("Batch e2e1 submitted").wait_for(timeout=60_000)
     deadline = time.monotonic() + 90
     while True:
-        with urllib.request.urlopen(f"{served['api']}/batch/show?batchId=e2e1") as answer:
-            shown = json.load(answer)
-            status = shown["status"]
+        _, shown = api_call(served, "/batch/show?batchId=e2e1")
+        status = shown["status"]
         if status != "IN_PROGRESS":
             break
         assert time.monotonic() < deadline, "the batch made in the form did not finish"

@@ -4,16 +4,14 @@ inference through the page and through POST /infer."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.portal.browsing import COMMAND, needs_chromium, serve
+from tests.portal.browsing import COMMAND, api_call, needs_chromium, serve
 
 pytestmark = needs_chromium
 
@@ -30,24 +28,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
         yield urls
 
 
-def _post(url: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
-
-
-def _runs(api: str) -> dict[str, dict[str, object]]:
-    with urllib.request.urlopen(f"{api}/model", timeout=30) as answer:
-        return {run["runId"]: run for run in json.load(answer)["runs"]}
+def _runs(served: dict[str, object]) -> dict[str, dict[str, object]]:
+    return {run["runId"]: run for run in api_call(served, "/model")[1]["runs"]}
 
 
 def test_the_models_page_shows_it_all(served, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    api = str(served["api"])
     page = browser.new_page(viewport={"width": 1400, "height": 2600})
     page.goto(f"{served['portal']}/models")
     page.get_by_role("heading", name="Models").first.wait_for(timeout=60_000)
@@ -65,7 +50,7 @@ def test_the_models_page_shows_it_all(served, browser, tmp_path: Path) -> None: 
     page.get_by_text("started; its status follows below").wait_for(timeout=60_000)
     deadline = time.monotonic() + 120
     while True:
-        trained = [r for r in _runs(api).values() if r["mode"] == "TRAIN"]
+        trained = [r for r in _runs(served).values() if r["mode"] == "TRAIN"]
         if trained and trained[0]["status"] in ("READY", "ERROR"):
             break
         assert time.monotonic() < deadline, "the run started in the form did not finish"
@@ -87,18 +72,19 @@ def test_the_models_page_shows_it_all(served, browser, tmp_path: Path) -> None: 
         "team": "first-level",
         "worker": "nobody",
     }
-    status, answer = _post(f"{api}/infer", {"modelName": "labeling-effort", "input": row})
+    status, answer = api_call(served, "/infer", {"modelName": "labeling-effort", "input": row})
     assert status == 200 and answer["predictions"][0] > 0
-    status, answer = _post(f"{api}/infer", {"modelName": "labeling-effort", "input": {"frames": 2}})
+    status, answer = api_call(
+        served, "/infer", {"modelName": "labeling-effort", "input": {"frames": 2}}
+    )
     assert status == 400 and "missing feature(s) objects" in str(answer["message"])
     # With at most 2 endpoints, a third deployment deletes the oldest.
-    status, started = _post(f"{api}/model", {"modelName": "third", "params": {"max_iter": 20}})
+    status, started = api_call(served, "/model", {"modelName": "third", "params": {"max_iter": 20}})
     assert status == 200
     deadline = time.monotonic() + 120
-    while _runs(api)[str(started["runId"])]["status"] not in ("READY", "ERROR"):
+    while _runs(served)[str(started["runId"])]["status"] not in ("READY", "ERROR"):
         assert time.monotonic() < deadline
         time.sleep(1)
-    with urllib.request.urlopen(f"{api}/model", timeout=30) as listing:
-        endpoints = json.load(listing)["endpoints"]
+    endpoints = api_call(served, "/model")[1]["endpoints"]
     assert [e["status"] for e in endpoints].count("InService") == 2
     assert [e["status"] for e in endpoints].count("Deleted") == 1

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -172,16 +173,16 @@ def test_bad_manifest_lines_and_empty_sequences(
     api: httpx.Client,
     engine: Engine,
     request_for: Callable[..., dict[str, Any]],
-    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     before = state_rows(engine)
     request = request_for("b2")
-    lines = tmp_path / "lines.manifest"
+    folder = Path(engine.objects.root)  # requests may name files in the object store
+    lines = folder / "lines.manifest"
     lines.write_text('{"source-ref": "a"}\nnot json\n')
     request["labelingJobs"][0]["inputConfig"]["inputManifestS3Uri"] = str(lines)
     answer = api.post("/batch/create", json=request).json()
     assert "line 2: not JSON" in answer["message"]
-    seq = tmp_path / "c_seq.json"
+    seq = folder / "c_seq.json"
     seq.write_text(json.dumps({"prefix": "x/", "frames": []}))
     lines.write_text(json.dumps({"source-ref": str(seq)}) + "\n")
     answer = api.post("/batch/create", json=request)

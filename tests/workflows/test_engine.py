@@ -205,7 +205,7 @@ def test_bad_inputs_are_refused_and_leave_the_state_store_unchanged(
     before = state_dump(engine)
     request = request_for("b2")
     job = request["labelingJobs"][0]
-    bad = tmp_path / "bad"
+    bad = Path(objects.root) / "bad"  # requests may name files in the object store
     bad.mkdir()
     if breakage == "missing-manifest":
         job["inputConfig"]["inputManifestS3Uri"] = str(bad / "nothing.manifest")

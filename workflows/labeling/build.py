@@ -16,7 +16,9 @@ from labellake.workflows.labeling.state import StateStore
 from labellake.workflows.labeling.stepfunctions import StepFunctions, Worker
 
 
-def build_engine(home: Home) -> Engine:
+def build_engine(home: Home, *, local_files: bool = False) -> Engine:
+    """The engine of a home; ``local_files``: requests may name any local file but the
+    state files (the CLI, whose user names files on their own machine)."""
     settings = home.settings
     aws = {"region": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
     state = _state_store(home)
@@ -48,6 +50,7 @@ def build_engine(home: Home) -> Engine:
         backends[settings.backend],
         config,
         backends=backends,
+        inputs=home.input_policy(local_files=local_files),
     )
     lake_sync.install(engine)
     qa_routing.install(engine)

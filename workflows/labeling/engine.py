@@ -29,6 +29,7 @@ from typing import Any
 from labellake.errors import ConflictError, LabellakeError, NotFoundError
 from labellake.etl.workflow import batches_table, jobs_table
 from labellake.lake import Lake, ObjectStore
+from labellake.lake.inputs import InputPolicy
 from labellake.lake.store import locate, read_uri
 from labellake.workflows.labeling import formats, state
 from labellake.workflows.labeling.backends import (
@@ -61,6 +62,14 @@ RETRYABLE = (state.INTERNAL_ERROR, state.STOPPED, state.VALIDATION_FAIL)
 
 # A QA filter picks, from a parent job's output manifest lines, those the next level sees.
 QaFilterHook = Callable[[dict[str, Any], list[dict[str, Any]], QaFilter], list[dict[str, Any]]]
+
+
+def _problem(field: str, exc: LabellakeError) -> dict[str, str]:
+    """One problem of a request; a message that names its own field keeps it."""
+    message = str(exc)
+    if message.startswith(field):
+        message = message[len(field) :].lstrip(": ")
+    return {"field": field, "message": message}
 
 
 def level_name(level: int) -> str:
@@ -98,6 +107,7 @@ class Engine:
         qa_filter: QaFilterHook | None = None,
         clock: Callable[[], dt.datetime] = state.now,
         backends: dict[str, LabelingBackend] | None = None,
+        inputs: InputPolicy | None = None,
     ) -> None:
         self.state = state_store
         self.objects = objects
@@ -106,6 +116,10 @@ class Engine:
         self.backends = {backend.name: backend, **(backends or {})}
         self.config = config or EngineConfig()
         self.qa_filter = qa_filter
+        # Where a request's URIs may point (checked once, when the batch is submitted).
+        self.inputs = inputs or InputPolicy.build(
+            [objects.root] if objects.is_local else [], aws=self.config.aws
+        )
         self.clock = clock
         # Called with (engine, batch_id) when a batch completes, before it is marked COMPLETE.
         self.on_complete: list[Callable[[Engine, str], None]] = []
@@ -221,35 +235,40 @@ class Engine:
                 except LabellakeError as exc:
                     problems.append({"field": f"{where}.workteamArn", "message": str(exc)})
             uri = job.label_category_config_uri
+            field = f"{where}.labelCategoryConfigS3Uri"
             if uri and uri not in configs:
                 try:
-                    configs[uri] = formats.parse_label_config(self._read(uri), uri)
+                    text = self.inputs.read_text(uri, field, self.inputs.max_config_bytes)
+                    configs[uri] = formats.parse_label_config(text, uri)
                 except LabellakeError as exc:
-                    problems.append(
-                        {"field": f"{where}.labelCategoryConfigS3Uri", "message": str(exc)}
-                    )
+                    problems.append(_problem(field, exc))
             uri = job.input_config.input_manifest_uri
+            field = f"{where}.inputConfig.inputManifestS3Uri"
             if uri is None or uri in manifests:
                 continue
             try:
-                manifests[uri] = len(self._check_manifest(uri, job.job_modality))
+                manifests[uri] = len(self._check_manifest(uri, job.job_modality, field))
             except LabellakeError as exc:
-                problems.append(
-                    {"field": f"{where}.inputConfig.inputManifestS3Uri", "message": str(exc)}
-                )
+                problems.append(_problem(field, exc))
         return problems, configs
 
-    def _check_manifest(self, uri: str, modality: str) -> list[dict[str, Any]]:
-        lines = formats.parse_manifest(self._read(uri), uri)
+    def _check_manifest(self, uri: str, modality: str, field: str) -> list[dict[str, Any]]:
+        lines = formats.parse_manifest(self.inputs.read_text(uri, field), uri)
         if not lines:
             raise LabellakeError(f"input manifest {uri} has no lines; add one data object per line")
-        if base_modality(modality) in SEQUENCE_MODALITIES:
-            for number, line in enumerate(lines, start=1):
-                ref = line.get("source-ref") or line.get("source")
-                try:
-                    formats.parse_sequence(self._read(ref), ref)
-                except NotFoundError as exc:
-                    raise LabellakeError(f"{uri} line {number}: {exc}") from exc
+        for number, line in enumerate(lines, start=1):
+            # Every object a line names is read later, by a backend or the portal.
+            where = f"{field} ({uri} line {number})"
+            ref = line.get("source-ref") or line.get("source")
+            if base_modality(modality) not in SEQUENCE_MODALITIES:
+                if "source-ref" in line:
+                    self.inputs.check(ref, f"{where} source-ref")
+                continue
+            sequence = formats.parse_sequence(
+                self.inputs.read_text(ref, f"{where} source-ref"), ref
+            )
+            for _, frame in sequence.frames:
+                self.inputs.check(f"{sequence.prefix}{frame}", f"{where} frame {frame}")
         return lines
 
     def _backend_name(self, request: BatchRequest, job: LabelingJobSpec) -> str:
@@ -766,7 +785,12 @@ class Engine:
     def delete(
         self, batch_id: str, dry_run: bool = False, actor: str | None = None
     ) -> dict[str, Any]:
-        """Hierarchical deletion: the batch, its levels, jobs, tasks, raw outputs and lake rows."""
+        """Hierarchical deletion: the batch, its levels, jobs, tasks, raw outputs and lake rows.
+
+        Every object written for the batch's jobs goes (their processing prefix, and what a
+        backend keeps for each attempt elsewhere, such as the simulated job records), and so
+        do the folders left empty in the object store and the lake.
+        """
         batch = self._batch(batch_id)
         if batch["status"] == state.IN_PROGRESS and not dry_run:
             raise ConflictError(
@@ -779,6 +803,10 @@ class Engine:
         objects = []
         for job in jobs:
             objects += [self.objects.uri(k) for k in self.objects.list(self.processing_prefix(job))]
+            records = getattr(self._backend_named(job), "records", None)
+            if records is not None:
+                for job_id in self._backend_job_ids(job):
+                    objects += records(job_id)
         lake_files = []
         for table in self.lake.tables.values():
             units = (
@@ -811,6 +839,10 @@ class Engine:
                     self.lake.delete(table.name, job["job_name"])
         for job in jobs:
             self.objects.delete_prefix(self.processing_prefix(job))
+            delete_records = getattr(self._backend_named(job), "delete_records", None)
+            if delete_records is not None:
+                for job_id in self._backend_job_ids(job):
+                    delete_records(job_id)
             forget = getattr(self.backends.get(job.get("backend") or ""), "forget", None)
             if forget is not None:
                 forget(job["job_name"])
@@ -826,6 +858,17 @@ class Engine:
             ),
         )
         return plan
+
+    def _backend_named(self, job: dict[str, Any]) -> LabelingBackend | None:
+        """The job's backend, or None where this deployment lacks it (deleting still works)."""
+        return self.backends.get(job.get("backend") or self.backend.name)
+
+    def _backend_job_ids(self, job: dict[str, Any]) -> list[str]:
+        """The backend's name of every attempt of the job (``<job>``, ``<job>-2``, ...)."""
+        return [
+            self.backend_job_id({**job, "attempt": attempt})
+            for attempt in range(1, max(job["attempt"] or 1, 1) + 1)
+        ]
 
     # -- show --------------------------------------------------------------------------
 

@@ -55,6 +55,17 @@ def activity_time(moment: dt.datetime | None) -> str:
 # --- input side ------------------------------------------------------------------
 
 
+def _json_problem(exc: Exception) -> str:
+    """What is wrong with a JSON text, by position only: never its content."""
+    if isinstance(exc, json.JSONDecodeError):
+        return (
+            f"{exc.msg} at column {exc.colno}"
+            if exc.lineno == 1
+            else (f"{exc.msg} at line {exc.lineno} column {exc.colno}")
+        )
+    return "nested too deeply"
+
+
 def parse_manifest(text: str, source: str) -> list[dict[str, Any]]:
     """Manifest lines as objects; LabellakeError naming file and line otherwise."""
     lines = []
@@ -63,11 +74,11 @@ def parse_manifest(text: str, source: str) -> list[dict[str, Any]]:
             continue
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise LabellakeError(
-                f"{source} line {number}: not JSON ({exc.msg}); each line must be one JSON "
-                'object such as {"source-ref": "s3://bucket/clip_seq.json"}'
-            ) from exc
+                f"{source} line {number}: not JSON ({_json_problem(exc)}); each line must be one "
+                'JSON object such as {"source-ref": "s3://bucket/clip_seq.json"}'
+            ) from None
         if not isinstance(entry, dict) or not (entry.get("source-ref") or entry.get("source")):
             raise LabellakeError(
                 f'{source} line {number}: needs a "source-ref" (or "source") field'
@@ -92,8 +103,8 @@ class Sequence:
 def parse_sequence(text: str, source: str) -> Sequence:
     try:
         raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LabellakeError(f"sequence file {source}: not JSON ({exc.msg})") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise LabellakeError(f"sequence file {source}: not JSON ({_json_problem(exc)})") from None
     if not isinstance(raw, dict):
         raise LabellakeError(f"sequence file {source}: expected a JSON object")
     frames = raw.get("frames") or []
@@ -130,8 +141,10 @@ def sequence_document(prefix: str, frames: list[str], seq_no: int = 0) -> dict[s
 def parse_label_config(text: str, source: str) -> dict[str, Any]:
     try:
         config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LabellakeError(f"label category config {source}: not JSON ({exc.msg})") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise LabellakeError(
+            f"label category config {source}: not JSON ({_json_problem(exc)})"
+        ) from None
     if (
         not isinstance(config, dict)
         or not isinstance(config.get("labels"), list)

@@ -8,12 +8,12 @@ and notebooks keep working. Every validation error names its field.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from labellake import jsontext
 from labellake.errors import LabellakeError
 
 # Ground Truth's labeling-job name rule; batch ids follow it too.
@@ -56,7 +56,7 @@ def default_workteam_arn(level: int, region: str, account: str) -> str:
 class QaFilter(BaseModel):
     """Opts a chained job into QA routing: only data objects flagged by these checks go to it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     checks: list[str] = Field(default_factory=list, description="QA check names; empty = all.")
     min_findings: int = Field(
@@ -68,7 +68,7 @@ class QaFilter(BaseModel):
 
 
 class InputConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     input_manifest_uri: str | None = Field(default=None, alias="inputManifestS3Uri")
     chain_from_job_name: str | None = Field(default=None, alias="chainFromJobName")
@@ -89,7 +89,7 @@ class InputConfig(BaseModel):
 
 
 class LabelingJobSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     job_name: str = Field(alias="jobName")
     job_type: Literal["BATCH"] = Field(default="BATCH", alias="jobType")
@@ -114,7 +114,7 @@ class LabelingJobSpec(BaseModel):
     @field_validator("job_name")
     @classmethod
     def _name_rule(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError(
                 f"'{value}' breaks the labeling-job name rule: 1-63 letters, digits and "
                 "hyphens, starting and ending with a letter or digit"
@@ -155,7 +155,7 @@ class LabelingJobSpec(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     batch_id: str = Field(alias="batchId")
     destination_sns_arn: str | None = Field(default=None, alias="destinationSnsArn")
@@ -170,7 +170,7 @@ class BatchRequest(BaseModel):
     @field_validator("batch_id")
     @classmethod
     def _batch_name_rule(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError(
                 f"'{value}' breaks the batch id rule: 1-63 letters, digits and hyphens, "
                 "starting and ending with a letter or digit"
@@ -286,17 +286,9 @@ def parse_request(payload: bytes | str | dict[str, Any], source: str = "request"
     """A validated BatchRequest; SpecError naming the field (or the JSON position) otherwise."""
     if isinstance(payload, bytes | str):
         try:
-            payload = json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise SpecError(
-                [
-                    {
-                        "field": source,
-                        "message": f"malformed JSON at line {exc.lineno} column {exc.colno}: "
-                        f"{exc.msg}",
-                    }
-                ]
-            ) from exc
+            payload = jsontext.loads(payload, source)
+        except LabellakeError as exc:
+            raise SpecError([{"field": source, "message": str(exc).split(": ", 1)[1]}]) from None
     if not isinstance(payload, dict):
         raise SpecError([{"field": source, "message": "expected a JSON object"}])
     try:

@@ -243,6 +243,21 @@ MIGRATIONS: tuple[str, ...] = (
         deleted_reason TEXT
     );
     """,
+    # 7: failed sign-ins per name, whether or not an account has the name, so a name
+    # without one is locked like a name with one (accounts.failed_attempts and
+    # locked_until are no longer used; current locks carry over).
+    """
+    CREATE TABLE sign_in_failures (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        failed_attempts INTEGER NOT NULL,
+        locked_until REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX sign_in_failures_expiry ON sign_in_failures(expires_at);
+    INSERT INTO sign_in_failures (name, failed_attempts, locked_until, expires_at)
+        SELECT name, 0, locked_until, locked_until FROM accounts
+        WHERE locked_until > CAST(strftime('%s', 'now') AS REAL);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -276,6 +291,18 @@ def timestamp(moment: dt.datetime | None = None) -> str:
 
 def parse_timestamp(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
+
+
+def _owner_only(path: Path) -> None:
+    """Create the state file (or narrow an existing one) readable by its owner alone: it
+    holds accounts and the workflow's records. SQLite gives its -wal and -shm files the
+    database file's mode."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError:
+        pass  # another user's file, or read-only: opening it says what is wrong
 
 
 class StateStore:
@@ -317,7 +344,13 @@ class StateStore:
                     "or set LABELLAKE_STATE_DB"
                 ) from exc
             self._local.con = con
-        yield con
+        try:
+            yield con
+        except sqlite3.DatabaseError as exc:
+            if _damaged(exc):
+                # This connection keeps failing even once the file is whole again.
+                self.close()
+            raise
 
     def close(self) -> None:
         """Close this thread's connection (others close when their thread ends)."""
@@ -345,6 +378,7 @@ class StateStore:
             raise LabellakeError(
                 f"cannot create the folder of the state store {self.path}: {exc.strerror}"
             ) from exc
+        _owner_only(self.path)
         with self.connect() as con:
             try:
                 con.execute("PRAGMA journal_mode = WAL")
@@ -826,6 +860,16 @@ def _sets(fields: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
 def lease_owner() -> str:
     """host:pid:random, so a restarted process never mistakes itself for its predecessor."""
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
+
+
+def _damaged(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or the error it was raised while handling) says the file is damaged."""
+    while exc is not None:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None and (code & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return True
+        exc = exc.__context__
+    return False
 
 
 def _owner_alive(owner: str) -> bool:

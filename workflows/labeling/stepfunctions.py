@@ -11,6 +11,13 @@ SendTaskSuccess or SendTaskFailure. A level's task token is kept with the level
 while its labeling jobs run; workers poll the level, send heartbeats, and
 answer when it completes. Every step is idempotent, so a message delivered
 twice has no second effect.
+
+An execution can also end FAILED, TIMED_OUT or ABORTED where no step of ours runs
+(a States.Runtime error, a queue the state machine cannot reach, a stop in the
+console); then BatchError never marks the batch. So workers describe the execution
+of every IN_PROGRESS batch, once per EXECUTION_CHECK_S, and fail the batch of an
+execution that ended with the first failure in its history. A worker's loop never
+dies of a failed step (``workflows/loop.py``).
 """
 
 from __future__ import annotations
@@ -28,8 +35,17 @@ from labellake.errors import LabellakeError
 from labellake.workflows import stepfunctions as steps
 from labellake.workflows.labeling import notify, state
 from labellake.workflows.labeling.engine import Engine, JobFailed
+from labellake.workflows.loop import Backoff, Pulse
 
 log = logging.getLogger(__name__)
+
+EXECUTION_CHECK_S = 30.0  # how often a worker describes the executions of batches in progress
+FAILED_STATE_ERROR = "BatchFailed"  # the Failed state's error: the cause is the batch's message
+ENDED_TYPES = {
+    "FAILED": "ExecutionFailed",
+    "TIMED_OUT": "ExecutionTimedOut",
+    "ABORTED": "ExecutionAborted",
+}
 
 
 def definition(levels: int, queue_url: str, level_timeout_s: int) -> dict[str, Any]:
@@ -76,7 +92,11 @@ def definition(levels: int, queue_url: str, level_timeout_s: int) -> dict[str, A
         "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}],
     }
     states["Complete"] = {"Type": "Succeed"}
-    states["Failed"] = {"Type": "Fail", "Error": "BatchFailed", "Cause": "see the batch's message"}
+    states["Failed"] = {
+        "Type": "Fail",
+        "Error": FAILED_STATE_ERROR,
+        "Cause": "see the batch's message",
+    }
     return {
         "Comment": f"labellake batch with {levels} level(s)",
         "StartAt": "Level1",
@@ -137,7 +157,7 @@ class StepFunctions:
         batch = engine.state.batch(batch_id)
         assert batch is not None
         levels = len(engine.state.levels(batch_id))
-        name = batch_id if batch["attempt"] <= 1 else f"{batch_id}-{batch['attempt']}"
+        name = execution_name(batch)
         machine = self.state_machine(levels)
         try:
             arn = self.sfn.start_execution(
@@ -174,25 +194,37 @@ class Worker:
         orchestrator: StepFunctions,
         poll_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        backoff: Backoff | None = None,
+        execution_check_s: float = EXECUTION_CHECK_S,
     ) -> None:
         self.engine = engine
         self.orchestrator = orchestrator
         self.poll_s = poll_s
+        self.clock = clock
         self.answers = steps.Answers(orchestrator.sfn, clock)
+        self.backoff = backoff or Backoff()
+        self.pulse = Pulse()
+        self.execution_check_s = execution_check_s
+        self._executions_checked: float | None = None
 
     # -- the loop ------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
         with notify.delivering(self.engine.state, self.engine.config.aws, self.poll_s):
-            steps.work(self.step, stop, self.poll_s, until)
+            steps.work(
+                self.step, stop, self.poll_s, until, self.pulse, self.backoff, "batch worker"
+            )
 
     def step(self, wait_s: int = 0) -> bool:
-        """Handle the waiting messages, check the levels in flight; True if anything moved."""
+        """Handle the waiting messages, check the levels in flight and (when due) the
+        executions; True if anything moved."""
         moved = self._start_orphans()
         received = steps.receive(
             self.orchestrator.sqs, self.orchestrator.queue_url, self.handle, wait_s
         )
-        return self.check_levels() or received or moved
+        checked = self.check_levels()
+        ended = self.check_executions()
+        return checked or ended or received or moved
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -270,6 +302,49 @@ class Worker:
         self.answers.heartbeat(token, steps.heartbeat_s(self.orchestrator.level_timeout_s) / 3)
         return moved
 
+    def check_executions(self) -> bool:
+        """Fail each IN_PROGRESS batch whose execution ended without finishing it; runs at
+        most once per ``execution_check_s`` (one DescribeExecution per batch in progress)."""
+        now = self.clock()
+        if (
+            self._executions_checked is not None
+            and now - self._executions_checked < self.execution_check_s
+        ):
+            return False
+        self._executions_checked = now
+        moved = False
+        for batch in self.engine.state.batches(state.IN_PROGRESS):
+            if not batch.get("execution_arn"):
+                continue  # never started: _start_orphans starts it
+            try:
+                moved = self._check_execution(batch) or moved
+            except (ClientError, LabellakeError) as exc:
+                log.warning("batch %s: cannot check its execution: %s", batch["batch_id"], exc)
+        return moved
+
+    def _check_execution(self, batch: dict[str, Any]) -> bool:
+        batch_id, arn = batch["batch_id"], str(batch["execution_arn"])
+        if arn.rsplit(":", 1)[-1] != execution_name(batch):
+            # Retried, but the new attempt's StartExecution failed: start it now.
+            self.orchestrator.start(self.engine, batch_id)
+            return True
+        sfn = self.orchestrator.sfn
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] not in ENDED_TYPES:
+            return False
+        events = [
+            event
+            for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+            for event in page["events"]
+        ]
+        error_type, message = execution_failure(described, events)
+        latest = self.engine.state.batch(batch_id)
+        if latest is None or latest.get("execution_arn") != arn:
+            return False  # retried or deleted meanwhile
+        log.warning("batch %s: %s", batch_id, message)
+        self.engine.fail(batch_id, error_type, message)
+        return True
+
     def _clear(self, batch_id: str, level: int, token: str) -> None:
         self.engine.state.set_level_token(batch_id, level, None, only=token)
 
@@ -283,6 +358,42 @@ class Worker:
     def _in_progress(self, batch_id: str) -> bool:
         batch = self.engine.state.batch(batch_id)
         return batch is not None and batch["status"] == state.IN_PROGRESS
+
+
+def execution_name(batch: dict[str, Any]) -> str:
+    """The name of the execution of the batch's current attempt."""
+    batch_id, attempt = str(batch["batch_id"]), int(batch["attempt"] or 1)
+    return batch_id if attempt <= 1 else f"{batch_id}-{attempt}"
+
+
+def execution_failure(described: dict[str, Any], events: list[dict[str, Any]]) -> tuple[str, str]:
+    """(error type, message) of an execution that ended FAILED, TIMED_OUT or ABORTED
+    without finishing its batch, from DescribeExecution and GetExecutionHistory.
+
+    The cause is the first failure in the history (the Failed state's own error only
+    points at a batch message that was never written), else the execution's error.
+    """
+    status = str(described["status"])
+    failures = [
+        details
+        for event in sorted(events, key=lambda e: int(e.get("id") or 0))
+        for key, details in event.items()
+        if key.endswith("EventDetails")
+        and isinstance(details, dict)
+        and details.get("error")
+        and details["error"] != FAILED_STATE_ERROR
+    ]
+    first = failures[0] if failures else described
+    error, cause = first.get("error"), first.get("cause")
+    if error == FAILED_STATE_ERROR:
+        error, cause = None, None
+    reason = f"{error}: {cause}" if error and cause else str(error or cause or "no cause given")
+    name = described.get("name") or str(described.get("executionArn", "")).rsplit(":", 1)[-1]
+    return (
+        ENDED_TYPES.get(status, "ExecutionFailed"),
+        f"its Step Functions execution {name} ended {status} without finishing the batch: "
+        f"{reason[:2000]}",
+    )
 
 
 def _describe(error: dict[str, Any]) -> tuple[str, str]:

@@ -9,6 +9,7 @@ feature: numbers as numeric features, everything else as categories.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,6 @@ import pyarrow.csv as pacsv
 from labellake import sql
 from labellake.errors import LabellakeError
 from labellake.lake import Lake
-from labellake.lake.store import read_uri
 from labellake.workflows.models import estimators
 
 EFFORT_QUERY = "models/task_effort"
@@ -115,16 +115,24 @@ def from_sql(
 
 
 def from_csv(
-    data: bytes | str, target: str | None, features: list[str] | None = None, name: str = "CSV"
+    data: bytes, target: str | None, features: list[str] | None = None, name: str = "CSV"
 ) -> Dataset:
-    """The rows of a CSV file (its bytes, or a path or URI to read)."""
+    """The rows of a CSV file's bytes; a parse error says where, never what the file holds."""
     if target is None:
         raise LabellakeError("target: name the column to predict (e.g. --target seconds)")
-    if isinstance(data, str):
-        name = data
-        data = read_uri(data)
     try:
         table = pacsv.read_csv(io.BytesIO(data))
     except pa.ArrowInvalid as exc:
-        raise LabellakeError(f"{name} is not a CSV file that parses: {exc}") from exc
+        raise LabellakeError(
+            f"{name} is not a CSV file that parses ({_csv_problem(str(exc))}); give a header "
+            "row and the same number of comma-separated columns on every line"
+        ) from None
     return from_arrow(table, target, name, features)
+
+
+def _csv_problem(message: str) -> str:
+    """The shape of a CSV parse error (pyarrow's message quotes the offending row: not that)."""
+    found = re.search(r"Expected (\d+) columns?, got (\d+)", message)
+    if found:
+        return f"a line has {found[2]} column(s) where the header has {found[1]}"
+    return "unreadable CSV"

@@ -8,7 +8,8 @@ records the run ERROR with the error and its cause. Each Task hands its step to
 Python workers through ``sqs:sendMessage.waitForTaskToken`` on the model steps
 queue; a worker starts the SageMaker job, keeps the task token with the run, polls
 the job (sending heartbeats) and answers SendTaskSuccess or SendTaskFailure. A step
-delivered twice finds its job already there and starts nothing new.
+delivered twice finds its job already there and starts nothing new. The worker's
+loop never dies of a failed step: it logs it and backs off (``workflows/loop.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from botocore.exceptions import ClientError
 from labellake.errors import LabellakeError
 from labellake.lake import ObjectStore
 from labellake.workflows import stepfunctions as steps
+from labellake.workflows.loop import Backoff, Pulse
 from labellake.workflows.models import sagemaker
 from labellake.workflows.models.dataset import Dataset
 from labellake.workflows.models.registry import (
@@ -229,6 +231,7 @@ class ModelWorker:
         machine: ModelStateMachine,
         poll_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        backoff: Backoff | None = None,
     ) -> None:
         self.workflow = workflow
         self.registry = workflow.registry
@@ -236,9 +239,11 @@ class ModelWorker:
         self.sm = machine.sagemaker
         self.poll_s = poll_s
         self.answers = steps.Answers(machine.sfn, clock)
+        self.backoff = backoff or Backoff()
+        self.pulse = Pulse()
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
-        steps.work(self.step, stop, self.poll_s, until)
+        steps.work(self.step, stop, self.poll_s, until, self.pulse, self.backoff, "model worker")
 
     def step(self, wait_s: int = 0) -> bool:
         received = steps.receive(self.machine.sqs, self.machine.queue_url, self.handle, wait_s)

@@ -31,6 +31,7 @@ from sklearn.model_selection import train_test_split
 
 from labellake.errors import LabellakeError, NotFoundError
 from labellake.lake import Lake, ObjectStore
+from labellake.lake.inputs import InputPolicy
 from labellake.lake.store import read_uri
 from labellake.workflows.labeling.state import StateStore
 from labellake.workflows.models import dataset as datasets
@@ -53,7 +54,7 @@ NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 class RunRequest(BaseModel):
     """What POST /model and POST /hpo take (and the CLI and the portal's form)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", strict=True)
 
     model_name: str = Field(EFFORT_MODEL, alias="modelName", pattern=NAME_PATTERN)
     mode: Literal["TRAIN", "HPO"] = "TRAIN"
@@ -97,8 +98,11 @@ class ModelWorkflow:
         objects: ObjectStore,
         lake: Lake,
         config: ModelConfig | None = None,
+        inputs: InputPolicy | None = None,
     ) -> None:
         self.registry = Registry(state)
+        # Where a request's csvUri may point.
+        self.inputs = inputs or InputPolicy.build([objects.root] if objects.is_local else [])
         self.objects = objects
         self.lake = lake
         self.config = config or ModelConfig()
@@ -115,7 +119,11 @@ class ModelWorkflow:
         if csv is not None:
             return datasets.from_csv(csv, request.target, request.features, name="uploaded CSV")
         if request.csv_uri:
-            return datasets.from_csv(request.csv_uri, request.target, request.features)
+            data = self.inputs.read(request.csv_uri, "csvUri")
+            try:
+                return datasets.from_csv(data, request.target, request.features, request.csv_uri)
+            except LabellakeError as exc:
+                raise type(exc)(f"csvUri: {exc}") from None
         return datasets.from_sql(self.lake, request.query, request.target, request.features)
 
     def submit(self, request: RunRequest, data: Dataset, actor: str | None = None) -> str:
@@ -509,9 +517,10 @@ def _sweep_values(bundle: dict[str, Any], sweep: dict[str, Any]) -> tuple[str, l
     return feature, [float(v) for v in np.linspace(start, stop, num)]
 
 
-def from_home(home: Any) -> ModelWorkflow:
+def from_home(home: Any, *, local_files: bool = False) -> ModelWorkflow:
     """The model workflow of a home (its state store, object store and lake); with the
-    stepfunctions engine, runs train and deploy on SageMaker."""
+    stepfunctions engine, runs train and deploy on SageMaker. ``local_files``: a csvUri may
+    name any local file but the state files (the CLI)."""
     settings = home.settings
     workflow = ModelWorkflow(
         StateStore(home.state_db),
@@ -521,6 +530,7 @@ def from_home(home: Any) -> ModelWorkflow:
             max_endpoints=settings.model_endpoints_max,
             hpo_data_fraction=settings.hpo_data_fraction,
         ),
+        inputs=home.input_policy(local_files=local_files),
     )
     if settings.workflow_engine == "stepfunctions":
         from labellake.aws_clients import client

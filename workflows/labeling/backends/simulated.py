@@ -128,6 +128,17 @@ class SimulatedBackend:
             )
         return teams
 
+    def records(self, job_id: str) -> list[str]:
+        """URIs of what the backend keeps for the job outside its output prefix: its record."""
+        key = self._record_key(job_id)
+        return [self.objects.uri(key)] if self.objects.exists(key) else []
+
+    def delete_records(self, job_id: str) -> None:
+        """Remove the job's record (a deleted batch's job), and its folder once empty."""
+        key = self._record_key(job_id)
+        self.objects.delete(key)
+        self.objects.prune(key)
+
     def workteam_arn(self, team: str) -> str:
         c = self.config
         return f"arn:aws:sagemaker:{c.region}:{c.account}:workteam/private-crowd/{team}"
