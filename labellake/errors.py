@@ -59,3 +59,9 @@ class DamagedLakeError(LabellakeError):
     @property
     def files(self) -> tuple[str, ...]:
         return tuple(sorted(self.damaged))
+
+
+class BusyError(LabellakeError):
+    """Too much of this work is running now; the caller may try again shortly (HTTP 429)."""
+
+    status_code = 429

@@ -28,8 +28,11 @@ class Home:
     lake: Lake
 
     @classmethod
-    def open(cls, settings: Settings, *, create: bool = True) -> Home:
-        """The stores named by ``settings``; creates local folders unless ``create`` is False."""
+    def open(cls, settings: Settings, *, create: bool = True, serving: bool = False) -> Home:
+        """The stores named by ``settings``; creates local folders unless ``create`` is False.
+        ``serving`` (the API and the portal): user SQL runs in worker processes that are
+        killed past sql_timeout_s or sql_memory_limit, so a runaway query never holds the
+        server."""
         aws = {"region": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
         glue = None
         if settings.profile == "aws" and str(settings.lake_uri).startswith("s3://"):
@@ -59,6 +62,7 @@ class Home:
                 athena=athena,
                 sql_timeout_s=settings.sql_timeout_s,
                 sql_memory_limit=settings.sql_memory_limit,
+                isolate_user_sql=serving,
             ),
         )
         if create:

@@ -34,6 +34,7 @@ from labellake.lake.athena import AthenaEngine
 from labellake.lake.catalog import Table
 from labellake.lake.glue import GlueCatalog
 from labellake.lake.readonly import check_user_sql, referenced_tables
+from labellake.lake.sqlworkers import LakeSpec, SqlWorkers
 from labellake.lake.store import ObjectStore
 
 _FILE_IN_MESSAGE = re.compile(r"""['"]([^'"]+\.parquet)['"]""")
@@ -75,12 +76,14 @@ class Lake:
         athena: AthenaEngine | None = None,
         sql_timeout_s: float | None = None,
         sql_memory_limit: str | None = None,
+        isolate_user_sql: bool = False,
     ) -> None:
         """``views`` are named SELECTs over the tables (sql/views), queryable like tables;
         with ``glue``, every table and partition written is registered in that catalog.
         User SQL (``query_user``) is stopped after ``sql_timeout_s`` seconds (None: never)
         and when it needs more than ``sql_memory_limit`` (a DuckDB size such as '4GB' or
-        '25%' of RAM; None: 25%)."""
+        '25%' of RAM; None: 25%); with ``isolate_user_sql`` it runs in worker processes
+        that are killed past either limit (servers: the API and the portal)."""
         self.store = store
         self.glue = glue
         self.athena = athena  # when set, queries run in Athena instead of DuckDB
@@ -98,6 +101,8 @@ class Lake:
         self.sql_timeout_s = sql_timeout_s
         self.sql_memory_limit = sql_memory_limit
         self._user_shared: _Session | None = None
+        self.isolate_user_sql = isolate_user_sql
+        self._workers: SqlWorkers | None = None
         self._user_signatures: dict[str, tuple[tuple[str, int, int], ...] | None] = {}
         # Row count and column types per table, kept while its files are unchanged.
         self._described: dict[str, tuple[object, int, dict[str, str]]] = {}
@@ -250,7 +255,24 @@ class Lake:
         check_user_sql(sql, [*self.tables, *self.views])
         if self.athena is not None:
             return self.athena.query(sql)
+        if self.isolate_user_sql:
+            return self._user_workers().query(sql)
         return self._run(sql, None, user=True)
+
+    def _user_workers(self) -> SqlWorkers:
+        with self._lock:
+            if self._workers is None:
+                spec = LakeSpec(
+                    self.store.filesystem,
+                    self.store.root,
+                    self.store.scheme,
+                    tuple(self.tables.values()),
+                    self.views,
+                    self.sql_timeout_s,
+                    self.sql_memory_limit or DEFAULT_SQL_MEMORY_LIMIT,
+                )
+                self._workers = SqlWorkers(spec)
+            return self._workers
 
     def describe(self, skip_damaged: bool = False) -> list[dict[str, Any]]:
         """Every table with its row count and columns (name, SQL type, description).

@@ -800,8 +800,10 @@ def api(ctx: click.Context, host: str, port: int, no_auth: bool) -> None:
     from labellake.workflows.models.workflow import model_worker
 
     token = _api_token(ctx, no_auth)
-    work = build_runner(_home(ctx))
-    models = models_from_home(_home(ctx))
+    # One home for the runner and the API; user SQL from requests runs in worker processes.
+    home = Home.open(ctx.find_object(Settings), serving=True)
+    work = build_runner(home)
+    models = models_from_home(home)
     stop = threading.Event()
     threads = [
         threading.Thread(target=work.run, args=(stop,), name="labellake-runner", daemon=True)

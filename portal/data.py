@@ -27,7 +27,7 @@ def _key() -> str:
 
 @st.cache_resource
 def _home(key: str) -> Home:
-    return Home.open(Settings.model_validate_json(key))
+    return Home.open(Settings.model_validate_json(key), serving=True)
 
 
 @st.cache_resource

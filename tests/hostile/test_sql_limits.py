@@ -132,7 +132,7 @@ def test_labellake_sql_stops_at_the_limits_in_one_line(
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[httpx.Client]:
     """The API of a home with sql_timeout_s = 0.5, served over HTTP as `labellake up` does."""
-    home = Home.open(load_settings(home=tmp_path / "home", sql_timeout_s=TIMEOUT_S))
+    home = Home.open(load_settings(home=tmp_path / "home", sql_timeout_s=TIMEOUT_S), serving=True)
     app = create_app(build_engine(home), models=models_from_home(home))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
