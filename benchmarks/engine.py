@@ -17,10 +17,7 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+from api_process import api_process
 
 from labellake.home import Home
 from labellake.settings import Settings
@@ -64,37 +62,15 @@ def batches_per_minute(home: Path, batches: int) -> dict[str, float]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def create_latency(home: Path, requests: int, clients: int) -> dict[str, float]:
-    env = {**os.environ, "LABELLAKE_HOME": str(home), "LABELLAKE_SIMULATED_JOB_SECONDS": "1e9"}
     engine = build_engine(Home.open(Settings(home=home)))
     samples = synthetic.generate(engine.objects, dataset="bench/2x150", clips=2, frames=150)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "labellake.portal.cli", "api", "--port", str(port)],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "the API did not start"
-                time.sleep(0.1)
+    with api_process(home, simulated_job_seconds="1e9") as (url, auth):
         latencies: list[float] = []
         lock = threading.Lock()
 
         def client(worker: int) -> None:
-            with httpx.Client(base_url=url, timeout=60) as http:
+            with httpx.Client(base_url=url, timeout=60, headers=auth) as http:
                 for i in range(worker, requests, clients):
                     body = demo_request(f"lat{i}", samples)
                     start = time.perf_counter()
@@ -108,9 +84,6 @@ def create_latency(home: Path, requests: int, clients: int) -> dict[str, float]:
         with ThreadPoolExecutor(clients) as pool:
             list(pool.map(client, range(clients)))
         elapsed = time.perf_counter() - started
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     latencies.sort()
     return {
         "requests": requests,

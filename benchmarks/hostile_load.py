@@ -24,11 +24,8 @@ import collections
 import json
 import os
 import random
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from api_process import api_process
 
 from labellake.lake import ObjectStore
 from labellake.workflows.api import MAX_BODY_BYTES
@@ -48,12 +46,6 @@ CROSS_JOIN = (
     "(SELECT unnest(range(100000)) AS b) s2 WHERE a * b = 7"
 )
 KINDS = {"create": 3, "show": 4, "bad_body": 3, "sql": 1, "wrong_token": 2}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bad_bodies(home: Path, request: dict[str, Any]) -> list[tuple[str, bytes]]:
@@ -159,32 +151,9 @@ def main() -> int:
         )
         request = demo_request("load", samples)
         request["labelingJobs"] = request["labelingJobs"][:1]
-        port = free_port()
-        env = {
-            **os.environ,
-            "LABELLAKE_HOME": str(home),
-            "LABELLAKE_SIMULATED_JOB_SECONDS": "0.5",
-            "LABELLAKE_SQL_TIMEOUT_S": str(args.sql_timeout),
-        }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "labellake.portal.cli", "api", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("the API did not start")
-                time.sleep(0.2)
-            token = (home / "api-token").read_text().strip()
+        settings = {"simulated_job_seconds": "0.5", "sql_timeout_s": str(args.sql_timeout)}
+        with api_process(home, **settings) as (url, auth):
+            token = auth["Authorization"].removeprefix("Bearer ")
             seen: list[tuple[str, int, float]] = []
             accepted: list[str] = []
             started = time.monotonic()
@@ -202,9 +171,6 @@ def main() -> int:
             asyncio.run(run_all())
             elapsed = time.monotonic() - started
             health = httpx.get(f"{url}/health").status_code
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
         with sqlite3.connect(home / "state.db") as con:
             stored = {row[0] for row in con.execute("SELECT batch_id FROM batches")}
         lost = len(set(accepted) - stored)

@@ -4,41 +4,19 @@ what it opens; only the admin token may name the recorded actor; state files are
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sqlite3
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from labellake.workflows.labeling.engine import Engine
-from tests.portal.browsing import COMMAND, free_port, wait_for
+from tests.portal.browsing import COMMAND, api_process, free_port, wait_for
 from tests.workflows.test_api import Served
-
-
-@contextlib.contextmanager
-def api_process(home: Path, *flags: str, **env: str) -> Iterator[tuple[str, Path]]:
-    """`labellake api` on a free port; yields its URL and the file its stderr goes to."""
-    port = free_port()
-    log = home.parent / f"api-{port}.log"
-    with log.open("w") as stderr:
-        child = subprocess.Popen(
-            [*COMMAND, "--home", str(home), "api", "--port", str(port), *flags],
-            env={**os.environ, "LABELLAKE_RUNNER_POLL_S": "0.2", **env},
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/health")
-        yield f"http://127.0.0.1:{port}", log
-    finally:
-        child.send_signal(signal.SIGTERM)
-        child.wait(timeout=30)
 
 
 def mode(path: Path) -> int:

@@ -20,7 +20,7 @@ import httpx
 from labellake.lake import Lake, ObjectStore
 from labellake.workflows.samples import synthetic
 from labellake.workflows.samples.demo import demo_request
-from tests.portal.browsing import COMMAND, free_port, wait_for
+from tests.portal.browsing import COMMAND, api_process, free_port, wait_for
 
 ENV = {"LABELLAKE_SIMULATED_JOB_SECONDS": "1.0", "LABELLAKE_RUNNER_POLL_S": "0.05"}
 
@@ -52,6 +52,11 @@ def kill_all(process: subprocess.Popen[bytes]) -> None:
     time.sleep(0.2)
 
 
+def token_header(home: Path) -> dict[str, str]:
+    """The header with the token `labellake api` (or `up`) made on its first start."""
+    return {"Authorization": f"Bearer {(home / 'api-token').read_text().strip()}"}
+
+
 def statuses(home: Path) -> dict[str, str]:
     with sqlite3.connect(home / "state.db") as con:
         return dict(con.execute("SELECT job_name, status FROM jobs"))
@@ -75,7 +80,7 @@ def test_sigkill_up_at_three_moments_then_it_completes_once(tmp_path: Path) -> N
     killed_mid_batch = []
     with contextlib.ExitStack() as running:
         url, process = running.enter_context(up(home))
-        auth = {"Authorization": f"Bearer {(home / 'api-token').read_text().strip()}"}
+        auth = token_header(home)
         assert httpx.post(f"{url}/batch/create", json=request, headers=auth).status_code == 200
         for name, reached in moments:
             deadline = time.monotonic() + 60
@@ -112,24 +117,6 @@ def test_sigkill_up_at_three_moments_then_it_completes_once(tmp_path: Path) -> N
     assert lake.query("SELECT count(*) FROM annotations").column(0)[0].as_py() > 0
 
 
-@contextlib.contextmanager
-def api(home: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*COMMAND, "--home", str(home), "api", "--port", str(port)],
-        env={**os.environ, "LABELLAKE_SIMULATED_JOB_SECONDS": "0", **ENV},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/health")
-        token = (home / "api-token").read_text().strip()
-        yield f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-
-
 def one_job(batch_id: str, samples: synthetic.SampleSet) -> dict[str, Any]:
     request = demo_request(batch_id, samples)
     request["labelingJobs"] = request["labelingJobs"][:1]
@@ -140,7 +127,10 @@ def test_concurrent_creates(tmp_path: Path) -> None:
     home = tmp_path / "home"
     objects = ObjectStore.from_uri(home / "objects")
     samples = synthetic.generate(objects, dataset="samples/many", clips=1, frames=6)
-    with api(home) as (url, auth), httpx.Client(base_url=url, headers=auth, timeout=60) as client:
+    with (
+        api_process(home, **{**ENV, "LABELLAKE_SIMULATED_JOB_SECONDS": "0"}) as (url, _),
+        httpx.Client(base_url=url, headers=token_header(home), timeout=60) as client,
+    ):
 
         def create(batch_id: str) -> int:
             return client.post("/batch/create", json=one_job(batch_id, samples)).status_code

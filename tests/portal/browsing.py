@@ -75,6 +75,26 @@ def serve(home: Path, **settings: str) -> Iterator[dict[str, object]]:
         up.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def api_process(home: Path, *flags: str, **env: str) -> Iterator[tuple[str, Path]]:
+    """`labellake api` on a free port; yields its URL and the file its stderr goes to."""
+    port = free_port()
+    log = home.parent / f"api-{port}.log"
+    with log.open("w") as stderr:
+        child = subprocess.Popen(
+            [*COMMAND, "--home", str(home), "api", "--port", str(port), *flags],
+            env={**os.environ, "LABELLAKE_RUNNER_POLL_S": "0.2", **env},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health")
+        yield f"http://127.0.0.1:{port}", log
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=30)
+
+
 def api_call(
     served: dict[str, object], path: str, body: dict[str, object] | None = None
 ) -> tuple[int, dict[str, object]]:
