@@ -71,7 +71,8 @@ def test_a_batch_made_in_the_form_completes(served, browser) -> None:  # type: i
     page.get_by_text("Batch e2e1 submitted").wait_for(timeout=60_000)
     deadline = time.monotonic() + 90
     while True:
-        _, shown = api_call(served, "/batch/show?batchId=e2e1")
+        code, shown = api_call(served, "/batch/show?batchId=e2e1")
+        assert code == 200, shown
         status = shown["status"]
         if status != "IN_PROGRESS":
             break

@@ -15,7 +15,6 @@ import json
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,7 +27,7 @@ from labellake.lake import Lake, ObjectStore
 from labellake.workflows.labeling.state import StateStore
 from labellake.workflows.samples import synthetic
 from labellake.workflows.samples.demo import demo_request
-from tests.portal.browsing import COMMAND, free_port, needs_chromium, serve
+from tests.portal.browsing import COMMAND, api_call, free_port, needs_chromium, serve
 
 pytestmark = needs_chromium
 
@@ -139,16 +138,8 @@ def test_the_reference_walkthrough_with_people(  # type: ignore[no-untyped-def]
 
     with serve(home, portal_auth="1", notify_webhook_url=hook) as urls:
         request = {**demo_request("walk", samples), "backend": "local"}
-        posted = urllib.request.urlopen(
-            urllib.request.Request(
-                f"{urls['api']}/batch/create",
-                data=json.dumps(request).encode(),
-                headers={"Content-Type": "application/json"},
-                method="POST",
-            ),
-            timeout=30,
-        )
-        assert posted.status == 200
+        code, posted = api_call(urls, "/batch/create", request)
+        assert code == 200, posted
 
         def started(level: int) -> bool:
             jobs = state.jobs("walk", level)

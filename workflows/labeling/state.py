@@ -296,13 +296,20 @@ def parse_timestamp(text: str | None) -> dt.datetime | None:
 def _owner_only(path: Path) -> None:
     """Create the state file (or narrow an existing one) readable by its owner alone: it
     holds accounts and the workflow's records. SQLite gives its -wal and -shm files the
-    database file's mode."""
+    database file's mode.
+
+    An existing file is never opened here: closing any descriptor of it would release
+    every SQLite lock this process holds on it (POSIX lock semantics)."""
     try:
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        try:
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)
+        except OSError:
+            pass  # another user's file: opening it says what is wrong
     except OSError:
-        pass  # another user's file, or read-only: opening it says what is wrong
+        pass  # a read-only folder: opening it says what is wrong
 
 
 class StateStore:
