@@ -646,6 +646,17 @@ def account_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     _echo_json({"name": name, "password": "changed"})
 
 
+@account.command("token")
+@click.argument("name")
+@click.pass_context
+def account_token(ctx: click.Context, name: str) -> None:
+    """Print a new personal API token for NAME (shown once; the old one stops working).
+
+    Calls made with it are recorded as NAME; only an admin's may name another actor.
+    """
+    click.echo(_accounts(ctx).issue_token(name))
+
+
 @account.command("remove")
 @click.argument("name")
 @click.pass_context

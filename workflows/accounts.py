@@ -98,7 +98,7 @@ class Accounts:
         with self.state.transaction() as con:
             row = con.execute("SELECT invite_hash FROM accounts WHERE name = ?", (name,)).fetchone()
             expected = row["invite_hash"] if row else None
-            if not expected or not hmac.compare_digest(expected, invite_hash(token)):
+            if not expected or not hmac.compare_digest(expected, token_hash(token)):
                 raise SignInError("unknown or used invite; ask an admin for a new one")
             con.execute(
                 "UPDATE accounts SET password_hash = ?, invite_hash = NULL WHERE name = ?",
@@ -122,6 +122,31 @@ class Accounts:
                 "SELECT name, role, created_at, last_sign_in_at FROM accounts ORDER BY name"
             ).fetchall()
         return [dict(row) for row in rows]
+
+    def issue_token(self, name: str) -> str:
+        """A new personal API token for ``name`` (its old one stops working); shown once,
+        only its SHA-256 is kept. Worker accounts label in the portal and get none."""
+        account = self.get(name)
+        if account["role"] == "worker":
+            raise LabellakeError(
+                f"account '{name}' is a worker's; API tokens are for analysts and admins"
+            )
+        token = f"llk_{secrets.token_urlsafe(32)}"
+        with self.state.transaction() as con:
+            con.execute(
+                "UPDATE accounts SET api_token_hash = ? WHERE name = ?", (token_hash(token), name)
+            )
+        return token
+
+    def by_token(self, token: str) -> dict[str, Any] | None:
+        """The account (name, role) whose personal API token this is, or None."""
+        if not token.startswith("llk_"):
+            return None
+        with self.state.connect() as con:
+            row = con.execute(
+                "SELECT name, role FROM accounts WHERE api_token_hash = ?", (token_hash(token),)
+            ).fetchone()
+        return dict(row) if row else None
 
     def remove(self, name: str) -> None:
         with self.state.transaction() as con:
@@ -209,11 +234,12 @@ def hash_password(password: str) -> str:
 def new_invite() -> tuple[str, str]:
     """A one-time invite token and the hash that is stored in its place."""
     token = secrets.token_urlsafe(24)
-    return token, invite_hash(token)
+    return token, token_hash(token)
 
 
-def invite_hash(token: str) -> str:
-    # The token is 192 random bits, so a plain SHA-256 keeps it safe at rest.
+def token_hash(token: str) -> str:
+    """The stored form of a random token (an invite, an API token): they carry 192 bits
+    or more, so a plain SHA-256 keeps them safe at rest."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

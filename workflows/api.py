@@ -4,9 +4,11 @@ POST /batch/create, GET /batch/show, POST /batch-metadata/post, POST /batch/stop
 POST /batch/retry, DELETE /batch, GET /workforce/show. User errors answer 4xx
 with {"message", "errors": [{"field", "message"}]}; with a token configured
 (the default of `labellake api` and `up`), every call but /health needs
-"Authorization: Bearer <token>". Only a caller holding that (admin) token may
-name the recorded actor with X-Labellake-User; without a token every call is
-recorded as "anonymous". Bodies over MAX_BODY_BYTES answer 413.
+"Authorization: Bearer <token>": that admin token, or an account's personal
+token (`labellake account token NAME`), whose calls are recorded as the account.
+Only the admin token, or an admin account's, may name the recorded actor with
+X-Labellake-User; without a token every call is recorded as "anonymous".
+Bodies over MAX_BODY_BYTES answer 413.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from labellake import __version__, jsontext
 from labellake.errors import LabellakeError, TooLargeError
+from labellake.workflows.accounts import Accounts
 from labellake.workflows.labeling.engine import Engine
 from labellake.workflows.loop import Pulse
 from labellake.workflows.models.workflow import ModelConfig, ModelWorkflow, parse_run_request
@@ -32,6 +35,10 @@ ACTOR_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}")
 
 class Unauthorized(LabellakeError):
     status_code = 401
+
+
+class Forbidden(LabellakeError):
+    status_code = 403
 
 
 async def _body(request: Request) -> bytes:
@@ -83,26 +90,36 @@ def create_app(
         "levels, run by a simulated, local or Ground Truth workforce.",
     )
 
+    accounts = Accounts(engine.state)
+
     def authorize(request: Request) -> str:
-        """The actor to record; 401 without the token when one is set."""
+        """The actor to record: the admin token (and the person X-Labellake-User names),
+        or an account's personal token; 401 without either when the API has a token."""
         if not token:
             return "anonymous"
         given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            raise Unauthorized(
-                "missing or wrong API token; send 'Authorization: Bearer <token>' with the "
-                "token `labellake api token` prints"
-            )
-        # The admin token is held by trusted front ends, which name the person they serve.
         user = request.headers.get("x-labellake-user", "")
-        if not user:
-            return "api"
-        if not ACTOR_PATTERN.fullmatch(user):
+        if user and not ACTOR_PATTERN.fullmatch(user):
             raise LabellakeError(
                 "X-Labellake-User: 1-128 letters, digits and . _ @ : -, starting with a "
                 "letter or digit"
             )
-        return user
+        if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            # Held by trusted front ends, which name the person they act for.
+            return user or "api"
+        account = accounts.by_token(given.removeprefix("Bearer ").strip())
+        if account is None:
+            raise Unauthorized(
+                "missing or wrong API token; send 'Authorization: Bearer <token>' with the "
+                "token `labellake api token` prints, or your own from `labellake account "
+                "token NAME`"
+            )
+        if user and user != account["name"] and account["role"] != "admin":
+            raise Forbidden(
+                f"X-Labellake-User: only an admin's token may act for someone else; "
+                f"this token is {account['name']}'s (leave the header out)"
+            )
+        return user or account["name"]
 
     @app.exception_handler(LabellakeError)
     async def user_error(request: Request, exc: LabellakeError) -> JSONResponse:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from labellake.errors import LabellakeError
 from labellake.workflows.labeling.engine import Engine
 from tests.portal.browsing import COMMAND, api_process, free_port, wait_for
 from tests.workflows.test_api import Served
@@ -149,3 +150,50 @@ def test_up_requires_a_token_unless_told_not_to(tmp_path: Path, flag: list[str])
         assert "WARNING: --no-auth" in err
     else:
         assert err.count((home / "api-token").read_text().strip()) == 1
+
+
+def test_personal_tokens_record_their_account_and_only_an_admin_names_another(
+    engine: Engine,
+    request_for,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from labellake.portal.cli import main
+    from labellake.workflows.accounts import Accounts
+
+    accounts = Accounts(engine.state)
+    accounts.add("alice", "a long enough password", "analyst")
+    accounts.add("root", "a long enough password", "admin")
+    with pytest.raises(SystemExit) as exited:
+        main(["--home", str(tmp_path), "account", "token", "alice"])
+    assert exited.value.code == 0
+    alice = capsys.readouterr().out.strip()
+    boss = accounts.issue_token("root")
+    served = Served(engine, token="admin-token")
+    try:
+
+        def create(batch_id: str, token: str, user: str | None = None) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {token}"}
+            if user:
+                headers["X-Labellake-User"] = user
+            return httpx.post(
+                f"{served.url}/batch/create",
+                json=request_for(batch_id),
+                headers=headers,
+                timeout=60,
+            )
+
+        assert create("by-alice", alice).status_code == 200
+        refused = create("as-root", alice, user="root")
+        assert refused.status_code == 403 and "only an admin's token" in refused.text
+        assert create("for-bob", boss, user="bob").status_code == 200
+        assert create("wrong", "llk_not-a-token").status_code == 401
+        accounts.remove("alice")
+        assert create("after-removal", alice).status_code == 401
+    finally:
+        served.close()
+    assert actors(engine)[:2] == ["alice", "bob"]
+    assert "root" not in actors(engine)
+    with pytest.raises(LabellakeError, match="worker's; API tokens are for analysts"):
+        accounts.add("wendy", "a long enough password", "worker")
+        accounts.issue_token("wendy")

@@ -236,6 +236,7 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("account", "list"): ([], 0),
     ("account", "passwd"): (["nobody", "--password-stdin"], 2),
     ("account", "remove"): (["nobody"], 2),
+    ("account", "token"): (["nobody"], 2),
     ("aws", "template"): ([], 0),
     ("aws", "bootstrap"): ([], 2),  # AWS_ENDPOINT_URL points at a closed port in the tests
     ("aws", "deploy"): ([], 2),

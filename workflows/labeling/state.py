@@ -258,6 +258,11 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT name, 0, locked_until, locked_until FROM accounts
         WHERE locked_until > CAST(strftime('%s', 'now') AS REAL);
     """,
+    # 8: a personal API token per account (its SHA-256; the token is shown once).
+    """
+    ALTER TABLE accounts ADD COLUMN api_token_hash TEXT;
+    CREATE UNIQUE INDEX accounts_api_token ON accounts(api_token_hash);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
