@@ -834,6 +834,7 @@ def api(ctx: click.Context, host: str, port: int, no_auth: bool) -> None:
                 models=models,
                 runner=work.pulse,
                 stale_s=ctx.find_object(Settings).runner_stale_s,
+                model_steps=None if steps is None else steps.pulse,
             ),
             host=host,
             port=port,

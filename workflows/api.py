@@ -81,6 +81,7 @@ def create_app(
     models: ModelWorkflow | None = None,
     runner: Pulse | None = None,
     stale_s: float = 60.0,
+    model_steps: Pulse | None = None,
 ) -> FastAPI:
     models = models or ModelWorkflow(engine.state, engine.objects, engine.lake, ModelConfig())
     app = FastAPI(
@@ -140,16 +141,19 @@ def create_app(
 
     @app.get("/health")
     def health() -> JSONResponse:
-        """ok, with the runner's heartbeat and last error when one runs beside the API;
-        503 "stale" once its last good pass is older than ``stale_s`` (runner_stale_s)."""
-        if runner is None:
+        """ok, with the heartbeat and last error of the runner and of the model steps
+        worker when they run beside the API; 503 "stale" once either's last good pass is
+        older than ``stale_s`` (runner_stale_s)."""
+        loops = {"runner": runner, "modelSteps": model_steps}
+        beating = {name: pulse for name, pulse in loops.items() if pulse is not None}
+        if not beating:
             return JSONResponse({"status": "ok", "version": __version__})
-        stale = runner.age_s() > stale_s
+        stale = any(pulse.age_s() > stale_s for pulse in beating.values())
         return JSONResponse(
             {
                 "status": "stale" if stale else "ok",
                 "version": __version__,
-                "runner": runner.report(),
+                **{name: pulse.report() for name, pulse in beating.items()},
             },
             status_code=503 if stale else 200,
         )

@@ -1,7 +1,9 @@
 """What the batch and model state machines share: the SQS queue their Task states hand
-steps to, creating or updating a state machine, the worker's receive loop, and the
-answers to a task token (success, failure, heartbeat). The loop never dies of a failed
-step: it logs it and backs off (``workflows/loop.py``).
+steps to, creating or updating a state machine, the worker's receive loop, the answers
+to a task token (success, failure, heartbeat), and the check of executions that ended
+FAILED, TIMED_OUT or ABORTED where no step of ours runs (at most once per
+EXECUTION_CHECK_S). The loop never dies of a failed step: it logs it and backs off
+(``workflows/loop.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 300  # a task fails when no worker has shown a sign of life for this long
 RECEIVE_WAIT_S = 1
 VISIBILITY_S = 120
+EXECUTION_CHECK_S = 30.0  # how often a worker describes the executions of unfinished work
+ENDED_TYPES = {
+    "FAILED": "ExecutionFailed",
+    "TIMED_OUT": "ExecutionTimedOut",
+    "ABORTED": "ExecutionAborted",
+}
 
 
 def heartbeat_s(timeout_s: int) -> int:
@@ -134,3 +142,68 @@ class Answers:
             call(**params)
         except ClientError as exc:
             log.info("task answer refused: %s", exc.response.get("Error", {}).get("Code"))
+
+
+class Interval:
+    """Due at most once per ``seconds`` of ``clock``: at the first call, then again once
+    ``seconds`` have passed since it was last due."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = self.clock()
+        if self._last is not None and now - self._last < self.seconds:
+            return False
+        self._last = now
+        return True
+
+
+def ended_execution(sfn: Any, arn: str, subject: str, own_error: str) -> tuple[str, str] | None:
+    """(error type, message) of execution ``arn`` if it ended FAILED, TIMED_OUT or ABORTED
+    (one DescribeExecution, and its history only then); None while it runs or succeeded."""
+    described = sfn.describe_execution(executionArn=arn)
+    if described["status"] not in ENDED_TYPES:
+        return None
+    events = [
+        event
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+        for event in page["events"]
+    ]
+    return execution_failure(described, events, subject, own_error)
+
+
+def execution_failure(
+    described: dict[str, Any], events: list[dict[str, Any]], subject: str, own_error: str
+) -> tuple[str, str]:
+    """(error type, message) of an execution that ended FAILED, TIMED_OUT or ABORTED
+    without finishing its ``subject`` (a batch, a model run), from DescribeExecution and
+    GetExecutionHistory.
+
+    The cause is the first failure in the history, skipping ``own_error`` (the error of
+    the state machine's own Failed state, which only points at a message of ours that
+    was never written), else the execution's error.
+    """
+    status = str(described["status"])
+    failures = [
+        details
+        for event in sorted(events, key=lambda e: int(e.get("id") or 0))
+        for key, details in event.items()
+        if key.endswith("EventDetails")
+        and isinstance(details, dict)
+        and details.get("error")
+        and details["error"] != own_error
+    ]
+    first = failures[0] if failures else described
+    error, cause = first.get("error"), first.get("cause")
+    if error == own_error:
+        error, cause = None, None
+    reason = f"{error}: {cause}" if error and cause else str(error or cause or "no cause given")
+    name = described.get("name") or str(described.get("executionArn", "")).rsplit(":", 1)[-1]
+    return (
+        ENDED_TYPES.get(status, "ExecutionFailed"),
+        f"its Step Functions execution {name} ended {status} without finishing the {subject}: "
+        f"{reason[:2000]}",
+    )

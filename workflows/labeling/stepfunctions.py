@@ -39,13 +39,8 @@ from labellake.workflows.loop import Backoff, Pulse
 
 log = logging.getLogger(__name__)
 
-EXECUTION_CHECK_S = 30.0  # how often a worker describes the executions of batches in progress
+EXECUTION_CHECK_S = steps.EXECUTION_CHECK_S
 FAILED_STATE_ERROR = "BatchFailed"  # the Failed state's error: the cause is the batch's message
-ENDED_TYPES = {
-    "FAILED": "ExecutionFailed",
-    "TIMED_OUT": "ExecutionTimedOut",
-    "ABORTED": "ExecutionAborted",
-}
 
 
 def definition(levels: int, queue_url: str, level_timeout_s: int) -> dict[str, Any]:
@@ -204,8 +199,7 @@ class Worker:
         self.answers = steps.Answers(orchestrator.sfn, clock)
         self.backoff = backoff or Backoff()
         self.pulse = Pulse()
-        self.execution_check_s = execution_check_s
-        self._executions_checked: float | None = None
+        self.executions = steps.Interval(execution_check_s, clock)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -305,13 +299,8 @@ class Worker:
     def check_executions(self) -> bool:
         """Fail each IN_PROGRESS batch whose execution ended without finishing it; runs at
         most once per ``execution_check_s`` (one DescribeExecution per batch in progress)."""
-        now = self.clock()
-        if (
-            self._executions_checked is not None
-            and now - self._executions_checked < self.execution_check_s
-        ):
+        if not self.executions.due():
             return False
-        self._executions_checked = now
         moved = False
         for batch in self.engine.state.batches(state.IN_PROGRESS):
             if not batch.get("execution_arn"):
@@ -328,16 +317,10 @@ class Worker:
             # Retried, but the new attempt's StartExecution failed: start it now.
             self.orchestrator.start(self.engine, batch_id)
             return True
-        sfn = self.orchestrator.sfn
-        described = sfn.describe_execution(executionArn=arn)
-        if described["status"] not in ENDED_TYPES:
+        ended = steps.ended_execution(self.orchestrator.sfn, arn, "batch", FAILED_STATE_ERROR)
+        if ended is None:
             return False
-        events = [
-            event
-            for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
-            for event in page["events"]
-        ]
-        error_type, message = execution_failure(described, events)
+        error_type, message = ended
         latest = self.engine.state.batch(batch_id)
         if latest is None or latest.get("execution_arn") != arn:
             return False  # retried or deleted meanwhile
@@ -367,33 +350,8 @@ def execution_name(batch: dict[str, Any]) -> str:
 
 
 def execution_failure(described: dict[str, Any], events: list[dict[str, Any]]) -> tuple[str, str]:
-    """(error type, message) of an execution that ended FAILED, TIMED_OUT or ABORTED
-    without finishing its batch, from DescribeExecution and GetExecutionHistory.
-
-    The cause is the first failure in the history (the Failed state's own error only
-    points at a batch message that was never written), else the execution's error.
-    """
-    status = str(described["status"])
-    failures = [
-        details
-        for event in sorted(events, key=lambda e: int(e.get("id") or 0))
-        for key, details in event.items()
-        if key.endswith("EventDetails")
-        and isinstance(details, dict)
-        and details.get("error")
-        and details["error"] != FAILED_STATE_ERROR
-    ]
-    first = failures[0] if failures else described
-    error, cause = first.get("error"), first.get("cause")
-    if error == FAILED_STATE_ERROR:
-        error, cause = None, None
-    reason = f"{error}: {cause}" if error and cause else str(error or cause or "no cause given")
-    name = described.get("name") or str(described.get("executionArn", "")).rsplit(":", 1)[-1]
-    return (
-        ENDED_TYPES.get(status, "ExecutionFailed"),
-        f"its Step Functions execution {name} ended {status} without finishing the batch: "
-        f"{reason[:2000]}",
-    )
+    """(error type, message) of a batch's execution that ended without finishing it."""
+    return steps.execution_failure(described, events, "batch", FAILED_STATE_ERROR)
 
 
 def _describe(error: dict[str, Any]) -> tuple[str, str]:

@@ -136,6 +136,18 @@ class Registry:
                 )
             ]
 
+    def executing(self) -> list[dict[str, Any]]:
+        """Unfinished runs that have a Step Functions execution."""
+        with self.state.connect() as con:
+            return [
+                _run(r)
+                for r in con.execute(
+                    "SELECT * FROM model_runs WHERE execution_arn IS NOT NULL AND status NOT IN "
+                    "(?, ?) ORDER BY created_at",
+                    (READY, ERROR),
+                )
+            ]
+
     # -- trials -------------------------------------------------------------------------
 
     def add_trial(

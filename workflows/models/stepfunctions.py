@@ -8,8 +8,12 @@ records the run ERROR with the error and its cause. Each Task hands its step to
 Python workers through ``sqs:sendMessage.waitForTaskToken`` on the model steps
 queue; a worker starts the SageMaker job, keeps the task token with the run, polls
 the job (sending heartbeats) and answers SendTaskSuccess or SendTaskFailure. A step
-delivered twice finds its job already there and starts nothing new. The worker's
-loop never dies of a failed step: it logs it and backs off (``workflows/loop.py``).
+delivered twice finds its job already there and starts nothing new. An execution that
+ends FAILED, TIMED_OUT or ABORTED where no step of ours runs (a States.Runtime error, a
+queue it cannot reach, a stop in the console) never reaches ModelError, so workers
+describe the execution of every unfinished run, once per EXECUTION_CHECK_S, and record
+the run ERROR with the first failure in its history. The worker's loop never dies of a
+failed step: it logs it and backs off (``workflows/loop.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from labellake.workflows.models.registry import (
 log = logging.getLogger(__name__)
 
 STEPS = ("train", "tune", "create_model", "deploy", "ready", "error")
+FAILED_STATE_ERROR = "ModelRunFailed"  # the Failed state's error: the cause is in the run
 
 
 def definition(queue_url: str, timeout_s: int) -> dict[str, Any]:
@@ -86,7 +91,11 @@ def definition(queue_url: str, timeout_s: int) -> dict[str, Any]:
                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Failed"}],
             },
             "Done": {"Type": "Succeed"},
-            "Failed": {"Type": "Fail", "Error": "ModelRunFailed", "Cause": "see the run's cause"},
+            "Failed": {
+                "Type": "Fail",
+                "Error": FAILED_STATE_ERROR,
+                "Cause": "see the run's cause",
+            },
         },
     }
 
@@ -232,6 +241,7 @@ class ModelWorker:
         poll_s: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         backoff: Backoff | None = None,
+        execution_check_s: float = steps.EXECUTION_CHECK_S,
     ) -> None:
         self.workflow = workflow
         self.registry = workflow.registry
@@ -241,13 +251,16 @@ class ModelWorker:
         self.answers = steps.Answers(machine.sfn, clock)
         self.backoff = backoff or Backoff()
         self.pulse = Pulse()
+        self.executions = steps.Interval(execution_check_s, clock)
 
     def run(self, stop: threading.Event, until: Callable[[], bool] | None = None) -> None:
         steps.work(self.step, stop, self.poll_s, until, self.pulse, self.backoff, "model worker")
 
     def step(self, wait_s: int = 0) -> bool:
         received = steps.receive(self.machine.sqs, self.machine.queue_url, self.handle, wait_s)
-        return self.check() or received
+        checked = self.check()
+        ended = self.check_executions()
+        return checked or ended or received
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -471,6 +484,33 @@ class ModelWorker:
         self.answers.heartbeat(token, steps.HEARTBEAT_S / 3)
         return False
 
+    def check_executions(self) -> bool:
+        """Record ERROR each unfinished run whose execution ended without finishing it; runs
+        at most once per interval (one DescribeExecution per unfinished run)."""
+        if not self.executions.due():
+            return False
+        moved = False
+        for run in self.registry.executing():
+            try:
+                moved = self._check_execution(run) or moved
+            except (ClientError, LabellakeError) as exc:
+                log.warning("model run %s: cannot check its execution: %s", run["run_id"], exc)
+        return moved
+
+    def _check_execution(self, run: dict[str, Any]) -> bool:
+        run_id, arn = run["run_id"], str(run["execution_arn"])
+        ended = steps.ended_execution(self.machine.sfn, arn, "model run", FAILED_STATE_ERROR)
+        if ended is None:
+            return False
+        error, cause = ended
+        latest = self.registry.run(run_id)
+        if latest["status"] in (READY, ERROR) or latest["execution_arn"] != arn:
+            return False  # finished meanwhile
+        log.warning("model run %s: %s", run_id, cause)
+        self.registry.set_task(run_id, None, None)
+        self._fail_run(run_id, None, error, cause)
+        return True
+
     def _record_trials(self, run_id: str, tuning_job: str) -> None:
         pages = self.sm.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
         jobs = [
@@ -499,9 +539,10 @@ class ModelWorker:
             self.answers.succeed(token)
         return True
 
-    def _fail_run(self, run_id: str, token: str, error: str, cause: str) -> None:
+    def _fail_run(self, run_id: str, token: str | None, error: str, cause: str) -> None:
         """Record the run ERROR with its cause (the execution's ModelError step finds it so),
-        take back what SageMaker holds for a model that will never serve, fail the task."""
+        take back what SageMaker holds for a model that will never serve, fail the task
+        (when there is one: an ended execution has none to answer)."""
         run = self.registry.run(run_id)
         if run["status"] in (CREATING_MODEL, DEPLOYING_ENDPOINT):
             endpoint = self._endpoint_name(run_id)
@@ -514,7 +555,8 @@ class ModelWorker:
                     call(**params)
         if run["status"] != ERROR:
             self.registry.move(run_id, ERROR, error=error, cause=cause, artifact_uri=None)
-        self.answers.fail(token, error, cause)
+        if token is not None:
+            self.answers.fail(token, error, cause)
 
 
 def _decode(value: str) -> Any:
