@@ -110,6 +110,7 @@ def write_unit(store: ObjectStore, table: Table, unit: str, data: pa.Table) -> l
         written.append(key)
     for stale in sorted(before - set(written)):
         store.delete(stale)
+        store.prune(stale)  # the partition folder it leaves empty
     return written
 
 

@@ -57,6 +57,9 @@ def test_unit_moving_to_another_partition_leaves_no_stale_file(bare_lake: Lake) 
     assert bare_lake.files("benchmark_results") == [
         "benchmark_results/source=published/run-1.parquet"
     ]
+    # The partition folder it left is gone too (an empty one confuses Hive readers).
+    root = Path(bare_lake.store.root) / "benchmark_results"
+    assert sorted(p.name for p in root.iterdir()) == ["source=published"]
 
 
 def test_empty_write_removes_the_unit(bare_lake: Lake) -> None:
