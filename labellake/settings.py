@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     )
     allowed_input_roots: list[str] = Field(
         default_factory=list,
-        description="Folders or s3:// prefixes, besides the object store and s3://, that "
+        description="Local folders, besides the object store (s3:// is always allowed), that "
         "request fields (inputManifestS3Uri, labelCategoryConfigS3Uri, csvUri) may name.",
     )
     max_input_bytes: int = Field(

@@ -43,7 +43,7 @@ def _size(limit: int) -> str:
 class InputPolicy:
     """Where request fields may point, and the largest file they may name."""
 
-    roots: tuple[str, ...] = ()  # local folders (resolved) and s3:// prefixes
+    roots: tuple[str, ...] = ()  # local folders (resolved)
     denied: tuple[str, ...] = ()  # local folders and files never read (resolved)
     local_files: bool = False
     max_bytes: int = 1 << 30  # manifests, sequence files, CSVs
@@ -62,15 +62,10 @@ class InputPolicy:
         aws: dict[str, str | None] | None = None,
     ) -> InputPolicy:
         """A policy over ``roots`` (local paths, file:// or s3:// URIs)."""
-        resolved = []
-        for root in roots:
-            text = str(root)
-            if text.startswith("s3://"):
-                resolved.append(text.rstrip("/") + "/")
-            else:
-                resolved.append(os.path.realpath(_local_path(text)))
+        # s3:// is always allowed (bucket policies fence it), so only local roots count.
+        local = [str(root) for root in roots if not str(root).startswith("s3://")]
         return cls(
-            roots=tuple(resolved),
+            roots=tuple(os.path.realpath(_local_path(root)) for root in local),
             denied=tuple(os.path.realpath(_local_path(str(path))) for path in denied),
             local_files=local_files,
             max_bytes=max_bytes,
@@ -107,9 +102,7 @@ class InputPolicy:
                 f"{field}: '{uri}' is one of labellake's own state files, which a request "
                 "may never read; name a file in the object store"
             )
-        if not self.local_files and not any(
-            _within(real, root) for root in self.roots if not root.startswith("s3://")
-        ):
+        if not self.local_files and not any(_within(real, root) for root in self.roots):
             raise LabellakeError(
                 f"{field}: '{uri}' is outside the object store; requests may read only the "
                 "object store, s3:// or a folder listed in allowed_input_roots"

@@ -13,7 +13,6 @@ Executions run on moto's ASL interpreter; SageMaker is stubbed and must see no c
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from labellake.workflows.loop import Pulse
 from labellake.workflows.models.registry import ERROR, READY, TRAINING_MODEL
 from labellake.workflows.models.stepfunctions import ModelStateMachine, ModelWorker
 from labellake.workflows.models.workflow import RunRequest
+from tests.hostile.test_stepfunctions_failure import described_in_step, execution_ended
 from tests.workflows.test_model_stepfunctions import ROLE, STATES_ROLE, Setup, effort_data
 
 
@@ -65,27 +65,7 @@ def start_on(setup: Setup, machine: ModelStateMachine, model_name: str) -> str:
 
 def settled(setup: Setup, run_id: str, seconds: float = 30) -> dict[str, Any]:
     """DescribeExecution of the run's execution once it is no longer RUNNING."""
-    arn = setup.workflow.registry.run(run_id)["execution_arn"]
-    deadline = time.monotonic() + seconds
-    while (described := setup.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        assert time.monotonic() < deadline, f"execution {arn} still RUNNING"
-        time.sleep(0.1)
-    return described
-
-
-def described_in_step(setup: Setup, worker: ModelWorker) -> list[str]:
-    """The executions one step of ``worker`` describes."""
-    calls: list[str] = []
-
-    def count(params: dict[str, Any], **_: Any) -> None:
-        calls.append(params["executionArn"])
-
-    setup.sfn.meta.events.register("provide-client-params.states.DescribeExecution", count)
-    try:
-        worker.step(wait_s=0)
-    finally:
-        setup.sfn.meta.events.unregister("provide-client-params.states.DescribeExecution", count)
-    return calls
+    return execution_ended(setup.sfn, setup.workflow.registry.run(run_id)["execution_arn"], seconds)
 
 
 def test_an_execution_that_cannot_reach_its_queue_records_its_run_error(
@@ -95,11 +75,11 @@ def test_an_execution_that_cannot_reach_its_queue_records_its_run_error(
     registry = setup.workflow.registry
     clock = Clock()
     worker = ModelWorker(setup.workflow, setup.machine, poll_s=0, clock=clock, execution_check_s=60)
-    assert described_in_step(setup, worker) == []  # no run at all: no AWS call
+    assert described_in_step(setup.sfn, worker) == []  # no run at all: no AWS call
     clock.now += 60
     # A run carried out here (no execution) is never described.
     local = setup.workflow.submit(RunRequest(model_name="local"), effort_data())
-    assert described_in_step(setup, worker) == []
+    assert described_in_step(setup.sfn, worker) == []
     clock.now += 60
 
     # A state machine whose steps go to a queue that is gone: TrainModel fails, its
@@ -118,7 +98,7 @@ def test_an_execution_that_cannot_reach_its_queue_records_its_run_error(
     assert registry.run(lost)["status"] == TRAINING_MODEL  # what was left behind
 
     arns = {r: registry.run(r)["execution_arn"] for r in (lost, waiting, done)}
-    assert sorted(described_in_step(setup, worker)) == sorted([arns[lost], arns[waiting]])
+    assert sorted(described_in_step(setup.sfn, worker)) == sorted([arns[lost], arns[waiting]])
     run = setup.workflow.describe(lost)
     assert run["status"] == ERROR
     assert run["error"] == "ExecutionFailed"
@@ -129,11 +109,11 @@ def test_an_execution_that_cannot_reach_its_queue_records_its_run_error(
     assert registry.run(done)["error"] is None
     assert registry.run(local)["status"] == TRAINING_MODEL
 
-    assert described_in_step(setup, worker) == []  # not again within the interval
+    assert described_in_step(setup.sfn, worker) == []  # not again within the interval
     clock.now += 59
-    assert described_in_step(setup, worker) == []
+    assert described_in_step(setup.sfn, worker) == []
     clock.now += 1
-    assert described_in_step(setup, worker) == [arns[waiting]]  # the ERROR run no more
+    assert described_in_step(setup.sfn, worker) == [arns[waiting]]  # the ERROR run no more
 
     assert registry.run(waiting)["status"] == TRAINING_MODEL
     assert registry.run(lost)["status"] == ERROR

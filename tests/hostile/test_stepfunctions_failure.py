@@ -51,27 +51,31 @@ def one_level(batch_id: str, samples: SampleSet) -> dict[str, Any]:
 
 def ended(setup: Setup, batch_id: str, seconds: float = 30) -> dict[str, Any]:
     """DescribeExecution of the batch's execution once it is no longer RUNNING."""
-    arn = setup.state.batch(batch_id)["execution_arn"]
+    return execution_ended(setup.sfn, setup.state.batch(batch_id)["execution_arn"], seconds)
+
+
+def execution_ended(sfn: Any, arn: str, seconds: float = 30) -> dict[str, Any]:
+    """DescribeExecution of ``arn`` once it is no longer RUNNING."""
     deadline = time.monotonic() + seconds
-    while (described := setup.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
         assert time.monotonic() < deadline, f"execution {arn} still RUNNING"
         time.sleep(0.1)
     return described
 
 
-def described_in_step(setup: Setup, worker: Worker) -> int:
-    """How many DescribeExecution calls one step of ``worker`` makes."""
+def described_in_step(sfn: Any, worker: Any) -> list[str]:
+    """The executions one step of ``worker`` (batch or model steps) describes."""
     calls: list[str] = []
 
     def count(params: dict[str, Any], **_: Any) -> None:
         calls.append(params["executionArn"])
 
-    setup.sfn.meta.events.register("provide-client-params.states.DescribeExecution", count)
+    sfn.meta.events.register("provide-client-params.states.DescribeExecution", count)
     try:
         worker.step(wait_s=0)
     finally:
-        setup.sfn.meta.events.unregister("provide-client-params.states.DescribeExecution", count)
-    return len(calls)
+        sfn.meta.events.unregister("provide-client-params.states.DescribeExecution", count)
+    return calls
 
 
 def failures(setup: Setup, batch_id: str) -> int:
@@ -84,7 +88,7 @@ def test_an_execution_that_cannot_reach_its_queue_fails_its_batch(
     setup = Setup(tmp_path, sfn_endpoint, "sfn-lost", store)
     clock = Clock()
     worker = Worker(setup.engine, setup.orchestrator, poll_s=0, clock=clock, execution_check_s=60)
-    assert described_in_step(setup, worker) == 0  # nothing in progress, nothing described
+    assert len(described_in_step(setup.sfn, worker)) == 0  # nothing in progress, nothing described
     clock.now += 60
 
     # The one-level state machine hands its steps to a queue that is gone: its tasks
@@ -104,7 +108,7 @@ def test_an_execution_that_cannot_reach_its_queue_fails_its_batch(
     assert ended(setup, "lost")["status"] == "FAILED"
     assert setup.state.batch("lost")["status"] == state.IN_PROGRESS  # what was left behind
 
-    assert described_in_step(setup, worker) == 2  # once per batch in progress
+    assert len(described_in_step(setup.sfn, worker)) == 2  # once per batch in progress
     batch = setup.state.batch("lost")
     assert batch["status"] == state.INTERNAL_ERROR
     assert batch["error_type"] == "ExecutionFailed"
@@ -116,9 +120,9 @@ def test_an_execution_that_cannot_reach_its_queue_fails_its_batch(
     assert "The specified queue does not exist" in notice["payload"]["errorString"]
     assert setup.state.batch("waiting")["status"] == state.IN_PROGRESS  # RUNNING: left alone
 
-    assert described_in_step(setup, worker) == 0  # not again within the interval
+    assert len(described_in_step(setup.sfn, worker)) == 0  # not again within the interval
     clock.now += 60
-    assert described_in_step(setup, worker) == 1  # "waiting" only
+    assert len(described_in_step(setup.sfn, worker)) == 1  # "waiting" only
 
     # A retry starts a new execution (on the same broken machine), which fails it again.
     setup.engine.retry("lost")
@@ -134,7 +138,7 @@ def test_an_execution_that_cannot_reach_its_queue_fails_its_batch(
     assert setup.work_until("fine") == state.COMPLETE
     assert setup.execution("fine")["status"] == "SUCCEEDED"
     clock.now += 60
-    assert described_in_step(setup, worker) == 1  # "waiting" only
+    assert len(described_in_step(setup.sfn, worker)) == 1  # "waiting" only
     assert setup.state.batch("fine")["status"] == state.COMPLETE
     assert failures(setup, "fine") == 0
     assert setup.state.batch("waiting")["status"] == state.IN_PROGRESS

@@ -126,23 +126,19 @@ class Registry:
 
     def waiting(self) -> list[dict[str, Any]]:
         """Runs whose execution waits on a step a worker watches."""
-        with self.state.connect() as con:
-            return [
-                _run(r)
-                for r in con.execute(
-                    "SELECT * FROM model_runs WHERE task_token IS NOT NULL AND status NOT IN "
-                    "(?, ?) ORDER BY created_at",
-                    (READY, ERROR),
-                )
-            ]
+        return self._unfinished("task_token")
 
     def executing(self) -> list[dict[str, Any]]:
         """Unfinished runs that have a Step Functions execution."""
+        return self._unfinished("execution_arn")
+
+    def _unfinished(self, column: str) -> list[dict[str, Any]]:
+        """Runs not READY or ERROR whose ``column`` (one of this module's own) is set."""
         with self.state.connect() as con:
             return [
                 _run(r)
                 for r in con.execute(
-                    "SELECT * FROM model_runs WHERE execution_arn IS NOT NULL AND status NOT IN "
+                    f"SELECT * FROM model_runs WHERE {column} IS NOT NULL AND status NOT IN "
                     "(?, ?) ORDER BY created_at",
                     (READY, ERROR),
                 )
