@@ -1,6 +1,7 @@
 # Two targets a new user needs on a fresh machine that has only python3:
 #   make run    set up .venv, install labellake, check the home and run the demo batch
 #   make test   set up .venv with the test and benchmark dependencies, lint with ruff, run pytest
+# and for the inner loop, `make test-fast` (no browser, moto-server or slow tests).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,7 @@ TEST_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_
 	AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PROFILE= HF_HUB_OFFLINE=1 \
 	AWS_ENDPOINT_URL=http://127.0.0.1:9
 
-.PHONY: run test lint install install-dev clean
+.PHONY: run test test-fast lint install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,10 @@ lint: install-dev
 
 test: lint
 	$(TEST_ENV) $(BIN)/python -m pytest
+
+# The inner loop: everything but the browser, moto-server and slow tests.
+test-fast: install-dev
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser and not aws and not slow"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -28,15 +28,15 @@ from pathlib import Path
 
 from nltk.metrics.segmentation import pk, windowdiff
 
-from labellake.etl import documents
+from labellake.etl import paragraphs, textract
 from labellake.workflows.documents import detection, sentiment
-from labellake.workflows.samples.documents import LAYOUTS, Sample, write_pdf
+from labellake.workflows.samples.review_pdfs import LAYOUTS, Sample, write_pdf
 
 TECHNIQUES = ("font", "indent", "spacing", "period", "auto")
 LABELED = Path(__file__).parent / "data/sentiment.jsonl"
 
 
-def match(sample: Sample, lines: list[documents.Line]) -> list[str | None]:
+def match(sample: Sample, lines: list[textract.Line]) -> list[str | None]:
     """The detected line id for each drawn line (same page and text, nearest top)."""
     free = list(lines)
     ids: list[str | None] = []
@@ -51,7 +51,7 @@ def match(sample: Sample, lines: list[documents.Line]) -> list[str | None]:
     return ids
 
 
-def score(sample: Sample, ids: list[str | None], segments: list[documents.Segment]) -> dict:
+def score(sample: Sample, ids: list[str | None], segments: list[paragraphs.Segment]) -> dict:
     row_of = {line.id: n for n, s in enumerate(segments) for line in s.lines}
     role_of = {line.id: s.role for s in segments for line in s.lines}
     truth = [d.row for d in sample.lines]
@@ -89,10 +89,10 @@ def segmentation(docs: int, folder: Path) -> tuple[dict, list[tuple[str, str]]]:
             sample = write_pdf(path, layout, seed=seed, sections=8)
             paragraphs += [(r.text, r.sentiment) for r in sample.rows if r.sentiment]
             found = detection.from_pdf(path.read_bytes(), path.name)
-            lines = documents.read_lines(found.responses)
+            lines = textract.read_lines(found.responses)
             ids = match(sample, lines)
             for technique in TECHNIQUES:
-                segments = documents.segment(lines, technique)
+                segments = paragraphs.segment(lines, technique)
                 results.setdefault((layout, technique), []).append(score(sample, ids, segments))
     return results, paragraphs
 

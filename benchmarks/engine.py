@@ -27,9 +27,8 @@ from pathlib import Path
 import httpx
 from api_process import api_process
 
-from labellake.home import Home
 from labellake.settings import Settings
-from labellake.workflows.labeling.build import build_engine
+from labellake.workflows.compose import build_engine, open_home
 from labellake.workflows.labeling.runner import Runner
 from labellake.workflows.samples import synthetic
 from labellake.workflows.samples.demo import demo_request
@@ -43,7 +42,7 @@ def machine() -> str:
 
 
 def batches_per_minute(home: Path, batches: int) -> dict[str, float]:
-    engine = build_engine(Home.open(Settings(home=home, simulated_job_seconds=0)))
+    engine = build_engine(open_home(Settings(home=home, simulated_job_seconds=0)))
     samples = synthetic.generate(engine.objects, dataset="bench/2x150", clips=2, frames=150)
     started = time.perf_counter()
     ids = [engine.submit(demo_request(f"bench{i}", samples)) for i in range(batches)]
@@ -63,7 +62,7 @@ def batches_per_minute(home: Path, batches: int) -> dict[str, float]:
 
 
 def create_latency(home: Path, requests: int, clients: int) -> dict[str, float]:
-    engine = build_engine(Home.open(Settings(home=home)))
+    engine = build_engine(open_home(Settings(home=home)))
     samples = synthetic.generate(engine.objects, dataset="bench/2x150", clips=2, frames=150)
     with api_process(home, simulated_job_seconds="1e9") as (url, auth):
         latencies: list[float] = []

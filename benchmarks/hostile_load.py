@@ -36,7 +36,7 @@ import httpx
 from api_process import api_process
 
 from labellake.lake import ObjectStore
-from labellake.workflows.api import MAX_BODY_BYTES
+from labellake.portal.api import MAX_BODY_BYTES
 from labellake.workflows.samples import synthetic
 from labellake.workflows.samples.demo import demo_request
 

@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from labellake.portal.cli import main as labellake
-from labellake.workflows.models.workflow import RunRequest, from_home
+from labellake.portal.cli.main import main as labellake
+from labellake.workflows.compose import model_workflow
+from labellake.workflows.models.workflow import RunRequest
 
 
 def build_lake(home: Path, history: int) -> None:
@@ -50,15 +51,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         home = args.home or Path(scratch) / "home"
-        from labellake.home import Home
         from labellake.settings import Settings
+        from labellake.workflows.compose import open_home
 
         if not (home / "lake" / "worker_responses").exists():
             started = time.perf_counter()
             build_lake(home, args.history)
             took = time.perf_counter() - started
             print(f"demo lake with {args.history} earlier batches: {took:.1f} s")
-        models = from_home(Home.open(Settings(home=home)))
+        models = model_workflow(open_home(Settings(home=home)))
         data = models.dataset(RunRequest())
         print(
             f"labeling-effort dataset: {len(data.frame)} tasks, features {', '.join(data.features)}"

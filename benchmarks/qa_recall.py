@@ -21,9 +21,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from labellake.home import Home
 from labellake.settings import Settings
-from labellake.workflows.labeling.build import build_engine
+from labellake.workflows.compose import build_engine, open_home
 from labellake.workflows.samples import synthetic
 from labellake.workflows.samples.demo import demo_request
 
@@ -31,7 +30,7 @@ TARGETED = {"size_jump", "position_jump", "id_switch", "duplicate", "out_of_imag
 
 
 def evaluate(home: Path, clips: int, frames: int, seed: int) -> dict[str, object]:
-    engine = build_engine(Home.open(Settings(home=home, simulated_job_seconds=0, seed=seed)))
+    engine = build_engine(open_home(Settings(home=home, simulated_job_seconds=0, seed=seed)))
     samples = synthetic.generate(
         engine.objects, dataset="qa", clips=clips, frames=frames, seed=seed
     )

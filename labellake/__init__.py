@@ -1,4 +1,9 @@
-"""labellake: a labeling-operations portal over a data lake."""
+"""labellake: a labeling-operations portal over a data lake.
+
+The modules beside this file are the core (settings, errors, the AWS target, JSON
+text limits) and import nothing above them. The layers over it import one way:
+portal -> workflows -> etl -> lake.
+"""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ directory, then the defaults below.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -19,16 +20,26 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from labellake.aws_clients import AwsTarget
 from labellake.errors import LabellakeError
 
 CONFIG_FILE_NAME = "labellake.toml"
+ENV_PREFIX = "LABELLAKE_"
+# Settings renamed so their names say which thing they are: old name -> new name. The old
+# names keep working in labellake.toml, as LABELLAKE_* variables and as keywords (CHANGELOG).
+RENAMED = {
+    "engine": "query_engine",
+    "workflow_engine": "orchestrator",
+    "backend": "labeling_backend",
+    "store": "state_store",
+}
 
 
 class Settings(BaseSettings):
     """Where labellake keeps its data and how it reaches AWS-compatible services."""
 
     model_config = SettingsConfigDict(
-        env_prefix="LABELLAKE_",
+        env_prefix=ENV_PREFIX,
         extra="forbid",
         validate_default=True,
         env_ignore_empty=True,
@@ -71,7 +82,7 @@ class Settings(BaseSettings):
         default="111122223333",
         description="Account id used in default work team and labeling job ARNs.",
     )
-    backend: Literal["simulated", "local", "groundtruth"] = Field(
+    labeling_backend: Literal["simulated", "local", "groundtruth"] = Field(
         default="simulated",
         description="Labeling backend of jobs whose request names none: simulated (a "
         "deterministic workforce), local (people label in the portal) or groundtruth "
@@ -136,22 +147,24 @@ class Settings(BaseSettings):
         description="GET /health answers 503 when the runner's last heartbeat is older than "
         "this (seconds).",
     )
-    workflow_engine: Literal["embedded", "stepfunctions"] | None = Field(
+    orchestrator: Literal["embedded", "stepfunctions"] | None = Field(
         default=None,
-        description="What drives batches: embedded (an in-process runner) or stepfunctions "
-        "(a state machine per level count, steps run by labellake workers). Defaults to "
-        "stepfunctions under the aws profile.",
+        description="What drives batches and model runs: embedded (in-process) or "
+        "stepfunctions (a state machine per level count and one for model runs, steps run by "
+        "labellake workers, training on SageMaker). Defaults to stepfunctions under the aws "
+        "profile.",
     )
-    engine: Literal["duckdb", "athena"] | None = Field(
+    query_engine: Literal["duckdb", "athena"] | None = Field(
         default=None,
         description="Query engine: duckdb (in process, over local files or S3) or athena "
         "(over the Glue tables). Defaults to athena under the aws profile, duckdb otherwise.",
     )
-    store: Literal["sqlite", "dynamodb"] | None = Field(
+    state_store: Literal["sqlite", "dynamodb"] | None = Field(
         default=None,
-        description="Where batches, levels, jobs and their history are kept: sqlite (the "
-        "state_db file) or dynamodb (the aws profile's state table; accounts and the local "
-        "workforce stay in state_db). Defaults to dynamodb under the aws profile.",
+        description="Where batches (levels, jobs, their history) and model runs are kept: "
+        "sqlite (the state_db file) or dynamodb (the aws profile's state and model tables; "
+        "accounts and the local workforce stay in state_db). Defaults to dynamodb under the "
+        "aws profile.",
     )
     model_endpoints_max: int = Field(
         default=5,
@@ -183,6 +196,11 @@ class Settings(BaseSettings):
         default=None,
         description="DynamoDB state table of the aws profile. Defaults to PREFIX-state.",
     )
+    aws_model_table: str | None = Field(
+        default=None,
+        description="DynamoDB table of the aws profile's model runs, trials and endpoints. "
+        "Defaults to PREFIX-models.",
+    )
     aws_role_arn: str | None = Field(
         default=None,
         description="IAM role Ground Truth assumes. Defaults to the aws profile's "
@@ -192,12 +210,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
         self.home = self.home.expanduser().absolute()
-        if self.engine is None:
-            self.engine = "athena" if self.profile == "aws" else "duckdb"
-        if self.workflow_engine is None:
-            self.workflow_engine = "stepfunctions" if self.profile == "aws" else "embedded"
-        if self.store is None:
-            self.store = "dynamodb" if self.profile == "aws" else "sqlite"
+        if self.query_engine is None:
+            self.query_engine = "athena" if self.profile == "aws" else "duckdb"
+        if self.orchestrator is None:
+            self.orchestrator = "stepfunctions" if self.profile == "aws" else "embedded"
+        if self.state_store is None:
+            self.state_store = "dynamodb" if self.profile == "aws" else "sqlite"
         if self.profile == "aws":
             names = self.aws_names()
             self.aws_bucket = self.aws_bucket or names["bucket"]
@@ -216,6 +234,11 @@ class Settings(BaseSettings):
         self.state_db = self.state_db.expanduser().absolute()
         return self
 
+    @property
+    def aws(self) -> AwsTarget:
+        """Where AWS calls go: aws_region and aws_endpoint_url, as one value."""
+        return AwsTarget(self.aws_region, self.aws_endpoint_url)
+
     def aws_names(self) -> dict[str, str]:
         """Every AWS resource name, derived from aws_prefix, the account and the region
         (the settings above override the ones they name)."""
@@ -230,6 +253,7 @@ class Settings(BaseSettings):
             "states_role_arn": f"arn:aws:iam::{account}:role/{prefix}-states",
             "role_arn": self.aws_role_arn or f"arn:aws:iam::{account}:role/{prefix}-groundtruth",
             "state_table": self.aws_state_table or f"{prefix}-state",
+            "model_table": self.aws_model_table or f"{prefix}-models",
             "state_machine": f"{prefix}-batches",
             "task_queue": f"{prefix}-tasks",
             "model_queue": f"{prefix}-model-tasks",
@@ -253,10 +277,46 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = Path.cwd() / CONFIG_FILE_NAME
         return (
-            init_settings,
+            _Renamed(settings_cls, init_settings),
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            _RenamedEnv(settings_cls),
+            _Renamed(settings_cls, TomlConfigSettingsSource(settings_cls, toml_file=toml_file)),
         )
+
+
+class _Renamed(PydanticBaseSettingsSource):
+    """A source whose values under a setting's old name count for its new name (the new
+    name wins where a source gives both)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        values = dict(self.inner())
+        for old, new in RENAMED.items():
+            if old in values:
+                value = values.pop(old)
+                values.setdefault(new, value)
+        return values
+
+
+class _RenamedEnv(PydanticBaseSettingsSource):
+    """The old LABELLAKE_* variables of renamed settings, below the new variables."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found = {}
+        for old, new in RENAMED.items():
+            value = os.environ.get(f"{ENV_PREFIX}{old.upper()}")
+            if value:  # env_ignore_empty, as for every other variable
+                found[new] = value
+        return found
 
 
 def load_settings(**overrides: Any) -> Settings:

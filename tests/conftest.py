@@ -38,6 +38,20 @@ def _loopback_only(self: socket.socket, address, *args, **kwargs):  # type: igno
 
 socket.socket.connect = _loopback_only  # type: ignore[method-assign]
 
+# Markers by what a test uses (pyproject.toml registers them; `make test-fast` skips them).
+_MARKED_BY_FIXTURE = {
+    "browser": {"browser"},
+    "aws": {"moto_endpoint", "sfn_endpoint", "s3_bucket"},
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in _MARKED_BY_FIXTURE.items():
+            if used & fixtures:
+                item.add_marker(marker)
+
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -71,8 +71,8 @@ def test_the_aws_profile_names_everything_from_one_prefix(
     monkeypatch.setenv("LABELLAKE_AWS_REGION", "eu-west-1")
     monkeypatch.setenv("LABELLAKE_AWS_ACCOUNT_ID", "123456789012")
     settings = load_settings()
-    assert settings.profile == "aws" and settings.engine == "athena"
-    assert load_settings(engine="duckdb").engine == "duckdb"
+    assert settings.profile == "aws" and settings.query_engine == "athena"
+    assert load_settings(query_engine="duckdb").query_engine == "duckdb"
     assert settings.aws_bucket == "labellake-123456789012-eu-west-1"
     assert settings.lake_uri == "s3://labellake-123456789012-eu-west-1/lake"
     assert settings.objects_uri == "s3://labellake-123456789012-eu-west-1/objects"
@@ -88,10 +88,46 @@ def test_the_aws_profile_names_everything_from_one_prefix(
     assert settings.aws_names()["events_queue"] == "team-b-labeling-events"
     assert settings.aws_names()["glue_database"] == "team_b"
     local = load_settings(profile="local")
-    assert local.lake_uri == str(settings.home / "lake") and local.engine == "duckdb"
+    assert local.lake_uri == str(settings.home / "lake") and local.query_engine == "duckdb"
 
 
 def test_a_bad_prefix_is_named(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LABELLAKE_AWS_PREFIX", "Team_B")
     with pytest.raises(LabellakeError, match="setting 'aws_prefix'"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "value"),
+    [
+        ("engine", "query_engine", "athena"),
+        ("workflow_engine", "orchestrator", "stepfunctions"),
+        ("backend", "labeling_backend", "local"),
+        ("store", "state_store", "dynamodb"),
+    ],
+)
+def test_renamed_settings_keep_their_old_names(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str, value: str
+) -> None:
+    # As a keyword (a CLI flag), in labellake.toml and as a LABELLAKE_* variable.
+    assert getattr(load_settings(**{old: value}), new) == value
+    (isolated_env / "labellake.toml").write_text(f'{old} = "{value}"\n')
+    assert getattr(load_settings(), new) == value
+    (isolated_env / "labellake.toml").unlink()
+    monkeypatch.setenv(f"LABELLAKE_{old.upper()}", value)
+    assert getattr(load_settings(), new) == value
+    # The new name wins over the old one, in the same place or a lower one.
+    default = getattr(load_settings(profile="local", **{old: None}), new)
+    monkeypatch.setenv(f"LABELLAKE_{new.upper()}", default)
+    assert getattr(load_settings(), new) == default
+    assert getattr(load_settings(**{old: value, new: default}), new) == default
+
+
+def test_the_old_query_engine_flag_still_works(isolated_env: Path) -> None:
+    from click.testing import CliRunner
+
+    from labellake.portal.cli.main import cli
+
+    for flag in ("--engine", "--query-engine"):
+        result = CliRunner().invoke(cli, [flag, "athena", "doctor"])
+        assert "query_engine" in result.output and "athena" in result.output, result.output

@@ -6,9 +6,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from labellake.errors import LabellakeError
 from labellake.etl import export
-from labellake.lake import get_table
-from labellake.workflows.samples import mot
+from labellake.lake import Lake, get_table
+from labellake.workflows.imports import mot
 
 
 def rows() -> pa.Table:
@@ -91,3 +92,47 @@ def test_mot_round_trips_through_the_importer(tmp_path: Path) -> None:
 def test_empty(fmt: str) -> None:
     files = export.EXPORTERS[fmt](get_table("annotations").empty(), frames)
     assert all(isinstance(text, str) for text in files.values())
+
+
+@pytest.mark.parametrize(
+    ("jobs", "leaves"),
+    [
+        ([("b-vehicle", None), ("b-lane", None)], ["b-vehicle", "b-lane"]),
+        ([("b-vehicle", None), ("b-vehicle-audit", "b-vehicle")], ["b-vehicle-audit"]),
+        ([("B-Vehicle", None), ("b-audit", "b-vehicle"), ("b-fix", "B-AUDIT")], ["b-fix"]),
+        ([], []),
+    ],
+)
+def test_leaf_jobs_are_the_ends_of_the_chains(
+    jobs: list[tuple[str, str | None]], leaves: list[str]
+) -> None:
+    rows = [{"job_name": name, "chain_from": parent} for name, parent in jobs]
+    assert export.leaf_jobs(rows) == leaves
+
+
+def test_job_annotations_are_ordered_and_a_missing_job_is_named(bare_lake: Lake) -> None:
+    table = rows()
+    other = table.set_column(
+        table.schema.get_field_index("job_name"), "job_name", pa.array(["k"] * table.num_rows)
+    )
+    bare_lake.write("annotations", "j", table)
+    bare_lake.write("annotations", "k", other)
+    found = export.job_annotations(bare_lake, ["k", "j"])
+    keys = [(r["frame_no"], r["job_name"], r["object_id"]) for r in found.to_pylist()]
+    assert keys == sorted(keys) and {k[1] for k in keys} == {"j", "k"}
+    assert export.job_annotations(bare_lake, ["j"]).num_rows == table.num_rows
+    with pytest.raises(LabellakeError, match=r"no annotations in the lake for job\(s\) nope, x"):
+        export.job_annotations(bare_lake, ["j", "nope", "x"])
+
+
+def test_export_jobs_gives_the_files_and_the_shape_count(tmp_path: Path, bare_lake: Lake) -> None:
+    table = rows()
+    sequence = tmp_path / "clip-07_seq.json"
+    sequence.write_text(json.dumps({"prefix": f"{tmp_path}/clip-07/img1/"}))
+    local = pa.array([str(sequence)] * table.num_rows)
+    table = table.set_column(table.schema.get_field_index("source_ref"), "source_ref", local)
+    bare_lake.write("annotations", "j", table)
+    exported = export.export_jobs(bare_lake, ["j"], "mot")
+    assert exported.shapes == table.num_rows
+    assert set(exported.files) == {"clip-07/gt/gt.txt", "clip-07/seqinfo.ini"}
+    assert "imWidth=200" in exported.files["clip-07/seqinfo.ini"]  # the size the lake knew

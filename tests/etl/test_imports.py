@@ -7,6 +7,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from labellake.aws_clients import AwsTarget
 from labellake.errors import LabellakeError
 from labellake.etl.imports import find_jobs, import_jobs, parse_map
 from labellake.lake import Lake
@@ -60,7 +61,7 @@ def test_s3_prefix_on_moto(
     text = manifest.read_text().replace(str(tmp_path / "gt"), f"s3://{s3_bucket}/jobs")
     manifest.write_text(text)
     upload(tmp_path / "gt", s3_bucket, "jobs", moto_endpoint)
-    aws = {"region": "us-east-1", "endpoint_url": moto_endpoint}
+    aws = AwsTarget("us-east-1", moto_endpoint)
     (report,) = import_jobs(f"s3://{s3_bucket}/jobs", bare_lake, aws=aws)
     assert report.counts["annotations"] == 3 and report.counts["worker_responses"] == 1
     assert report.problems == []
@@ -86,7 +87,7 @@ def test_unreadable_s3_ref_is_an_error_within_seconds(
     manifest.write_text(json.dumps(line) + "\n")
     started = time.monotonic()
     (report,) = import_jobs(
-        str(tmp_path / "gt"), bare_lake, aws={"endpoint_url": moto_endpoint, "region": "us-east-1"}
+        str(tmp_path / "gt"), bare_lake, aws=AwsTarget("us-east-1", moto_endpoint)
     )
     assert time.monotonic() - started < 10
     assert any("no-such-bucket-anywhere" in p.file for p in report.problems)

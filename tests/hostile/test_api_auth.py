@@ -17,13 +17,14 @@ import pytest
 from labellake.errors import LabellakeError
 from labellake.workflows.labeling.engine import Engine
 from tests.portal.browsing import COMMAND, api_process, free_port, wait_for
-from tests.workflows.test_api import Served
+from tests.portal.test_api import Served
 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.slow
 def test_api_makes_a_token_on_first_start_and_requires_it(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with api_process(home, LABELLAKE_PORTAL_AUTH="1") as (url, log):
@@ -158,8 +159,8 @@ def test_personal_tokens_record_their_account_and_only_an_admin_names_another(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    from labellake.portal.cli import main
-    from labellake.workflows.accounts import Accounts
+    from labellake.portal.cli.main import main
+    from labellake.workflows.people.accounts import Accounts
 
     accounts = Accounts(engine.state)
     accounts.add("alice", "a long enough password", "analyst")

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from labellake.errors import DamagedLakeError
 from labellake.lake import Lake
-from labellake.portal.cli import main
-from labellake.workflows.api import create_app
+from labellake.portal.api import create_app
+from labellake.portal.cli.main import main
 from labellake.workflows.labeling.engine import Engine
 
 BATCHES_FILE = "batches/b1.parquet"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from labellake.portal.cli import main
+from labellake.portal.cli.main import main
 from labellake.workflows.labeling.engine import Engine
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from labellake.lake import Lake, ObjectStore
 from labellake.workflows.samples import synthetic
@@ -62,6 +63,7 @@ def statuses(home: Path) -> dict[str, str]:
         return dict(con.execute("SELECT job_name, status FROM jobs"))
 
 
+@pytest.mark.slow
 def test_sigkill_up_at_three_moments_then_it_completes_once(tmp_path: Path) -> None:
     home = tmp_path / "home"
     objects = ObjectStore.from_uri(home / "objects")
@@ -123,6 +125,7 @@ def one_job(batch_id: str, samples: synthetic.SampleSet) -> dict[str, Any]:
     return request
 
 
+@pytest.mark.slow
 def test_concurrent_creates(tmp_path: Path) -> None:
     home = tmp_path / "home"
     objects = ObjectStore.from_uri(home / "objects")

@@ -18,14 +18,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from labellake.workflows.api import create_app
+from labellake.portal.api import create_app
 from labellake.workflows.labeling.engine import Engine
 from labellake.workflows.loop import Pulse
-from labellake.workflows.models.registry import ERROR, READY, TRAINING_MODEL
 from labellake.workflows.models.stepfunctions import ModelStateMachine, ModelWorker
+from labellake.workflows.models.store import RunStatus
 from labellake.workflows.models.workflow import RunRequest
 from tests.hostile.test_stepfunctions_failure import described_in_step, execution_ended
-from tests.workflows.test_model_stepfunctions import ROLE, STATES_ROLE, Setup, effort_data
+from tests.workflows.models.test_stepfunctions import ROLE, STATES_ROLE, Setup, effort_data
 
 
 class Clock:
@@ -93,21 +93,21 @@ def test_an_execution_that_cannot_reach_its_queue_records_its_run_error(
     # A READY run whose execution (for the test, a failed one) must not be looked at.
     done = start_on(setup, machine_on(setup, "mdl-lost-broken", gone), "done")
     assert settled(setup, done)["status"] == "FAILED"
-    registry.move(done, READY, endpoint_id="kept")
+    registry.move(done, RunStatus.READY, endpoint_id="kept")
     assert settled(setup, lost)["status"] == "FAILED"
-    assert registry.run(lost)["status"] == TRAINING_MODEL  # what was left behind
+    assert registry.run(lost)["status"] == RunStatus.TRAINING_MODEL  # what was left behind
 
     arns = {r: registry.run(r)["execution_arn"] for r in (lost, waiting, done)}
     assert sorted(described_in_step(setup.sfn, worker)) == sorted([arns[lost], arns[waiting]])
     run = setup.workflow.describe(lost)
-    assert run["status"] == ERROR
+    assert run["status"] == RunStatus.ERROR
     assert run["error"] == "ExecutionFailed"
     assert "without finishing the model run" in run["cause"]
     assert "The specified queue does not exist" in run["cause"]
-    assert registry.run(waiting)["status"] == TRAINING_MODEL  # RUNNING: left alone
-    assert registry.run(done)["status"] == READY
+    assert registry.run(waiting)["status"] == RunStatus.TRAINING_MODEL  # RUNNING: left alone
+    assert registry.run(done)["status"] == RunStatus.READY
     assert registry.run(done)["error"] is None
-    assert registry.run(local)["status"] == TRAINING_MODEL
+    assert registry.run(local)["status"] == RunStatus.TRAINING_MODEL
 
     assert described_in_step(setup.sfn, worker) == []  # not again within the interval
     clock.now += 59
@@ -115,9 +115,9 @@ def test_an_execution_that_cannot_reach_its_queue_records_its_run_error(
     clock.now += 1
     assert described_in_step(setup.sfn, worker) == [arns[waiting]]  # the ERROR run no more
 
-    assert registry.run(waiting)["status"] == TRAINING_MODEL
-    assert registry.run(lost)["status"] == ERROR
-    assert registry.run(local)["status"] == TRAINING_MODEL
+    assert registry.run(waiting)["status"] == RunStatus.TRAINING_MODEL
+    assert registry.run(lost)["status"] == RunStatus.ERROR
+    assert registry.run(local)["status"] == RunStatus.TRAINING_MODEL
     setup.stubber.assert_no_pending_responses()  # and SageMaker saw no call
 
 

@@ -15,11 +15,11 @@ import pytest
 
 from labellake.errors import LabellakeError
 from labellake.lake import Lake
-from labellake.workflows.accounts import Accounts
 from labellake.workflows.labeling.engine import Engine
 from labellake.workflows.labeling.spec import SpecError, parse_request
 from labellake.workflows.models.workflow import parse_run_request
-from labellake.workflows.workforce import Workforce
+from labellake.workflows.people.accounts import Accounts
+from labellake.workflows.people.workforce import Workforce
 
 TRAILING = ["name\n", "name\r\n", "name\x00", "na\nme", "name\t"]
 

@@ -17,12 +17,12 @@ import httpx
 import pytest
 
 from labellake.errors import LabellakeError, TooLargeError
-from labellake.home import Home
 from labellake.lake.inputs import InputPolicy
-from labellake.portal.cli import main
+from labellake.portal.cli.main import main
 from labellake.settings import load_settings
+from labellake.workflows.compose import open_home
 from labellake.workflows.labeling.engine import Engine
-from tests.workflows.test_api import Served
+from tests.portal.test_api import Served
 
 SECRET = "root:$6$saltsalt$secret-hash-do-not-echo:19000:0:99999:7:::"
 MANIFEST = "labelingJobs[0].inputConfig.inputManifestS3Uri"
@@ -194,7 +194,7 @@ def test_folder_and_oversized_inputs(
 
 
 def test_api_body_over_the_cap_is_413(api: httpx.Client) -> None:
-    from labellake.workflows.api import MAX_BODY_BYTES
+    from labellake.portal.api import MAX_BODY_BYTES
 
     answer = api.post("/batch/create", content=b" " * (MAX_BODY_BYTES + 1))
     assert answer.status_code == 413 and "over 16 MiB" in answer.json()["message"]
@@ -210,7 +210,7 @@ def test_allowed_input_roots_open_one_more_folder(tmp_path: Path) -> None:
     shared.mkdir()
     (shared / "clips.manifest").write_text("{}\n")
     settings = load_settings(home=tmp_path / "home", allowed_input_roots=[str(shared)])
-    home = Home.open(settings)
+    home = open_home(settings)
     assert home.input_policy().read(str(shared / "clips.manifest"), "f") == b"{}\n"
     with pytest.raises(LabellakeError, match="outside the object store"):
         home.input_policy().read(str(tmp_path / "elsewhere"), "f")

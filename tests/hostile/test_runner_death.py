@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from labellake.workflows.api import create_app
-from labellake.workflows.labeling import state
+from labellake.portal.api import create_app
 from labellake.workflows.labeling.engine import Engine
 from labellake.workflows.labeling.runner import Runner
+from labellake.workflows.labeling.status import BatchStatus
 from labellake.workflows.loop import Backoff, Pulse, keep_running
 from labellake.workflows.samples.demo import demo_request
-from tests.workflows.test_stepfunctions import Setup
+from tests.workflows.labeling.test_stepfunctions import Setup
 
 QUICK = Backoff(first_s=0.05, max_s=0.2)  # the production 1 s .. 60 s, shrunk for a test
 DAMAGED = ("database disk image is malformed", "file is not a database")  # SQLite's words
@@ -107,7 +107,7 @@ def test_a_damaged_state_store_never_kills_the_runner(
         engine.state.path.write_bytes(whole)  # the cause is gone
         engine.submit(request_for("b1"))
         wait_for(
-            lambda: engine.state.batch("b1")["status"] == state.COMPLETE,
+            lambda: engine.state.batch("b1")["status"] == BatchStatus.COMPLETE,
             seconds=60,
             detail=lambda: (engine.state.batch("b1"), runner.pulse.report()),
         )
@@ -145,7 +145,7 @@ def test_a_step_functions_worker_outlives_its_lost_queue(
 
         setup.sqs.create_queue(QueueName=queue)  # the same name gives the same URL
         setup.engine.submit(demo_request("after", setup.samples))
-        wait_for(lambda: setup.state.batch("after")["status"] == state.COMPLETE, seconds=60)
+        wait_for(lambda: setup.state.batch("after")["status"] == BatchStatus.COMPLETE, seconds=60)
         wait_for(lambda: worker.pulse.failures == 0)
         assert thread.is_alive()
 

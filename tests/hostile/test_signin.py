@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from labellake.workflows import accounts as accounts_module
-from labellake.workflows.accounts import LOCK_AFTER, Accounts, SignInError
-from labellake.workflows.labeling.state import StateStore
+from labellake.workflows.people import accounts as accounts_module
+from labellake.workflows.people.accounts import LOCK_AFTER, Accounts, SignInError
+from labellake.workflows.statedb import StateDb
 
 WRONG = "wrong account name or password"
 LOCKED = "too many failed sign-ins"
@@ -28,7 +28,7 @@ GUESSES = 30
 
 @pytest.fixture
 def accounts(tmp_path: Path) -> Accounts:
-    accounts = Accounts(StateStore(tmp_path / "state.db"))
+    accounts = Accounts(StateDb(tmp_path / "state.db"))
     accounts.add("alice", "correct horse", "admin")
     return accounts
 

@@ -18,7 +18,7 @@ import pytest
 
 from labellake.errors import LabellakeError
 from labellake.lake import Lake, ObjectStore
-from labellake.portal.cli import main
+from labellake.portal.cli.main import main
 
 READS_FILES = "reading files is not allowed"
 SETTINGS = "settings cannot be changed"

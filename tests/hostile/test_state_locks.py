@@ -14,7 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from labellake.workflows.labeling.state import StateStore
+from labellake.workflows.labeling.sqlite_store import SqliteBatchStore
+from labellake.workflows.people.accounts import Accounts
+from labellake.workflows.statedb import StateDb
 
 # A batch row written by another process, which then keeps its connection for `hold` s.
 WRITE = """
@@ -34,9 +36,10 @@ con.close()
 
 def test_a_second_store_on_the_file_keeps_the_first_ones_view(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    first = StateStore(path)
+    first = SqliteBatchStore(path)
     assert first.batch("b0") is None  # this thread's connection is open from here on
-    StateStore(path)
+    SqliteBatchStore(path)
+    assert Accounts(StateDb(path)).list() == []  # a subsystem migrating its own tables
     # Another process writes and closes: it checkpoints, and removes the WAL only if it
     # believes no other process has the file open.
     subprocess.run([sys.executable, "-c", WRITE, str(path), "b1", "0"], check=True)

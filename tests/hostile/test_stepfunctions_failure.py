@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from labellake.workflows.labeling import notify, state
+from labellake.workflows.labeling import notify
+from labellake.workflows.labeling.status import BatchStatus, LabelingJobStatus
 from labellake.workflows.labeling.stepfunctions import Worker, definition, execution_failure
+from labellake.workflows.people.workforce import Workforce
 from labellake.workflows.samples.demo import demo_request
 from labellake.workflows.samples.synthetic import SampleSet
-from labellake.workflows.workforce import Workforce
-from tests.workflows.test_stepfunctions import Setup
+from tests.workflows.labeling.test_stepfunctions import Setup
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:labellake-batches"
 
@@ -106,19 +107,19 @@ def test_an_execution_that_cannot_reach_its_queue_fails_its_batch(
     force.add_team("second-level")
     setup.engine.submit({**demo_request("waiting", setup.samples), "backend": "local"})
     assert ended(setup, "lost")["status"] == "FAILED"
-    assert setup.state.batch("lost")["status"] == state.IN_PROGRESS  # what was left behind
+    assert setup.state.batch("lost")["status"] == BatchStatus.IN_PROGRESS  # what was left behind
 
     assert len(described_in_step(setup.sfn, worker)) == 2  # once per batch in progress
     batch = setup.state.batch("lost")
-    assert batch["status"] == state.INTERNAL_ERROR
+    assert batch["status"] == BatchStatus.INTERNAL_ERROR
     assert batch["error_type"] == "ExecutionFailed"
     assert "The specified queue does not exist" in batch["message"]
-    assert {j["status"] for j in setup.state.jobs("lost")} == {state.INTERNAL_ERROR}
+    assert {j["status"] for j in setup.state.jobs("lost")} == {LabelingJobStatus.INTERNAL_ERROR}
     assert failures(setup, "lost") == 1
     (notice,) = notify.notifications(setup.state, "lost")
     assert notice["payload"]["status"] == "FAILED"
     assert "The specified queue does not exist" in notice["payload"]["errorString"]
-    assert setup.state.batch("waiting")["status"] == state.IN_PROGRESS  # RUNNING: left alone
+    assert setup.state.batch("waiting")["status"] == BatchStatus.IN_PROGRESS  # RUNNING: left alone
 
     assert len(described_in_step(setup.sfn, worker)) == 0  # not again within the interval
     clock.now += 60
@@ -130,18 +131,18 @@ def test_an_execution_that_cannot_reach_its_queue_fails_its_batch(
     assert ended(setup, "lost")["status"] == "FAILED"
     clock.now += 60
     worker.step(wait_s=0)
-    assert setup.state.batch("lost")["status"] == state.INTERNAL_ERROR
+    assert setup.state.batch("lost")["status"] == BatchStatus.INTERNAL_ERROR
     assert failures(setup, "lost") == 2
 
     # A sound batch runs to the end; its SUCCEEDED execution changes nothing.
     setup.engine.submit(demo_request("fine", setup.samples))
-    assert setup.work_until("fine") == state.COMPLETE
+    assert setup.work_until("fine") == BatchStatus.COMPLETE
     assert setup.execution("fine")["status"] == "SUCCEEDED"
     clock.now += 60
     assert len(described_in_step(setup.sfn, worker)) == 1  # "waiting" only
-    assert setup.state.batch("fine")["status"] == state.COMPLETE
+    assert setup.state.batch("fine")["status"] == BatchStatus.COMPLETE
     assert failures(setup, "fine") == 0
-    assert setup.state.batch("waiting")["status"] == state.IN_PROGRESS
+    assert setup.state.batch("waiting")["status"] == BatchStatus.IN_PROGRESS
 
 
 def event(kind: str, key: str, error: str, cause: str, number: int) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+READY = "#labellake-ready"  # drawn by the portal after everything else on a page
+
+
+def run_number(page: Any) -> int:
+    """The number of the page's latest finished script run (0 before the first)."""
+    marker = page.locator(READY)
+    return int(marker.first.get_attribute("data-run") or 0) if marker.count() else 0
+
+
+def wait_ready(
+    page: Any, title: str | None = None, after: int = 0, timeout_ms: int = 60_000
+) -> int:
+    """Wait for the portal's readiness signal: the page titled ``title`` has drawn all it
+    draws, in a script run later than ``after``; returns that run's number."""
+    selector = READY + (f'[data-page="{title}"]' if title else "")
+    page.wait_for_function(
+        "([selector, after]) => { const m = document.querySelector(selector);"
+        " return m !== null && Number(m.dataset.run) > after; }",
+        arg=[selector, after],
+        timeout=timeout_ms,
+    )
+    return run_number(page)
 
 
 def wait_for(url: str, seconds: float = 60) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.portal.browsing import COMMAND, api_call, needs_chromium, serve
+from tests.portal.browsing import COMMAND, api_call, needs_chromium, serve, wait_ready
 
 PAGES = {
     "": "Overview",
@@ -49,7 +49,7 @@ def test_every_page_loads_and_is_captured(served, browser, tmp_path: Path) -> No
     for path, title in PAGES.items():
         page.goto(f"{served['portal']}/{path}")
         page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
-        page.wait_for_timeout(1500)
+        wait_ready(page, title)
         assert page.get_by_text("Traceback").count() == 0
         page.screenshot(path=str(tmp_path / f"{path or 'overview'}.png"))
     assert len(list(tmp_path.glob("*.png"))) == len(PAGES)
@@ -87,7 +87,7 @@ def test_a_batch_made_in_the_form_completes(served, browser) -> None:  # type: i
 
 
 def test_a_document_uploaded_in_the_portal_is_ingested(served, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from labellake.workflows.samples.documents import write_pdf
+    from labellake.workflows.samples.review_pdfs import write_pdf
 
     pdf = tmp_path / "uploaded-review.pdf"
     write_pdf(pdf, "two_column", seed=7)

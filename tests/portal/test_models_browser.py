@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.portal.browsing import COMMAND, api_call, needs_chromium, serve
+from tests.portal.browsing import (
+    COMMAND,
+    api_call,
+    needs_chromium,
+    serve,
+    wait_ready,
+)
 
 pytestmark = needs_chromium
 
@@ -37,6 +43,7 @@ def test_the_models_page_shows_it_all(served, browser, tmp_path: Path) -> None: 
     page = browser.new_page(viewport={"width": 1400, "height": 2600})
     page.goto(f"{served['portal']}/models")
     page.get_by_role("heading", name="Models").first.wait_for(timeout=60_000)
+    wait_ready(page, "Models", timeout_ms=120_000)  # all the page draws is in it
     # The HPO search: the objective by trial and the parameter importance.
     page.get_by_text("Objective by trial").wait_for(timeout=60_000)
     page.get_by_text("Parameter importance").wait_for(timeout=30_000)
@@ -66,7 +73,7 @@ def test_the_models_page_shows_it_all(served, browser, tmp_path: Path) -> None: 
     assert trained[0]["status"] == "READY", trained[0]["cause"]
     # The runs grid is a canvas; its cells are in the page for assistive technology.
     page.get_by_text(str(trained[0]["runId"])).first.wait_for(state="attached", timeout=30_000)
-    page.wait_for_timeout(4000)  # the runs list refreshes every 3 s
+    wait_ready(page, "Models")
     assert page.get_by_text("Traceback").count() == 0
     page.screenshot(path=str(tmp_path / "models.png"), full_page=True)
     page.close()

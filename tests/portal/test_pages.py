@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from labellake.portal.cli import main
+from labellake.portal.cli.main import main
 
-APP = str(Path(__file__).parents[2] / "portal/app.py")
+APP = str(Path(__file__).parents[2] / "labellake/portal/app.py")
 PAGES = [
     "overview",
     "batches",
@@ -86,11 +86,10 @@ def test_the_batch_form_submits_a_valid_request(
     submit.click().run()
     assert not app.error, [e.value for e in app.error]
     assert any("formbatch submitted" in s.value for s in app.success)
-    from labellake.home import Home
     from labellake.settings import Settings
-    from labellake.workflows.labeling.build import build_engine
+    from labellake.workflows.compose import build_engine, open_home
 
-    engine = build_engine(Home.open(Settings(home=demo_home)))
+    engine = build_engine(open_home(Settings(home=demo_home)))
     assert [j["job_name"] for j in engine.state.jobs("formbatch")] == [
         "formbatch-vehicle",
         "formbatch-lane",
@@ -110,10 +109,10 @@ def test_a_bad_form_shows_the_field(demo_home: Path, monkeypatch: pytest.MonkeyP
     next(b for b in app.button if b.label == "Submit batch").click().run()
     assert any("batchId" in e.value for e in app.error)
     # A refused request leaves no label configs behind.
-    from labellake.home import Home
     from labellake.settings import Settings
+    from labellake.workflows.compose import open_home
 
-    objects = Home.open(Settings(home=demo_home)).objects
+    objects = open_home(Settings(home=demo_home)).objects
     assert not [k for k in objects.list("portal") if "bad_id" in k]
 
 
@@ -131,7 +130,7 @@ def test_sql_console_runs_and_refuses(demo_home: Path, monkeypatch: pytest.Monke
     app = open_page(demo_home, "sql_console", monkeypatch)
     app.text_area[0].input("SELECT count(*) AS n FROM annotations").run()
     next(b for b in app.button if b.label == "Run").click().run()
-    assert app.dataframe and int(app.dataframe[-1].value["n"][0]) > 0
+    assert app.dataframe and int(app.dataframe[-1].value["n"][0]) > 0, [e.value for e in app.error]
     app.text_area[0].input("DROP VIEW annotations").run()
     next(b for b in app.button if b.label == "Run").click().run()
     assert any("DROP is refused" in e.value for e in app.error)
@@ -182,10 +181,10 @@ def sign_in(app: AppTest, name: str, password: str) -> AppTest:
 def test_with_sign_in_on_every_page_waits_for_an_account(
     demo_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from labellake.workflows.accounts import Accounts
-    from labellake.workflows.labeling.state import StateStore
+    from labellake.workflows.people.accounts import Accounts
+    from labellake.workflows.statedb import StateDb
 
-    accounts = Accounts(StateStore(demo_home / "state.db"))
+    accounts = Accounts(StateDb(demo_home / "state.db"))
     accounts.add("ann", "analyst-pass", "analyst")
     accounts.add("ada", "admin-pass", "admin")
     monkeypatch.setenv("LABELLAKE_HOME", str(demo_home))
@@ -261,11 +260,11 @@ def test_benchmarks_show_the_reference_ratios(
 def test_workers_sign_in_with_their_invite_and_see_no_dashboards(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from labellake.workflows.labeling.state import StateStore
-    from labellake.workflows.workforce import Workforce
+    from labellake.workflows.people.workforce import Workforce
+    from labellake.workflows.statedb import StateDb
 
     home = tmp_path / "home"
-    force = Workforce(StateStore(home / "state.db"), "us-east-1", "111122223333")
+    force = Workforce(StateDb(home / "state.db"), "us-east-1", "111122223333")
     force.add_team("first-level")
     _, token = force.add_worker("first-level", "wendy")
     monkeypatch.setenv("LABELLAKE_HOME", str(home))

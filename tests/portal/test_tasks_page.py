@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from labellake.home import Home
 from labellake.settings import load_settings
-from labellake.workflows.labeling.build import build_engine
+from labellake.workflows.compose import build_engine, open_home
+from labellake.workflows.people.workforce import Workforce
 from labellake.workflows.samples import synthetic
 from labellake.workflows.samples.demo import demo_request
-from labellake.workflows.workforce import Workforce
 
-APP = str(Path(__file__).parents[2] / "portal/app.py")
+APP = str(Path(__file__).parents[2] / "labellake/portal/app.py")
 
 
 def _page(page: str) -> AppTest:
@@ -30,7 +29,7 @@ def _page(page: str) -> AppTest:
 def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A home with two local teams and a local batch whose level 1 is waiting for people."""
     monkeypatch.setenv("LABELLAKE_HOME", str(tmp_path / "home"))
-    engine = build_engine(Home.open(load_settings()))
+    engine = build_engine(open_home(load_settings()))
     force = Workforce(engine.state, engine.config.region, engine.config.account)
     force.add_team("first-level")
     force.add_team("second-level")
@@ -96,7 +95,7 @@ def test_admins_add_teams_and_invite_workers(
     next(b for b in app.button if b.label == "Invite worker").click().run()
     assert any("cy added to labelers" in s.value for s in app.success)
     token = app.code[0].value
-    engine = build_engine(Home.open(load_settings()))
+    engine = build_engine(open_home(load_settings()))
     force = Workforce(engine.state, engine.config.region, engine.config.account)
     assert force.team("labelers")["workers"] == [
         {"workerId": "local.cy", "name": "cy", "invited": True}

@@ -24,10 +24,18 @@ import pytest
 
 from labellake import sql
 from labellake.lake import Lake, ObjectStore
-from labellake.workflows.labeling.state import StateStore
+from labellake.workflows.labeling.sqlite_store import SqliteBatchStore
 from labellake.workflows.samples import synthetic
 from labellake.workflows.samples.demo import demo_request
-from tests.portal.browsing import COMMAND, api_call, free_port, needs_chromium, serve
+from tests.portal.browsing import (
+    COMMAND,
+    api_call,
+    free_port,
+    needs_chromium,
+    run_number,
+    serve,
+    wait_ready,
+)
 
 pytestmark = needs_chromium
 
@@ -87,18 +95,19 @@ def _open_task(page: Any, job: str) -> Any:
     page.get_by_role("button", name=f"Start labeling {job}", exact=True).click()
     canvas = page.frame_locator('iframe[title*="labeler"]')
     canvas.get_by_text("Frame 1 / 10").wait_for(timeout=60_000)
-    page.wait_for_timeout(500)  # the frame images
+    _until(lambda: _frames_loaded(page) == 10, "the frame images to load", seconds=30)
     return canvas
 
 
 def _drag(
     page: Any, origin: dict[str, float], start: tuple[int, int], end: tuple[int, int]
 ) -> None:
+    before = run_number(page)
     page.mouse.move(origin["x"] + start[0], origin["y"] + start[1])
     page.mouse.down()
     page.mouse.move(origin["x"] + end[0], origin["y"] + end[1], steps=8)
     page.mouse.up()
-    page.wait_for_timeout(700)  # the canvas posts the draft; Streamlit saves it
+    wait_ready(page, "Tasks", after=before)  # the canvas posted the draft; Streamlit saved it
 
 
 def _frames_loaded(page: Any) -> int:
@@ -132,7 +141,7 @@ def test_the_reference_walkthrough_with_people(  # type: ignore[no-untyped-def]
     _cli(home, "account", "add", "ada", "--role", "analyst", "--password-stdin",
          password=PASSWORDS["ada"])  # fmt: skip
     hook = webhook.pop(0)["url"]
-    state = StateStore(home / "state.db")
+    state = SqliteBatchStore(home / "state.db")
     shots = tmp_path / "screenshots"
     shots.mkdir()
 
@@ -178,10 +187,11 @@ def test_the_reference_walkthrough_with_people(  # type: ignore[no-untyped-def]
         origin = canvas.locator("canvas").bounding_box()
         for x, y in [(60, 330), (220, 220), (330, 160)]:
             page.mouse.click(origin["x"] + x, origin["y"] + y)
-            page.wait_for_timeout(150)
+            page.wait_for_timeout(150)  # clicks apart, not one double click
+        before = run_number(page)
         page.keyboard.press("Enter")
         canvas.locator("#objects div", has_text="Lane:1").wait_for(timeout=30_000)
-        page.wait_for_timeout(700)
+        wait_ready(page, "Tasks", after=before)
         page.screenshot(path=str(shots / "labeling-polyline.png"))
         _submit(page, canvas, "walk-lane")
         page.get_by_role("button", name="Sign out").click()
@@ -195,15 +205,17 @@ def test_the_reference_walkthrough_with_people(  # type: ignore[no-untyped-def]
         _drag(page, origin, (350, 190), (380, 200))  # the second box, 30 px right
         for name, verdict in [("Vehicle:1", "Pass"), ("Vehicle:2", "Fail")]:
             canvas.locator("#objects div", has_text=name).first.click()
+            before = run_number(page)
             canvas.locator('select[data-attribute="audit"]').select_option(verdict)
-            page.wait_for_timeout(900)
+            wait_ready(page, "Tasks", after=before)
         page.screenshot(path=str(shots / "audit-boxes.png"))
         assert "adjusted)" in _submit(page, canvas, "walk-vehicle-audit")
 
         canvas = _open_task(page, "walk-lane-audit")
         canvas.locator("#objects div", has_text="Lane:1").first.click()
+        before = run_number(page)
         canvas.locator('select[data-attribute="audit"]').select_option("Pass")
-        page.wait_for_timeout(900)
+        wait_ready(page, "Tasks", after=before)
         assert "unadjusted)" in _submit(page, canvas, "walk-lane-audit")
         page.get_by_role("button", name="Sign out").click()
 
@@ -216,16 +228,17 @@ def test_the_reference_walkthrough_with_people(  # type: ignore[no-untyped-def]
         page.get_by_role("link", name="Workforce").first.click()
         page.get_by_role("heading", name="Workforce").first.wait_for(timeout=60_000)
         page.get_by_role("heading", name="One worker").wait_for(timeout=60_000)
-        page.wait_for_timeout(3000)  # the page's charts and tables
+        wait_ready(page, "Workforce")  # the page's charts and tables
         picker = page.get_by_role("combobox", name="Worker", exact=True)
         for name in ("ann", "bea"):
+            before, shown_before = run_number(page), picker.input_value()
             picker.click()
             picker.press_sequentially(name, delay=50)
             picker.press("Enter")
-            page.wait_for_timeout(1500)
+            if shown_before != name:  # the page is drawn again for this worker
+                wait_ready(page, "Workforce", after=before)
             assert picker.input_value() == name
             page.get_by_text("Median time per task").wait_for(timeout=30_000)
-            page.wait_for_timeout(1000)
             shown = page.locator('[data-testid="stMetricValue"]').last.inner_text()
             assert shown.endswith(" s") and float(shown[:-2].replace(",", "")) > 0
         page.screenshot(path=str(shots / "workforce.png"), full_page=True)

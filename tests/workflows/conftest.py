@@ -13,7 +13,8 @@ from labellake import sql
 from labellake.lake import Lake, ObjectStore
 from labellake.workflows.labeling.backends.simulated import SimulatedBackend, SimulationConfig
 from labellake.workflows.labeling.engine import Engine, EngineConfig
-from labellake.workflows.labeling.state import StateStore
+from labellake.workflows.labeling.sqlite_store import SqliteBatchStore
+from labellake.workflows.labeling.store import BatchStore
 from labellake.workflows.samples import synthetic
 from labellake.workflows.samples.demo import demo_request
 from labellake.workflows.samples.synthetic import SampleSet
@@ -52,25 +53,25 @@ def store_kind() -> str:
 @pytest.fixture
 def state_store(
     store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Callable[[], StateStore]:
+) -> Callable[[], BatchStore]:
     """Opens the state store of the test: SQLite, or the DynamoDB state table on moto."""
     if store_kind == "sqlite":
-        return lambda: StateStore(tmp_path / "state.db")
+        return lambda: SqliteBatchStore(tmp_path / "state.db")
     import boto3
 
-    from labellake.workflows import aws
-    from labellake.workflows.labeling.dynamo import DynamoStateStore
+    from labellake.workflows.aws import tables
+    from labellake.workflows.labeling.dynamo_store import DynamoBatchStore
 
     endpoint = request.getfixturevalue("moto_endpoint")
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
     table = f"state-{abs(hash(request.node.nodeid)) % 10**8}"
-    client.create_table(**aws._state_table(table))
-    return lambda: DynamoStateStore(tmp_path / "state.db", client, table)
+    client.create_table(**tables.state_table(table))
+    return lambda: DynamoBatchStore(tmp_path / "state.db", client, table)
 
 
 @pytest.fixture
 def make_engine(
-    objects: ObjectStore, tmp_path: Path, state_store: Callable[[], StateStore]
+    objects: ObjectStore, tmp_path: Path, state_store: Callable[[], BatchStore]
 ) -> Callable[..., Engine]:
     def make(**config: Any) -> Engine:
         clock = config.pop("clock", None)

@@ -1,1 +1,0 @@
-"""Pure flatteners: raw JSON (Ground Truth, Textract, benchmark runs) -> Arrow tables."""

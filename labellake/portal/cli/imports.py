@@ -1,0 +1,98 @@
+"""`labellake import`: videos, MOTChallenge folders and Ground Truth job outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from labellake.portal.cli.common import echo_json, echo_loads, home_of, track_jobs
+
+
+@click.group("import")
+def import_() -> None:
+    """Bring clips into the object store: your videos, or MOTChallenge folders."""
+
+
+@import_.command("video")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--dataset",
+    default="imports/video",
+    show_default=True,
+    help="Folder in the object store for the frames and the manifest.",
+)
+@click.option(
+    "--stride", default=1, show_default=True, type=click.IntRange(1), help="Keep every Nth frame."
+)
+@click.option(
+    "--max-frames", default=None, type=click.IntRange(1), help="At most this many frames per video."
+)
+@click.pass_context
+def import_video(
+    ctx: click.Context, paths: tuple[Path, ...], dataset: str, stride: int, max_frames: int | None
+) -> None:
+    """Split mp4/mov/avi videos into JPEG frames + sequence files + an input manifest."""
+    from labellake.workflows.imports.video import import_videos
+
+    imported = import_videos(home_of(ctx).objects, list(paths), dataset, stride, max_frames)
+    echo_json({"inputManifestS3Uri": imported.manifest_uri, "clips": list(imported.clips)})
+
+
+@import_.command("mot")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--dataset",
+    default="imports/mot",
+    show_default=True,
+    help="Folder in the object store for the frames and the manifest.",
+)
+@click.option(
+    "--frames",
+    default=150,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Frames to keep per sequence.",
+)
+@click.option(
+    "--stride", default=1, show_default=True, type=click.IntRange(1), help="Keep every Nth frame."
+)
+@click.pass_context
+def import_mot(
+    ctx: click.Context, folders: tuple[Path, ...], dataset: str, frames: int, stride: int
+) -> None:
+    """Import MOTChallenge folders (img1/, gt/gt.txt, seqinfo.ini) with their ground truth."""
+    from labellake.workflows.imports.mot import import_folders
+
+    imported = import_folders(home_of(ctx).objects, list(folders), dataset, frames, stride)
+    echo_json(
+        {
+            "inputManifestS3Uri": imported.manifest_uri,
+            "labelCategoryConfigS3Uri": imported.label_config_uri,
+            "clips": list(imported.clips),
+        }
+    )
+
+
+@import_.command("groundtruth")
+@click.argument("root")
+@click.option("--job-name", default=None, help="Name of the job, when ROOT holds exactly one.")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="S3PREFIX=DIR",
+    help="Read refs under S3PREFIX from the local copy DIR (repeatable).",
+)
+@click.option("--force", is_flag=True, help="Reload jobs that were already imported unchanged.")
+@click.pass_context
+def import_groundtruth(
+    ctx: click.Context, root: str, job_name: str | None, maps: tuple[str, ...], force: bool
+) -> None:
+    """Load existing Ground Truth job outputs (a folder or an s3:// prefix) into the lake."""
+    from labellake.workflows.imports.groundtruth import find_outputs, load_jobs
+
+    home = home_of(ctx)
+    aws = home.settings.aws
+    jobs = find_outputs(root, aws, job_name, maps)
+    echo_loads(load_jobs(jobs, home.lake, aws=aws, force=force, track=track_jobs))

@@ -1,0 +1,66 @@
+"""What a chained job sees of its parent's work: the parent's output lines after the QA
+filter and the seeded downsampling (the post-processing between levels), and the label
+config of an audit or adjustment of it."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+from labellake.errors import LabellakeError
+from labellake.workflows.labeling import formats
+from labellake.workflows.labeling.spec import LabelingJobSpec, is_audit
+
+if TYPE_CHECKING:
+    from labellake.workflows.labeling.engine import Engine
+
+
+def chained_config(
+    config: dict[str, Any], parent: dict[str, Any], job: dict[str, Any]
+) -> dict[str, Any]:
+    if is_audit(job["modality"]):
+        return formats.audit_config(config, parent["label_attribute_name"])
+    return {**config, "auditLabelAttributeName": parent["label_attribute_name"]}
+
+
+def chained_input(
+    engine: Engine,
+    batch: dict[str, Any],
+    job: dict[str, Any],
+    parent: dict[str, Any],
+    spec: LabelingJobSpec,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The parent's output lines after the QA filter and downsampling."""
+    lines = formats.parse_manifest(
+        engine.read(parent["output_manifest_uri"]), parent["output_manifest_uri"]
+    )
+    if not lines:
+        return [], f"the parent job {parent['job_name']} produced no output"
+    qa = spec.input_config.qa_filter
+    if qa is not None:
+        if engine.qa_filter is None:
+            raise LabellakeError(
+                f"job {job['job_name']}: inputConfig.qaFilter is set but no QA checks are "
+                "installed in this engine"
+            )
+        lines = engine.qa_filter(parent, lines, qa)
+        if not lines:
+            return [], "the QA checks flagged no data object of the parent job"
+    rate = job["down_sampling_rate"]
+    if rate is None:
+        rate = batch["down_sampling_rate"]
+    if rate < 100:
+        lines = sample(lines, rate, job, engine.config.seed)
+        if not lines:
+            return [], f"downsampling at {rate:g}% kept none of the data objects"
+    return lines, None
+
+
+def sample(
+    lines: list[dict[str, Any]], rate: float, job: dict[str, Any], seed: int
+) -> list[dict[str, Any]]:
+    """A seeded random ``rate`` percent of the lines, in their original order."""
+    keep = round(len(lines) * rate / 100)
+    rng = random.Random(f"{seed}:{job['batch_id']}:{job['job_name']}".lower())
+    chosen = sorted(rng.sample(range(len(lines)), keep))
+    return [lines[i] for i in chosen]

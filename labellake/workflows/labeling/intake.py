@@ -1,0 +1,185 @@
+"""Step 1 of a batch: a request checked beyond its shape (names never used before, a
+backend and work team for every job, label configs and manifests that read, and every
+object a manifest names within reach), and the batch, level and job records it becomes.
+Nothing is recorded while any check fails; each problem names its field."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from labellake.errors import LabellakeError
+from labellake.workflows.labeling import formats
+from labellake.workflows.labeling.spec import (
+    SEQUENCE_MODALITIES,
+    BatchRequest,
+    LabelingJobSpec,
+    base_modality,
+    default_workteam_arn,
+)
+from labellake.workflows.labeling.status import BatchStatus, LabelingJobStatus, LevelStatus
+
+if TYPE_CHECKING:
+    from labellake.workflows.labeling.engine import Engine
+
+
+def _problem(field: str, exc: LabellakeError) -> dict[str, str]:
+    """One problem of a request; a message that names its own field keeps it."""
+    message = str(exc)
+    if message.startswith(field):
+        message = message[len(field) :].lstrip(": ")
+    return {"field": field, "message": message}
+
+
+def check_request(
+    engine: Engine, request: BatchRequest
+) -> tuple[list[dict[str, str]], dict[str, dict[str, Any]]]:
+    """Every problem the request has beyond its shape, and the label configs it names."""
+    problems: list[dict[str, str]] = []
+    configs: dict[str, dict[str, Any]] = {}
+    if engine.state.names_taken([request.batch_id]):
+        problems.append(
+            {
+                "field": "batchId",
+                "message": (
+                    f"batch id '{request.batch_id}' is already used; a batch id is never "
+                    "reused, choose another"
+                ),
+            }
+        )
+    taken = {
+        name.lower()
+        for name in engine.state.names_taken([job.job_name for job in request.labeling_jobs])
+    }
+    manifests: dict[str, int] = {}
+    for index, job in enumerate(request.labeling_jobs):
+        where = f"labelingJobs[{index}]"
+        if job.job_name.lower() in taken:
+            problems.append(
+                {
+                    "field": f"{where}.jobName",
+                    "message": (
+                        f"job name '{job.job_name}' is already used by another batch; job "
+                        "names are unique across all batches (compared case-insensitively)"
+                    ),
+                }
+            )
+        name = backend_name(engine, request, job)
+        backend = engine.backends.get(name)
+        if backend is None:
+            problems.append(
+                {
+                    "field": f"{where}.backend" if job.backend else "backend",
+                    "message": (
+                        f"no labeling backend '{name}' here; this deployment runs "
+                        f"{', '.join(sorted(engine.backends))}"
+                    ),
+                }
+            )
+            backend = engine.backend
+        try:
+            backend.check_modality(job.job_modality)
+        except LabellakeError as exc:
+            problems.append({"field": f"{where}.jobModality", "message": str(exc)})
+        check_workteam = getattr(backend, "check_workteam", None)
+        if check_workteam is not None:
+            try:
+                check_workteam(workteam(engine, job))
+            except LabellakeError as exc:
+                problems.append({"field": f"{where}.workteamArn", "message": str(exc)})
+        uri = job.label_category_config_uri
+        field = f"{where}.labelCategoryConfigS3Uri"
+        if uri and uri not in configs:
+            try:
+                text = engine.inputs.read_text(uri, field, engine.inputs.max_config_bytes)
+                configs[uri] = formats.parse_label_config(text, uri)
+            except LabellakeError as exc:
+                problems.append(_problem(field, exc))
+        uri = job.input_config.input_manifest_uri
+        field = f"{where}.inputConfig.inputManifestS3Uri"
+        if uri is None or uri in manifests:
+            continue
+        try:
+            manifests[uri] = len(check_manifest(engine, uri, job.job_modality, field))
+        except LabellakeError as exc:
+            problems.append(_problem(field, exc))
+    return problems, configs
+
+
+def check_manifest(engine: Engine, uri: str, modality: str, field: str) -> list[dict[str, Any]]:
+    lines = formats.parse_manifest(engine.inputs.read_text(uri, field), uri)
+    if not lines:
+        raise LabellakeError(f"input manifest {uri} has no lines; add one data object per line")
+    for number, line in enumerate(lines, start=1):
+        # Every object a line names is read later, by a backend or the portal.
+        where = f"{field} ({uri} line {number})"
+        ref = line.get("source-ref") or line.get("source")
+        if base_modality(modality) not in SEQUENCE_MODALITIES:
+            if "source-ref" in line:
+                engine.inputs.check(ref, f"{where} source-ref")
+            continue
+        sequence = formats.parse_sequence(engine.inputs.read_text(ref, f"{where} source-ref"), ref)
+        for _, frame in sequence.frames:
+            engine.inputs.check(f"{sequence.prefix}{frame}", f"{where} frame {frame}")
+    return lines
+
+
+def backend_name(engine: Engine, request: BatchRequest, job: LabelingJobSpec) -> str:
+    return job.backend or request.backend or engine.backend.name
+
+
+def workteam(engine: Engine, job: LabelingJobSpec) -> str:
+    return job.workteam_arn or default_workteam_arn(
+        job.job_level, engine.config.region, engine.config.account
+    )
+
+
+def records(
+    engine: Engine, request: BatchRequest, created: str, configs: dict[str, dict[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The batch, level and job records of a new batch."""
+    token = f"{request.batch_id}-{hashlib.sha256(created.encode()).hexdigest()[:8]}"
+    batch = {
+        "batch_id": request.batch_id,
+        "status": BatchStatus.IN_PROGRESS,
+        "request": request.model_dump_json(by_alias=True, exclude_none=True),
+        "down_sampling_rate": request.down_sampling_rate,
+        "destination": request.destination_sns_arn,
+        "token": token,
+        "attempt": 1,
+        "created_at": created,
+        "updated_at": created,
+    }
+    levels = [
+        {"batch_id": request.batch_id, "level": level, "status": LevelStatus.PENDING}
+        for level in request.levels
+    ]
+    jobs = []
+    for job in request.labeling_jobs:
+        ancestor = job
+        while not ancestor.label_category_config_uri and ancestor.chain_from:
+            ancestor = request.job(ancestor.chain_from)
+        jobs.append(
+            {
+                "job_name": job.job_name,
+                "batch_id": request.batch_id,
+                "level": job.job_level,
+                "modality": job.job_modality,
+                "annotation_type": formats.annotation_type(
+                    configs[ancestor.label_category_config_uri]
+                ),
+                "status": LabelingJobStatus.PENDING,
+                "chain_from": job.chain_from,
+                "workteam_arn": workteam(engine, job),
+                "label_attribute_name": job.label_attribute_name,
+                "label_config_uri": job.label_category_config_uri,
+                "source_manifest_uri": job.input_config.input_manifest_uri,
+                "down_sampling_rate": job.input_config.down_sampling_rate,
+                "attempt": 1,
+                "spec": job.model_dump_json(by_alias=True, exclude_none=True),
+                "created_at": created,
+                "updated_at": created,
+                "backend": backend_name(engine, request, job),
+            }
+        )
+    return batch, levels, jobs

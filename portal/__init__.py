@@ -1,1 +1,0 @@
-"""The Streamlit portal and the command line."""

@@ -1,1 +1,0 @@
-"""Orchestration: batch spec, state store, engine, labeling backends, REST API."""

@@ -1,1 +1,0 @@
-"""Hierarchical labeling workflows: batch spec, state store, engine, backends."""

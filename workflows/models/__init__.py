@@ -1,1 +1,0 @@
-"""Models trained on the lake: the labeling-effort model and any tabular regression."""

@@ -1,1 +1,0 @@
-"""Sample data: synthetic driving clips, and importers for videos and MOTChallenge folders."""
