@@ -36,9 +36,7 @@ from labellake.lake.inputs import InputPolicy
 from labellake.lake.store import locate, read_uri
 from labellake.workflows.labeling import chaining, control, deletion, formats, intake, views
 from labellake.workflows.labeling.backends import (
-    COMPLETED,
-    FAILED,
-    STOPPED,
+    BackendJobStatus,
     JobRequest,
     LabelingBackend,
     output_manifest_uri,
@@ -372,7 +370,7 @@ class Engine:
             if not self._due_for_poll(backend, job["backend_job_id"]):
                 continue
             status = backend.describe_job(job["backend_job_id"])
-            if status.status == COMPLETED:
+            if status.status == BackendJobStatus.COMPLETED:
                 self.state.move_job(
                     job["job_name"],
                     LabelingJobStatus.WAIT_FOR_SMGT_RESPONSE,
@@ -390,10 +388,10 @@ class Engine:
                 for hook in self.on_job_complete:
                     hook(self, job["job_name"])
                 changed = True
-            elif status.status in (FAILED, STOPPED):
+            elif status.status in (BackendJobStatus.FAILED, BackendJobStatus.STOPPED):
                 raise JobFailed(
                     f"Labeling job {job['job_name']} "
-                    f"{'failed' if status.status == FAILED else 'was stopped'}: "
+                    f"{'failed' if status.status == BackendJobStatus.FAILED else 'was stopped'}: "
                     f"{status.failure_reason or 'no reason given'}"
                 )
             else:

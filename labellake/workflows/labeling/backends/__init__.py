@@ -8,12 +8,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
-IN_PROGRESS = "InProgress"
-COMPLETED = "Completed"
-FAILED = "Failed"
-STOPPED = "Stopped"
+
+class BackendJobStatus(StrEnum):
+    """A backend job's status, in Ground Truth's words (LabelingJobStatus); not a batch's."""
+
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
 
 
 @dataclass(frozen=True)

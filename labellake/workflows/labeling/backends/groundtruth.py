@@ -40,10 +40,7 @@ from labellake.errors import LabellakeError, NotFoundError
 from labellake.lake.store import locate, read_uri
 from labellake.workflows.labeling import formats
 from labellake.workflows.labeling.backends import (
-    COMPLETED,
-    FAILED,
-    IN_PROGRESS,
-    STOPPED,
+    BackendJobStatus,
     JobRequest,
     JobStatus,
     output_manifest_uri,
@@ -295,13 +292,13 @@ class GroundTruthBackend:
         event = self._events.get(job_id)
         now = self.clock()
         if event is not None and event.get("LabelingJobStatus") in ("InProgress", "Initializing"):
-            return JobStatus(IN_PROGRESS)
+            return JobStatus(BackendJobStatus.IN_PROGRESS)
         if (
             event is None
             and self.queue_url
             and now - self._described.get(job_id, -self.fallback_s) < self.fallback_s
         ):
-            return JobStatus(IN_PROGRESS)
+            return JobStatus(BackendJobStatus.IN_PROGRESS)
         self._described[job_id] = now
         try:
             job = self.call(self.sagemaker, "describe_labeling_job", LabelingJobName=job_id)
@@ -317,13 +314,13 @@ class GroundTruthBackend:
             output = (job.get("LabelingJobOutput") or {}).get("OutputDatasetS3Uri") or (
                 output_manifest_uri(job["OutputConfig"]["S3OutputPath"], job_id)
             )
-            return JobStatus(COMPLETED, output_manifest_uri=output)
+            return JobStatus(BackendJobStatus.COMPLETED, output_manifest_uri=output)
         if status in ("Failed", "Stopped"):
             return JobStatus(
-                FAILED if status == "Failed" else STOPPED,
+                BackendJobStatus.FAILED if status == "Failed" else BackendJobStatus.STOPPED,
                 failure_reason=job.get("FailureReason") or f"the labeling job is {status}",
             )
-        return JobStatus(IN_PROGRESS)
+        return JobStatus(BackendJobStatus.IN_PROGRESS)
 
     def stop_job(self, job_id: str) -> None:
         try:

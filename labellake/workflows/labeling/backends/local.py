@@ -31,10 +31,7 @@ from labellake.lake import ObjectStore
 from labellake.lake.store import locate, read_uri
 from labellake.workflows.labeling import drafts, formats, simulation
 from labellake.workflows.labeling.backends import (
-    COMPLETED,
-    FAILED,
-    IN_PROGRESS,
-    STOPPED,
+    BackendJobStatus,
     JobRequest,
     JobStatus,
     output_manifest_uri,
@@ -128,27 +125,27 @@ class LocalBackend:
         request = JobRequest(**json.loads(job["request"]))
         manifest_uri = output_manifest_uri(request.output_prefix_uri, job_id)
         if job["status"] == WorkJobStatus.STOPPED:
-            return JobStatus(STOPPED, failure_reason="stopped on request")
+            return JobStatus(BackendJobStatus.STOPPED, failure_reason="stopped on request")
         rows = self.tasks.outputs(job_id)
         left = sum(row["status"] != WorkTaskStatus.SUBMITTED for row in rows)
         if left:
             lifetime = request.task_availability_lifetime_s
             if self.clock() - job["created_at"] > lifetime:
                 return JobStatus(
-                    FAILED,
+                    BackendJobStatus.FAILED,
                     failure_reason=(
                         f"{left} of {len(rows)} tasks were not submitted within "
                         f"taskAvailabilityLifetimeInSeconds ({lifetime} s)"
                     ),
                 )
-            return JobStatus(IN_PROGRESS)
+            return JobStatus(BackendJobStatus.IN_PROGRESS)
         out, key = locate(manifest_uri, **self.aws.kwargs)
         if not out.exists(key):
             self._write_events(job_id, request)
             out.write_text(key, formats.manifest_text([json.loads(r["output"]) for r in rows]))
         if job["status"] != WorkJobStatus.COMPLETED:
             self.tasks.complete(job_id)
-        return JobStatus(COMPLETED, output_manifest_uri=manifest_uri)
+        return JobStatus(BackendJobStatus.COMPLETED, output_manifest_uri=manifest_uri)
 
     def stop_job(self, job_id: str) -> None:
         job = self.tasks.stop(job_id)

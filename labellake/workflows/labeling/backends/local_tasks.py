@@ -20,7 +20,7 @@ from typing import Any
 
 from labellake.errors import LabellakeError, NotFoundError
 from labellake.workflows.labeling import formats
-from labellake.workflows.labeling.backends import COMPLETED, STOPPED, JobRequest
+from labellake.workflows.labeling.backends import BackendJobStatus, JobRequest
 from labellake.workflows.labeling.spec import is_audit
 from labellake.workflows.people.workforce import worker_id
 from labellake.workflows.statedb import Schema, StateDb
@@ -69,9 +69,9 @@ LOCAL_TASKS = Schema(
 class WorkJobStatus(StrEnum):
     """A job in the queue: taking work, or done with it (Ground Truth's words for those)."""
 
-    RUNNING = "IN_PROGRESS"
-    COMPLETED = COMPLETED
-    STOPPED = STOPPED
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = BackendJobStatus.COMPLETED.value
+    STOPPED = BackendJobStatus.STOPPED.value
 
 
 class WorkTaskStatus(StrEnum):
@@ -159,7 +159,7 @@ class TaskQueue:
                     request.batch_id,
                     team_of(request.workteam_arn),
                     json.dumps(request.to_dict()),
-                    WorkJobStatus.RUNNING,
+                    WorkJobStatus.IN_PROGRESS,
                     created_at,
                 ),
             )
@@ -204,7 +204,7 @@ class TaskQueue:
         """Stop a running job; the job, when this call stopped it."""
         with self.db.transaction() as con:
             job = con.execute("SELECT * FROM work_jobs WHERE job_id = ?", (job_id,)).fetchone()
-            if job is None or job["status"] != WorkJobStatus.RUNNING:
+            if job is None or job["status"] != WorkJobStatus.IN_PROGRESS:
                 return None
             con.execute(
                 "UPDATE work_jobs SET status = ? WHERE job_id = ?", (WorkJobStatus.STOPPED, job_id)
@@ -280,7 +280,7 @@ class TaskQueue:
                     WorkTaskStatus.SUBMITTED,
                     WorkTaskStatus.ACCEPTED,
                     account,
-                    WorkJobStatus.RUNNING,
+                    WorkJobStatus.IN_PROGRESS,
                     *teams,
                 ),
             ).fetchall()
@@ -303,7 +303,7 @@ class TaskQueue:
                 f"SELECT * FROM work_jobs WHERE status = ? AND lower(team) IN ({marks}) "
                 + ("AND job_id = ? " if job_id else "")
                 + "ORDER BY created_at, rowid",
-                (WorkJobStatus.RUNNING, *teams, *([job_id] if job_id else [])),
+                (WorkJobStatus.IN_PROGRESS, *teams, *([job_id] if job_id else [])),
             ).fetchall()
             if job_id and not jobs:
                 raise TaskError(_why_not_yours(con, job_id, account, teams))

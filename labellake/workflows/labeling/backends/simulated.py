@@ -23,10 +23,7 @@ from labellake.lake import ObjectStore
 from labellake.lake.store import locate, read_uri
 from labellake.workflows.labeling import formats, simulation
 from labellake.workflows.labeling.backends import (
-    COMPLETED,
-    FAILED,
-    IN_PROGRESS,
-    STOPPED,
+    BackendJobStatus,
     JobRequest,
     JobStatus,
     output_manifest_uri,
@@ -84,21 +81,21 @@ class SimulatedBackend:
         request = JobRequest(**record["request"])
         manifest_uri = output_manifest_uri(request.output_prefix_uri, job_id)
         if record.get("failure"):
-            return JobStatus(FAILED, failure_reason=record["failure"])
+            return JobStatus(BackendJobStatus.FAILED, failure_reason=record["failure"])
         if record.get("stopped"):
-            return JobStatus(STOPPED, failure_reason="stopped on request")
+            return JobStatus(BackendJobStatus.STOPPED, failure_reason="stopped on request")
         out_store, manifest_key = locate(manifest_uri, **self.aws.kwargs)
         if out_store.exists(manifest_key):
-            return JobStatus(COMPLETED, output_manifest_uri=manifest_uri)
+            return JobStatus(BackendJobStatus.COMPLETED, output_manifest_uri=manifest_uri)
         if self.clock() - record["created"] < self.config.job_seconds:
-            return JobStatus(IN_PROGRESS)
+            return JobStatus(BackendJobStatus.IN_PROGRESS)
         try:
             self._run(request, record["created"])
         except LabellakeError as exc:
             record["failure"] = str(exc)
             self.objects.write_text(self._record_key(job_id), json.dumps(record))
-            return JobStatus(FAILED, failure_reason=str(exc))
-        return JobStatus(COMPLETED, output_manifest_uri=manifest_uri)
+            return JobStatus(BackendJobStatus.FAILED, failure_reason=str(exc))
+        return JobStatus(BackendJobStatus.COMPLETED, output_manifest_uri=manifest_uri)
 
     def stop_job(self, job_id: str) -> None:
         try:

@@ -15,10 +15,7 @@ from botocore.stub import ANY, Stubber
 from labellake.aws_clients import AwsTarget
 from labellake.errors import LabellakeError
 from labellake.workflows.labeling.backends import (
-    COMPLETED,
-    FAILED,
-    IN_PROGRESS,
-    STOPPED,
+    BackendJobStatus,
     JobRequest,
 )
 from labellake.workflows.labeling.backends.groundtruth import (
@@ -194,9 +191,11 @@ def test_status_from_state_change_events_then_describe(moto_endpoint: str) -> No
     stubber.add_response(
         "describe_labeling_job", _described("InProgress"), {"LabelingJobName": "job-a"}
     )
-    assert backend.describe_job("job-a").status == IN_PROGRESS
+    assert backend.describe_job("job-a").status == BackendJobStatus.IN_PROGRESS
     now[0] = 10
-    assert backend.describe_job("job-a").status == IN_PROGRESS  # no call: nothing stubbed
+    assert (
+        backend.describe_job("job-a").status == BackendJobStatus.IN_PROGRESS
+    )  # no call: nothing stubbed
     event = json.loads(
         (Path(__file__).parents[3] / "fixtures/examples/labeling-job-state-change-event.json")
         .read_text()
@@ -208,7 +207,7 @@ def test_status_from_state_change_events_then_describe(moto_endpoint: str) -> No
         "describe_labeling_job", _described("Completed"), {"LabelingJobName": "job-a"}
     )
     status = backend.describe_job("job-a")
-    assert status.status == COMPLETED
+    assert status.status == BackendJobStatus.COMPLETED
     assert status.output_manifest_uri == "s3://bucket/out/job-a/manifests/output/output.manifest"
     assert not sqs.receive_message(QueueUrl=queue).get("Messages")  # consumed
     stubber.assert_no_pending_responses()
@@ -251,7 +250,10 @@ def _described(status: str, reason: str | None = None) -> dict[str, Any]:
     return answer
 
 
-@pytest.mark.parametrize(("status", "expected"), [("Failed", FAILED), ("Stopped", STOPPED)])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [("Failed", BackendJobStatus.FAILED), ("Stopped", BackendJobStatus.STOPPED)],
+)
 def test_failed_and_stopped_jobs_carry_their_reason(status: str, expected: str) -> None:
     backend, stubber = _backend("eu-west-1")
     stubber.add_response(
