@@ -56,6 +56,12 @@ def client(
     )
 
 
+def store_options(aws: AwsTarget | None) -> dict[str, str | None]:
+    """The keyword arguments of the lake's object-store functions for ``aws`` (none: the
+    environment's region and endpoint)."""
+    return aws.kwargs if aws else {}
+
+
 def error_code(exc: ClientError) -> str:
     """The service's error code of a failed call ("" when it gave none)."""
     return str(exc.response.get("Error", {}).get("Code", ""))

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from labellake import sql
-from labellake.aws_clients import AwsTarget
+from labellake.aws_clients import AwsTarget, store_options
 from labellake.errors import LabellakeError
 from labellake.lake import Lake
 
@@ -200,7 +200,7 @@ class ObjectFrames:
         *,
         aws: AwsTarget | None = None,
     ) -> None:
-        self._where = aws.kwargs if aws else {}  # where read_uri finds S3
+        self._where = store_options(aws)  # where read_uri finds S3
         self.known_sizes = dict(sizes or {})
         self._prefixes: dict[str, str] = {}
         self._sizes: dict[str, tuple[int, int] | None] = {}

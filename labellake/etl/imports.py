@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from labellake.aws_clients import AwsTarget
+from labellake.aws_clients import AwsTarget, store_options
 from labellake.errors import LabellakeError
 from labellake.etl.jobs import MANIFEST, JobOutput, LoadReport, load_job
 from labellake.lake import Lake, ObjectStore
@@ -70,7 +70,7 @@ def import_jobs(
     progress: Callable[[str], None] | None = None,
 ) -> list[LoadReport]:
     reports = []
-    for job in find_jobs(root, job_name, uri_map, **(aws.kwargs if aws else {})):
+    for job in find_jobs(root, job_name, uri_map, **store_options(aws)):
         if progress:
             progress(job.job_name)
         reports.append(load_job(job, lake, aws=aws, force=force))

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from labellake.aws_clients import AwsTarget
+from labellake.aws_clients import AwsTarget, store_options
 from labellake.errors import LabellakeError
 from labellake.etl import labeling, qa, stats, workers
 from labellake.lake import Lake, ObjectStore, get_table
@@ -90,7 +90,7 @@ def load_job(
     reader: Callable[[str], bytes] | None = None,
 ) -> LoadReport:
     """Load one job's output into the lake; returns what was written and what failed."""
-    where = aws.kwargs if aws else {}
+    where = store_options(aws)
     read = reader or (lambda uri: read_uri(job.resolve(uri), **where))
     report = LoadReport(job.job_name)
     try:
@@ -299,7 +299,7 @@ def _worker_responses(
 ) -> pa.Table:
     root = job.resolve(job.root_uri)
     try:
-        store = ObjectStore.from_uri(root, **(aws.kwargs if aws else {}))
+        store = ObjectStore.from_uri(root, **store_options(aws))
         keys = store.list(WORKER_RESPONSES, suffix=".json")
     except (LabellakeError, OSError) as exc:
         report.problems.append(labeling.Problem(f"{root}/{WORKER_RESPONSES}", None, str(exc)))
@@ -335,7 +335,7 @@ def _worker_events(
 ) -> pa.Table:
     root = job.resolve(job.root_uri)
     try:
-        store = ObjectStore.from_uri(root, **(aws.kwargs if aws else {}))
+        store = ObjectStore.from_uri(root, **store_options(aws))
         keys = store.list(WORKER_ACTIVITY)
     except (LabellakeError, OSError):
         keys = []

@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from labellake.aws_clients import AwsTarget
+from labellake.aws_clients import AwsTarget, store_options
 from labellake.errors import LabellakeError, NotFoundError, TooLargeError
 from labellake.lake.store import locate
 
@@ -116,7 +116,7 @@ class InputPolicy:
         limit = limit or self.max_bytes
         if not location.startswith("s3://"):
             return _read_local(location, str(uri), field, limit)
-        store, key = locate(location, **(self.aws.kwargs if self.aws else {}))
+        store, key = locate(location, **store_options(self.aws))
         path = store.path(key)
         try:
             info = store.filesystem.get_file_info(path)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from labellake.aws_clients import AwsTarget
+from labellake.aws_clients import AwsTarget, store_options
 from labellake.errors import LabellakeError
 from labellake.etl import paragraphs, textract
 from labellake.lake import Lake, ObjectStore, get_table
@@ -94,7 +94,7 @@ def doc_id_for(key: str) -> str:
 def find_sources(targets: Iterable[str], aws: AwsTarget | None = None) -> list[Source]:
     """Every PDF or Textract JSON named by ``targets``: files, folders or s3:// prefixes.
     Two files with the same name get ids told apart by a hash of their location."""
-    where = aws.kwargs if aws else {}
+    where = store_options(aws)
     sources: list[Source] = []
     for target in targets:
         store = ObjectStore.from_uri(target, **where)
@@ -316,7 +316,7 @@ def watch(
     of documents ingested (skips not counted). Unchanged files are skipped by their
     fingerprint, so a file is read again only when it changes."""
     objects.ensure_root()
-    inbox = ObjectStore.from_uri(objects.uri(INBOX), **(options.aws.kwargs if options.aws else {}))
+    inbox = ObjectStore.from_uri(objects.uri(INBOX), **store_options(options.aws))
     done = 0
     while not stop():
         keys = [k for k in inbox.list() if k.lower().endswith(SUFFIXES)]
