@@ -23,8 +23,7 @@ from labellake.lake import Lake, ObjectStore
 from labellake.portal.api import create_app
 from labellake.portal.cli.main import main
 from labellake.settings import load_settings
-from labellake.workflows.compose import build_engine, open_home
-from labellake.workflows.compose import model_workflow as models_from_home
+from labellake.workflows.compose import build_engine, model_workflow, open_home
 
 # 10^10 pairs: tens of seconds on a laptop, seconds on a big server; no memory to speak of.
 SLOW = (
@@ -132,7 +131,7 @@ def test_labellake_sql_stops_at_the_limits_in_one_line(
 def api(tmp_path: Path) -> Iterator[httpx.Client]:
     """The API of a home with sql_timeout_s = 0.5, served over HTTP as `labellake up` does."""
     home = open_home(load_settings(home=tmp_path / "home", sql_timeout_s=TIMEOUT_S), serving=True)
-    app = create_app(build_engine(home), models=models_from_home(home))
+    app = create_app(build_engine(home), models=model_workflow(home))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
