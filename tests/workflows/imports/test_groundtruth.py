@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,36 +12,14 @@ from labellake.errors import LabellakeError
 from labellake.etl.jobs import JobOutput
 from labellake.lake import Lake
 from labellake.workflows.imports.groundtruth import find_outputs, load_jobs
+from tests.etl.conftest import ground_truth_job
 
-EXAMPLES = Path(__file__).parents[2] / "fixtures/examples"
 AWS = AwsTarget("us-east-1")
 
 
-def job_output(root: Path, job: str) -> None:
-    """A job output folder with one SeqLabel file of tracked boxes, as Ground Truth lays it."""
-    out = root / job
-    seqlabel = out / "annotations/consolidated-annotation/output/0/SeqLabel.json"
-    seqlabel.parent.mkdir(parents=True)
-    seqlabel.write_bytes((EXAMPLES / "SeqLabel-tracking-boxes.json").read_bytes())
-    line = {
-        "source-ref": "s3://example-input/drive-0042/clip-07_seq.json",
-        f"{job}-ref": str(seqlabel),
-        f"{job}-ref-metadata": {
-            "class-map": {"0": "Vehicle"},
-            "job-name": f"labeling-job/{job}",
-            "human-annotated": "yes",
-            "creation-date": "2026-11-20T10:14:07.512000",
-            "type": "groundtruth/video-object-tracking",
-        },
-    }
-    manifest = out / "manifests/output/output.manifest"
-    manifest.parent.mkdir(parents=True)
-    manifest.write_text(json.dumps(line) + "\n")
-
-
 def test_every_job_loads_and_a_second_load_is_up_to_date(tmp_path: Path, bare_lake: Lake) -> None:
-    job_output(tmp_path / "gt", "job-a")
-    job_output(tmp_path / "gt", "job-b")
+    ground_truth_job(tmp_path / "gt", "job-a")
+    ground_truth_job(tmp_path / "gt", "job-b")
     jobs = find_outputs(str(tmp_path / "gt"), AWS)
     tracked: list[str] = []
 
@@ -61,7 +38,7 @@ def test_every_job_loads_and_a_second_load_is_up_to_date(tmp_path: Path, bare_la
 
 
 def test_a_job_that_gives_nothing_is_nothing_loaded(tmp_path: Path, bare_lake: Lake) -> None:
-    job_output(tmp_path / "gt", "job-x")
+    ground_truth_job(tmp_path / "gt", "job-x")
     (manifest,) = (tmp_path / "gt").rglob("output.manifest")
     manifest.write_text("not json\n")
     loads = load_jobs(find_outputs(str(tmp_path / "gt"), AWS), bare_lake, aws=AWS)
@@ -70,7 +47,7 @@ def test_a_job_that_gives_nothing_is_nothing_loaded(tmp_path: Path, bare_lake: L
 
 
 def test_maps_and_job_name_reach_the_job_outputs(tmp_path: Path) -> None:
-    job_output(tmp_path, "whatever")
+    ground_truth_job(tmp_path, "whatever")
     (job,) = find_outputs(
         str(tmp_path / "whatever"), AWS, "renamed", [f"s3://team-bucket/gt={tmp_path}"]
     )
