@@ -8,12 +8,18 @@ import at the prefix and get the dashboards at once.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 
 from labellake.aws_clients import AwsTarget, store_options
 from labellake.errors import LabellakeError
 from labellake.etl.jobs import MANIFEST, JobOutput, LoadReport, load_job
+from labellake.etl.labeling import ManifestLine, job_attribute
 from labellake.lake import Lake, ObjectStore
+
+# A Ground Truth job name: letters, digits and hyphens (the lake also allows '.' and '_').
+JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 def parse_map(entries: list[str]) -> dict[str, str]:
@@ -49,6 +55,8 @@ def find_jobs(
         name = parts[-1] if parts and parts[-1] else None
         if job_name and len(keys) == 1:
             name = job_name
+        if not name:  # ROOT is the job's own folder: its name, else the manifest's
+            name = _folder_name(store) or _manifest_job_name(store, key)
         if not name:
             raise LabellakeError(f"cannot tell the job name of {store.uri(key)}; pass --job-name")
         jobs.append(
@@ -75,3 +83,28 @@ def import_jobs(
             progress(job.job_name)
         reports.append(load_job(job, lake, aws=aws, force=force))
     return reports
+
+
+def _folder_name(store: ObjectStore) -> str | None:
+    """The last folder of the store's root; None at a bucket's top."""
+    root = store.root.rstrip("/")
+    if store.scheme == "s3" and "/" not in root:
+        return None
+    name = root.rsplit("/", 1)[-1]
+    return name if JOB_NAME.fullmatch(name) else None
+
+
+def _manifest_job_name(store: ObjectStore, key: str) -> str | None:
+    """The job-name Ground Truth wrote in the manifest's newest label metadata."""
+    with store.open_input(key) as stream:
+        head = stream.read(1 << 20).decode("utf-8", "replace")
+    for raw in head.splitlines()[:1000]:
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            attribute = job_attribute([ManifestLine(1, entry)], "")
+            if attribute.named_by_manifest:
+                return attribute.named_by_manifest
+    return None

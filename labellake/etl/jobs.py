@@ -10,21 +10,27 @@ is recorded in `etl_errors` and the rest still loads.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import posixpath
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from labellake.aws_clients import AwsTarget, store_options
-from labellake.errors import LabellakeError
+from labellake.errors import LabellakeError, NotFoundError
 from labellake.etl import labeling, qa, stats, workers
-from labellake.lake import Lake, ObjectStore, get_table
+from labellake.etl.reconcile import ImportLog, Tally
+from labellake.etl.staging import StagedAnnotations, staging_folder
+from labellake.lake import Lake, ObjectStore, get_table, writer
 from labellake.lake.store import read_uri
 
 # Ground Truth's layout under a job's output prefix.
@@ -64,11 +70,59 @@ class LoadReport:
     job_name: str
     skipped: bool = False
     counts: dict[str, int] = field(default_factory=dict)
-    problems: list[labeling.Problem] = field(default_factory=list)
+    log: ImportLog = field(default_factory=ImportLog)
+    source_format: str = "groundtruth"
+
+    @property
+    def problems(self) -> list[labeling.Problem]:
+        return self.log.problems
 
     @property
     def loaded_anything(self) -> bool:
         return self.skipped or any(self.counts.get(t, 0) for t in ("labels", "annotations"))
+
+    @property
+    def lost(self) -> list[Tally]:
+        """Input files whose shapes are neither all written nor all explained."""
+        return [] if self.skipped else self.log.unexplained
+
+
+class SideReads:
+    """Reads of files beside the labels (frame-size sidecars, images) that may live in a
+    bucket this machine cannot reach: the first failure to reach a bucket is recorded once,
+    and the bucket is not asked again for the rest of the run."""
+
+    def __init__(self, read: Callable[[str], bytes], log: ImportLog) -> None:
+        self._read = read
+        self._log = log
+        self.unreachable: set[str] = set()
+
+    def __call__(self, uri: str) -> bytes | None:
+        place = location(uri)
+        if place in self.unreachable:
+            return None
+        try:
+            return self._read(uri)
+        except NotFoundError:
+            return None  # the place answered: this one file is not there
+        except (LabellakeError, OSError) as exc:
+            if place is None:
+                return None
+            self.unreachable.add(place)
+            self._log.note(
+                place,
+                None,
+                f"cannot read from {place} ({type(exc).__name__}); frame sizes there are left "
+                f"unknown and it was not asked again; pass --map {place}=DIR to read a copy",
+            )
+            return None
+
+
+def location(uri: str) -> str | None:
+    """The bucket of an s3:// URI (s3://bucket); None for local files, which fail fast."""
+    if not uri.startswith("s3://"):
+        return None
+    return "s3://" + uri[len("s3://") :].split("/", 1)[0]
 
 
 def fingerprint(data: bytes) -> str:
@@ -89,15 +143,20 @@ def load_job(
     force: bool = False,
     reader: Callable[[str], bytes] | None = None,
 ) -> LoadReport:
-    """Load one job's output into the lake; returns what was written and what failed."""
+    """Load one job's output into the lake; returns what was written and what failed.
+
+    The job's shapes pass through a staging file on local disk (`StagedAnnotations`), so
+    memory stays flat however large the job is.
+    """
     where = store_options(aws)
     read = reader or (lambda uri: read_uri(job.resolve(uri), **where))
     report = LoadReport(job.job_name)
+    log = report.log
     try:
         manifest_bytes = read(job.output_manifest_uri)
     except (LabellakeError, OSError) as exc:
-        report.problems.append(labeling.Problem(job.output_manifest_uri, None, str(exc)))
-        _write_errors(lake, job.job_name, report.problems)
+        log.note(job.output_manifest_uri, None, str(exc))
+        write_errors(lake, job.job_name, report.problems)
         return report
     stamp = fingerprint(manifest_bytes)
     if not force and loaded_fingerprint(lake, job.job_name) == stamp:
@@ -106,33 +165,103 @@ def load_job(
     lines, problems = labeling.read_manifest(
         manifest_bytes.decode("utf-8", "replace"), job.output_manifest_uri
     )
-    report.problems += problems
+    del manifest_bytes
+    log.problems += problems
     labels = labeling.labels_table(lines, job.job_name, job.batch_id)
-    rows = labeling.AnnotationRows()
-    refs, problems = labeling.job_annotations(
-        lines, job.job_name, job.batch_id, rows, job.output_manifest_uri
-    )
-    report.problems += problems
-    flattened = _flatten_refs(job, refs, read, report)
-    annotations = pa.concat_tables([rows.table(), *flattened])
-    responses = _worker_responses(job, lines, read, aws, report)
-    events = _worker_events(job, read, aws, report)
-    findings = qa.run_checks(annotations, qa_config)
-    audits = job.audits or audited_job(labels, job.job_name)
+    with staging_folder() as folder:
+        staged = StagedAnnotations(folder)
+        rows = labeling.AnnotationRows(sink=staged.add)
+        refs, _ = labeling.job_annotations(
+            lines, job.job_name, job.batch_id, rows, job.output_manifest_uri, log
+        )
+        rows.flush()
+        _flatten_refs(job, refs, read, SideReads(read, log), report, staged)
+        store_job(
+            lake,
+            StoredJob(
+                job_name=job.job_name,
+                batch_id=job.batch_id,
+                source=job.output_manifest_uri,
+                fingerprint=stamp,
+                audits=job.audits or audited_job(labels, job.job_name),
+                seen=_seen(labels, job.job_name),
+            ),
+            staged,
+            {
+                "labels": labels,
+                "worker_responses": _worker_responses(job, lines, read, aws, report),
+                "worker_events": _worker_events(job, read, aws, report),
+            },
+            report,
+            qa_config,
+        )
+    return report
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    """What etl_loads says of a job beside its counts."""
+
+    job_name: str
+    batch_id: str | None
+    source: str  # the file it was loaded from
+    fingerprint: str
+    audits: str | None  # the job it audits, compared in audit_stats
+    seen: list[str | None]  # the data objects it labeled itself
+
+
+def store_job(
+    lake: Lake,
+    job: StoredJob,
+    staged: StagedAnnotations,
+    tables: dict[str, pa.Table],
+    report: LoadReport,
+    qa_config: qa.QaConfig | None = None,
+) -> None:
+    """Write a loaded job's tables: its staged annotations, what is derived from them (QA
+    findings, summaries, the audit comparison), ``tables`` as given, its etl_errors and,
+    last, its etl_loads row, which marks the load complete."""
+    findings = [qa.run_checks(group, qa_config) for group in staged.by_data_object()] or [
+        get_table("qa_findings").empty()
+    ]
+    with staged.duckdb() as con:
+        staged.view(con)
+        summaries = stats.annotation_stats_in(con)
+        comparison = _audit_stats(lake, job, staged, con)
+    written = lake.write_batches("annotations", job.job_name, staged.batches())
+    del written
+    report.counts["annotations"] = staged.rows
     outputs = {
-        "labels": labels,
-        "annotations": annotations,
-        "worker_responses": responses,
-        "worker_events": events,
-        "qa_findings": findings,
-        "annotation_stats": stats.annotation_stats(annotations),
-        "audit_stats": _audit_stats(lake, job, audits, labels, annotations),
+        **tables,
+        "qa_findings": pa.concat_tables(findings),
+        "annotation_stats": summaries,
+        "audit_stats": comparison,
     }
     for table, data in outputs.items():
         lake.write(table, job.job_name, data)
         report.counts[table] = data.num_rows
-    _write_errors(lake, job.job_name, report.problems)
+    report.counts = {
+        name: report.counts[name]
+        for name in (
+            "labels",
+            "annotations",
+            "worker_responses",
+            "worker_events",
+            "qa_findings",
+            "annotation_stats",
+            "audit_stats",
+        )
+        if name in report.counts
+    }
+    write_errors(lake, job.job_name, report.problems)
     report.counts["errors"] = len(report.problems)
+    write_load(lake, job, report)
+    _refresh_audits_of(lake, job.job_name, staged)
+
+
+def write_load(lake: Lake, job: StoredJob, report: LoadReport) -> None:
+    """The job's etl_loads row: what it wrote, and its reconciliation per input file."""
+    log = report.log
     lake.write(
         "etl_loads",
         job.job_name,
@@ -141,18 +270,20 @@ def load_job(
                 {
                     "job_name": job.job_name,
                     "batch_id": job.batch_id,
-                    "source": job.output_manifest_uri,
-                    "fingerprint": stamp,
-                    "audits": audits,
+                    "source": job.source,
+                    "fingerprint": job.fingerprint,
+                    "audits": job.audits,
                     "loaded_at": dt.datetime.now(dt.UTC),
                     **report.counts,
+                    "source_format": report.source_format,
+                    "shapes_seen": log.seen,
+                    "shapes_explained": log.explained,
+                    "files": log.rows(),
                 }
             ],
             schema=get_table("etl_loads").schema,
         ),
     )
-    _refresh_audits_of(lake, job.job_name, annotations)
-    return report
 
 
 def audited_job(labels: pa.Table, job_name: str) -> str | None:
@@ -161,7 +292,8 @@ def audited_job(labels: pa.Table, job_name: str) -> str | None:
     others = [
         (row["creation_date"], row["metadata_job_name"])
         for row in labels.select(["metadata_job_name", "creation_date"]).to_pylist()
-        if row["metadata_job_name"] not in (None, job_name)
+        if row["metadata_job_name"] is not None
+        and not labeling.same_job(row["metadata_job_name"], job_name)
     ]
     dated = [other for other in others if other[0] is not None]
     if dated:
@@ -170,119 +302,165 @@ def audited_job(labels: pa.Table, job_name: str) -> str | None:
 
 
 def _seen(labels: pa.Table, job_name: str) -> list[str | None]:
-    """The data objects the job itself labeled (after downsampling or QA routing)."""
-    own = labels.filter(pc.equal(labels["metadata_job_name"], job_name))
+    """The data objects the job itself labeled (after downsampling or QA routing): the
+    lines its metadata names it on, else those of the manifest's newest label attribute
+    (a job loaded under another name than Ground Truth's)."""
+    own = labels.filter(pc.equal(pc.utf8_lower(labels["metadata_job_name"]), job_name.casefold()))
+    if own.num_rows == 0 and labels.num_rows:
+        dated = labels.filter(pc.is_valid(labels["creation_date"]))
+        pool = dated if dated.num_rows else labels
+        newest = pool.sort_by([("creation_date", "descending"), ("line_no", "descending")])
+        attribute = newest["label_attribute"][0]
+        own = labels.filter(pc.equal(labels["label_attribute"], attribute))
     return own.column("source_ref").to_pylist()
 
 
+@contextlib.contextmanager
+def unit_view(
+    lake: Lake, table: str, unit: str, folder: Path, con: duckdb.DuckDBPyConnection
+) -> Iterator[str]:
+    """A DuckDB table expression in ``con`` reading ``unit``'s rows of ``table`` from its
+    Parquet files, without loading them into memory (copied to ``folder`` first when the
+    lake is not on local disk)."""
+    declared = lake.table(table)
+    keys = writer.unit_keys(lake.store, declared, unit)
+    if not keys:
+        con.register(f"no_{table}", declared.file_schema.empty_table())
+        yield f"no_{table}"
+        return
+    paths = []
+    for index, key in enumerate(keys):
+        if lake.store.is_local:
+            paths.append(lake.store.path(key))
+            continue
+        local = folder / f"{table}-{unit}-{index}.parquet"
+        with lake.store.open_input(key) as source, local.open("wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+        paths.append(str(local))
+    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
+    yield f"read_parquet([{listed}])"
+
+
 def _audit_stats(
-    lake: Lake, job: JobOutput, audits: str | None, labels: pa.Table, annotations: pa.Table
+    lake: Lake, job: StoredJob, staged: StagedAnnotations, con: duckdb.DuckDBPyConnection
 ) -> pa.Table:
-    if audits is None:
+    if job.audits is None:
         return get_table("audit_stats").empty()
-    return stats.audit_stats(
-        annotations,
-        lake.read_unit("annotations", audits),
-        _seen(labels, job.job_name),
-        job_name=job.job_name,
-        audited_job=audits,
-        batch_id=job.batch_id,
-    )
+    with unit_view(lake, "annotations", job.audits, staged.folder, con) as audited:
+        con.execute(f"CREATE OR REPLACE VIEW worker AS SELECT * FROM {audited}")
+        con.execute("CREATE OR REPLACE VIEW auditor AS SELECT * FROM annotations")
+        return stats.audit_stats_in(
+            con, job.seen, job_name=job.job_name, audited_job=job.audits, batch_id=job.batch_id
+        )
 
 
-def _refresh_audits_of(lake: Lake, job_name: str, annotations: pa.Table) -> None:
+def _refresh_audits_of(lake: Lake, job_name: str, staged: StagedAnnotations) -> None:
     """Recompare the audit jobs already loaded that audit ``job_name``, whose work changed."""
     if not lake.files("etl_loads"):
         return
     loads = lake.scan(
-        "SELECT job_name, batch_id FROM etl_loads WHERE audits = ? AND job_name <> ?",
+        "SELECT job_name, batch_id FROM etl_loads WHERE lower(audits) = lower(?) "
+        "AND lower(job_name) <> lower(?)",
         [job_name, job_name],
     )
     for audit_job, batch_id in zip(
         loads["job_name"].to_pylist(), loads["batch_id"].to_pylist(), strict=True
     ):
-        lake.write(
-            "audit_stats",
-            audit_job,
-            stats.audit_stats(
-                lake.read_unit("annotations", audit_job),
-                annotations,
-                _seen(lake.read_unit("labels", audit_job), audit_job),
-                job_name=audit_job,
-                audited_job=job_name,
-                batch_id=batch_id,
-            ),
-        )
+        with (
+            staged.duckdb() as con,
+            unit_view(lake, "annotations", audit_job, staged.folder, con) as auditor,
+        ):
+            staged.view(con, "worker")
+            con.execute(f"CREATE OR REPLACE VIEW auditor AS SELECT * FROM {auditor}")
+            lake.write(
+                "audit_stats",
+                audit_job,
+                stats.audit_stats_in(
+                    con,
+                    _seen(lake.read_unit("labels", audit_job), audit_job),
+                    job_name=audit_job,
+                    audited_job=job_name,
+                    batch_id=batch_id,
+                ),
+            )
 
 
 def _flatten_refs(
     job: JobOutput,
     refs: list[labeling.SeqLabelRef],
     read: Callable[[str], bytes],
+    side: SideReads,
     report: LoadReport,
-) -> list[pa.Table]:
-    """Annotations of the SeqLabel files, many at a time; odd files one by one."""
+    staged: StagedAnnotations,
+) -> None:
+    """Annotations of the SeqLabel files into ``staged``, many at a time; odd files one by
+    one."""
+    log = report.log
     sizes: dict[str | None, tuple[int, int] | None] = {}
-    tables = []
     for start in range(0, len(refs), BATCH_FILES):
-        files: list[tuple[labeling.SeqLabelRef, labeling.SeqLabelFile]] = []
+        files: list[labeling.SeqLabelFile] = []
         for ref in refs[start : start + BATCH_FILES]:
             source = ref.line.source_ref
             try:
                 data = read(ref.uri)
             except (LabellakeError, OSError) as exc:
-                report.problems.append(labeling.Problem(ref.uri, None, f"cannot read: {exc}"))
+                log.note(ref.uri, None, f"cannot read: {exc}")
                 continue
             if source not in sizes:
-                sizes[source] = _image_size(source, read)
-            files.append((ref, labeling.SeqLabelFile(data, source, ref.class_map, sizes[source])))
+                sizes[source] = _image_size(source, side)
+            files.append(
+                labeling.SeqLabelFile(data, source, ref.class_map, sizes[source], uri=ref.uri)
+            )
         if not files:
             continue
         try:
-            tables.append(
-                labeling.flatten_seqlabels([f for _, f in files], job.job_name, job.batch_id)
-            )
+            staged.add(labeling.flatten_seqlabels(files, job.job_name, job.batch_id, log))
             continue
         except (pa.ArrowException, ValueError):
             pass  # some file is unusual: take them one by one
-        for ref, file in files:
-            tables.append(_flatten_one(job, ref, file, report))
-    return tables
+        for file in files:
+            staged.add(_flatten_one(job, file, log))
 
 
-def _flatten_one(
-    job: JobOutput, ref: labeling.SeqLabelRef, file: labeling.SeqLabelFile, report: LoadReport
-) -> pa.Table:
+def _flatten_one(job: JobOutput, file: labeling.SeqLabelFile, log: ImportLog) -> pa.Table:
     try:
-        return labeling.flatten_seqlabels([file], job.job_name, job.batch_id)
+        return labeling.flatten_seqlabels([file], job.job_name, job.batch_id, log)
     except (pa.ArrowException, ValueError):
         pass
     rows = labeling.AnnotationRows()
+    log.tally(file.uri)
+    try:
+        document = json.loads(file.data)
+    except json.JSONDecodeError as exc:
+        log.note(file.uri, exc.lineno, f"not JSON ({exc.msg}); truncated file?")
+        return rows.table()
     try:
         labeling.add_seqlabel(
             rows,
-            json.loads(file.data),
+            document,
             job_name=job.job_name,
             batch_id=job.batch_id,
             source_ref=file.source_ref,
             class_map=file.class_map,
             image_size=file.image_size,
+            log=log,
+            file=file.uri,
         )
-    except json.JSONDecodeError as exc:
-        report.problems.append(labeling.Problem(ref.uri, exc.lineno, f"not JSON ({exc.msg})"))
     except ValueError as exc:
-        report.problems.append(labeling.Problem(ref.uri, None, f"not a SeqLabel file: {exc}"))
+        log.note(file.uri, None, f"not a SeqLabel file: {exc}")
+    log.wrote(file.uri, len(rows))
     return rows.table()
 
 
-def _image_size(source: str | None, read: Callable[[str], bytes]) -> tuple[int, int] | None:
+def _image_size(source: str | None, read: SideReads) -> tuple[int, int] | None:
     """The frame size from the clip's ground truth sidecar or sequence file, where known."""
     if not source or not source.endswith("_seq.json"):
         return None
     for candidate in (source[: -len("_seq.json")] + "_gt.json", source):
+        data = read(candidate)
         try:
-            document = json.loads(read(candidate))
-        except (LabellakeError, OSError, ValueError):
+            document = json.loads(data) if data is not None else None
+        except ValueError:
             continue
         size = document.get("image_size") if isinstance(document, dict) else None
         if isinstance(size, dict) and size.get("width") and size.get("height"):
@@ -302,7 +480,7 @@ def _worker_responses(
         store = ObjectStore.from_uri(root, **store_options(aws))
         keys = store.list(WORKER_RESPONSES, suffix=".json")
     except (LabellakeError, OSError) as exc:
-        report.problems.append(labeling.Problem(f"{root}/{WORKER_RESPONSES}", None, str(exc)))
+        report.log.note(f"{root}/{WORKER_RESPONSES}", None, str(exc))
         return workers.responses_table([])
     sources = [line.source_ref for line in lines]
     rows: list[dict[str, Any]] = []
@@ -313,7 +491,7 @@ def _worker_responses(
         try:
             document = json.loads(store.read_bytes(key))
         except (LabellakeError, OSError, ValueError) as exc:
-            report.problems.append(labeling.Problem(uri, None, f"cannot read: {exc}"))
+            report.log.note(uri, None, f"cannot read: {exc}")
             continue
         position = int(index) if index.isdigit() else None
         source = sources[position] if position is not None and position < len(sources) else None
@@ -326,7 +504,7 @@ def _worker_responses(
             source_ref=source,
         )
         rows += found
-        report.problems += problems
+        report.log.problems += problems
     return workers.responses_table(rows)
 
 
@@ -342,7 +520,7 @@ def _worker_events(
     tables = []
     for key in keys:
         table, problems = workers.events_table(store.read_text(key), store.uri(key), job.job_name)
-        report.problems += problems
+        report.log.problems += problems
         # Only this job's events: an exported log group may hold other jobs too.
         tables.append(table.filter(pc.equal(table["job_name"], job.job_name)))
     if not tables:
@@ -350,7 +528,8 @@ def _worker_events(
     return pa.concat_tables(tables)
 
 
-def _write_errors(lake: Lake, job_name: str, problems: list[labeling.Problem]) -> None:
+def write_errors(lake: Lake, job_name: str, problems: list[labeling.Problem]) -> None:
+    """The job's etl_errors rows, replacing those of its previous load."""
     now = dt.datetime.now(dt.UTC)
     lake.write(
         "etl_errors",
@@ -363,6 +542,7 @@ def _write_errors(lake: Lake, job_name: str, problems: list[labeling.Problem]) -
                     "line": p.line,
                     "reason": p.reason,
                     "loaded_at": now,
+                    "shapes": p.shapes,
                 }
                 for p in problems
             ],

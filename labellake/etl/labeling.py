@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
+from labellake.etl.reconcile import ImportLog, Problem
 from labellake.lake import get_table
 
 # SeqLabel frame keys and the shape each holds.
@@ -28,15 +30,6 @@ SHAPE_KEYS = (
     ("polygons", "polygon"),
     ("keypoints", "keypoint"),
 )
-
-
-@dataclass
-class Problem:
-    """An input that could not be loaded; the rest still loads."""
-
-    file: str
-    line: int | None
-    reason: str
 
 
 @dataclass
@@ -115,17 +108,56 @@ def metadata_job(metadata: dict[str, Any]) -> str | None:
     return str(name).rsplit("/", 1)[-1] if name else None
 
 
+def same_job(a: str | None, b: str | None) -> bool:
+    """Job names compared as Ground Truth treats them: case-blind (it writes the metadata
+    job-name in lower case and keeps the label attribute's case)."""
+    return a is not None and b is not None and a.casefold() == b.casefold()
+
+
 def own_attribute(entry: dict[str, Any], job_name: str) -> str | None:
     """The attribute a job wrote on a line: named after it, or whose metadata names it."""
     attributes = label_attributes(entry)
     for key in attributes:
-        if key in (job_name, f"{job_name}-ref"):
+        if same_job(key, job_name) or same_job(key, f"{job_name}-ref"):
             return key
     for key in attributes:
         metadata = entry.get(f"{key}-metadata")
-        if isinstance(metadata, dict) and metadata_job(metadata) == job_name:
+        if isinstance(metadata, dict) and same_job(metadata_job(metadata), job_name):
             return key
     return None
+
+
+@dataclass(frozen=True)
+class JobAttribute:
+    """The label attribute a job wrote in its output manifest, and how it was found."""
+
+    key: str | None
+    named_by_manifest: str | None = None  # set when the job's own name matched nothing
+
+
+def job_attribute(lines: Iterable[ManifestLine], job_name: str) -> JobAttribute:
+    """The job's label attribute in its manifest: the one named after the job or whose
+    metadata names it (case-blind); else, when the folder or --job-name differs from the
+    job-name Ground Truth wrote, the newest attribute on the lines (the job that wrote the
+    manifest labeled last; a chained job's lines also carry its parents' labels)."""
+    newest: tuple[dt.datetime, int, str, str | None] | None = None
+    order = 0
+    for line in lines:
+        key = own_attribute(line.entry, job_name)
+        if key is not None:
+            return JobAttribute(key)
+        for candidate in label_attributes(line.entry):
+            metadata = line.entry.get(f"{candidate}-metadata")
+            metadata = metadata if isinstance(metadata, dict) else {}
+            order += 1
+            created = creation_time(metadata.get("creation-date")) or dt.datetime.min.replace(
+                tzinfo=dt.UTC
+            )
+            if newest is None or (created, order) > newest[:2]:
+                newest = (created, order, candidate, metadata_job(metadata))
+    if newest is None:
+        return JobAttribute(None)
+    return JobAttribute(newest[2], newest[3] or newest[2].removesuffix("-ref"))
 
 
 def _yes(value: Any) -> bool | None:
@@ -168,23 +200,44 @@ def labels_table(
     return pa.Table.from_pylist(rows, schema=get_table("labels").schema)
 
 
+def _empty_columns() -> dict[str, list[Any]]:
+    return {name: [] for name in get_table("annotations").schema.names}
+
+
 @dataclass
 class AnnotationRows:
-    """Column lists for the `annotations` table, filled shape by shape."""
+    """Column lists for the `annotations` table, filled shape by shape. With a ``sink``,
+    every ``chunk_rows`` rows are handed to it as a table and forgotten (`flush` hands
+    over the rest), so memory does not grow with the input."""
 
-    columns: dict[str, list[Any]] = field(
-        default_factory=lambda: {name: [] for name in get_table("annotations").schema.names}
-    )
+    columns: dict[str, list[Any]] = field(default_factory=_empty_columns)
+    sink: Callable[[pa.Table], Any] | None = None
+    chunk_rows: int = 50_000
+    flushed: int = 0  # rows handed to the sink so far
 
     def add(self, **values: Any) -> None:
         for name, column in self.columns.items():
             column.append(values.get(name))
+        if self.sink is not None and len(self) >= self.chunk_rows:
+            self.flush()
 
     def __len__(self) -> int:
         return len(self.columns["job_name"])
 
+    @property
+    def total(self) -> int:
+        """Rows added so far, flushed or not."""
+        return self.flushed + len(self)
+
     def table(self) -> pa.Table:
         return pa.Table.from_pydict(self.columns, schema=get_table("annotations").schema)
+
+    def flush(self) -> None:
+        """Hand the rows held to the sink."""
+        if self.sink is not None and len(self):
+            self.sink(self.table())
+            self.flushed += len(self)
+            self.columns = _empty_columns()
 
 
 def _attributes(value: Any) -> list[tuple[str, str]] | None:
@@ -221,8 +274,12 @@ def add_seqlabel(
     source_ref: str | None,
     class_map: dict[str, str],
     image_size: tuple[int, int] | None = None,
+    log: ImportLog | None = None,
+    file: str = "SeqLabel",
 ) -> None:
-    """Every shape of a SeqLabel.json document; ValueError if it holds no frame list."""
+    """Every shape of a SeqLabel.json document; ValueError if it holds no frame list.
+    ``log`` counts the shapes seen in ``file`` and explains the ones skipped."""
+    log = log if log is not None else ImportLog()
     if not isinstance(document, dict):
         raise ValueError("not a JSON object")
     frames = document.get("tracking-annotations")
@@ -233,13 +290,24 @@ def add_seqlabel(
     width, height = image_size or (None, None)
     for position, frame in enumerate(frames):
         if not isinstance(frame, dict):
+            log.note(file, None, f"frame {position} is not a JSON object; it was skipped")
             continue
         frame_no = integer(frame.get("frame-no", frame.get("frame_no")))
         frame_no = position if frame_no is None else frame_no
         frame_attributes = _attributes(frame.get("frame-attributes"))
         for key, shape in SHAPE_KEYS:
-            for item in frame.get(key) or []:
+            items = frame.get(key) or []
+            if not isinstance(items, list):
+                log.note(file, None, f"frame {frame_no}: '{key}' is not a list; it was skipped")
+                continue
+            log.saw(file, len(items))
+            for index, item in enumerate(items):
                 if not isinstance(item, dict):
+                    log.drop(
+                        file,
+                        None,
+                        f"frame {frame_no}: {key}[{index}] is not a JSON object; it was skipped",
+                    )
                     continue
                 points = _points(item.get("vertices"))
                 kind = shape
@@ -276,6 +344,51 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+@dataclass(frozen=True)
+class FramePlace:
+    """Where a single-frame line sits in a video: its sequence and frame number."""
+
+    sequence: str
+    frame_no: int
+    frame: str
+
+
+_NUMBERED = re.compile(r"(?P<stem>.*?)(?P<number>\d+)(?P<ext>\.[A-Za-z0-9]+)?")
+
+
+def frame_places(source_refs: Iterable[str | None]) -> dict[str, FramePlace]:
+    """Frames of one video, one manifest line each, grouped into sequences by their
+    source-refs: same folder and name stem, the frame number in the name. Frame numbers
+    count from the sequence's first frame in the manifest (0). A source-ref with no number,
+    or alone in its sequence, is not placed.
+
+    >>> places = frame_places(["s3://b/clip/frame_0007.jpg", "s3://b/clip/frame_0008.jpg"])
+    >>> places["s3://b/clip/frame_0008.jpg"]
+    FramePlace(sequence='s3://b/clip/', frame_no=1, frame='frame_0008.jpg')
+    """
+    groups: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+    for ref in source_refs:
+        if not ref:
+            continue
+        folder, _, name = ref.rpartition("/")
+        match = _NUMBERED.fullmatch(name)
+        if match is None:
+            continue
+        groups.setdefault((folder, match["stem"]), []).append((int(match["number"]), ref, name))
+    stems_per_folder: dict[str, int] = {}
+    for folder, _ in groups:
+        stems_per_folder[folder] = stems_per_folder.get(folder, 0) + 1
+    places = {}
+    for (folder, stem), frames in groups.items():
+        if len(frames) < 2:
+            continue
+        sequence = f"{folder}/" if stems_per_folder[folder] == 1 else f"{folder}/{stem}"
+        first = min(number for number, _, _ in frames)
+        for number, ref, name in frames:
+            places[ref] = FramePlace(sequence, number - first, name)
+    return places
+
+
 def add_inline(
     rows: AnnotationRows,
     value: dict[str, Any],
@@ -284,9 +397,16 @@ def add_inline(
     job_name: str,
     batch_id: str | None,
     source_ref: str | None,
+    log: ImportLog,
+    file: str,
+    line: int | None = None,
+    place: FramePlace | None = None,
 ) -> None:
-    """A single-image bounding-box result: annotations and image_size inline in the manifest."""
-    class_map = metadata.get("class-map") or {}
+    """A single-image bounding-box result: annotations and image_size inline in the
+    manifest. Boxes keep their object-id, object-name and attributes where the line has
+    them (frames of a video converted to one line each); ``place`` puts the frame in its
+    video's sequence."""
+    class_map = metadata.get("class-map") or metadata.get("class_map") or {}
     size = value.get("image_size") or [{}]
     size = size[0] if isinstance(size, list) and size else size
     width = integer(size.get("width")) if isinstance(size, dict) else None
@@ -295,29 +415,39 @@ def add_inline(
         o.get("confidence") for o in metadata.get("objects") or [] if isinstance(o, dict)
     ]
     frame = source_ref.rsplit("/", 1)[-1] if source_ref else None
-    for index, item in enumerate(value.get("annotations") or []):
+    items = value.get("annotations")
+    if not isinstance(items, list):
+        log.drop(file, line, "'annotations' is not a list; the line's boxes are lost", 0)
+        return
+    log.saw(file, len(items))
+    for index, item in enumerate(items):
         if not isinstance(item, dict):
+            log.drop(file, line, f"annotation {index} is not a JSON object; it was skipped")
             continue
         class_id = integer(item.get("class_id", item.get("class-id")))
+        attributes = item.get("label-category-attributes")
         rows.add(
             batch_id=batch_id,
             job_name=job_name,
-            source_ref=source_ref,
-            frame_no=0,
-            frame=frame,
-            object_id=str(index),
-            object_name=None,
+            source_ref=place.sequence if place else source_ref,
+            frame_no=place.frame_no if place else 0,
+            frame=place.frame if place else frame,
+            object_id=_text(item.get("object-id", item.get("object_id", index))),
+            object_name=_text(item.get("object-name", item.get("object_name"))),
             class_id=class_id,
-            label=class_map.get(str(class_id)),
+            label=item.get("label") or class_map.get(str(class_id)),
             shape="box",
             left=number(item.get("left")),
             top=number(item.get("top")),
             width=number(item.get("width")),
             height=number(item.get("height")),
+            attributes=_attributes(attributes),
+            audit=_text(attributes.get("audit")) if isinstance(attributes, dict) else None,
             image_width=width,
             image_height=height,
             confidence=number(confidences[index]) if index < len(confidences) else None,
         )
+        log.wrote(file, 1)
 
 
 @dataclass
@@ -329,36 +459,61 @@ class SeqLabelRef:
     class_map: dict[str, str]
 
 
+def _is_video(metadata: dict[str, Any], value: dict[str, Any]) -> bool:
+    """A line of a video job converted to one line per frame: its type says video, or its
+    boxes carry track ids."""
+    if "video" in str(metadata.get("type") or ""):
+        return True
+    items = value.get("annotations")
+    return isinstance(items, list) and any(
+        isinstance(item, dict) and ("object-id" in item or "object_id" in item) for item in items
+    )
+
+
 def job_annotations(
     lines: Iterable[ManifestLine],
     job_name: str,
     batch_id: str | None,
     rows: AnnotationRows,
     source: str = "output manifest",
+    log: ImportLog | None = None,
 ) -> tuple[list[SeqLabelRef], list[Problem]]:
     """Inline results go straight into ``rows``; refs to SeqLabel files are handed back.
 
-    A line whose own label attribute holds something else, or that Ground Truth marked
-    failed, is a problem of ``source`` (the manifest) at that line.
+    The job's label attribute is found once for the manifest (`job_attribute`). A line
+    without it, or that Ground Truth marked failed, or whose value is unusable, is a
+    problem of ``source`` (the manifest) at that line; ``log`` counts the shapes.
     """
+    log = log if log is not None else ImportLog()
+    before = len(log.problems)
+    lines = list(lines)
+    log.tally(source)
+    attribute = job_attribute(lines, job_name)
+    key = attribute.key or f"{job_name}-ref"
+    if attribute.key is None and lines:
+        log.note(source, None, f"no label attribute on any line: job {job_name} labeled nothing")
+    elif attribute.named_by_manifest is not None:
+        log.note(
+            source,
+            None,
+            f"the manifest names no label attribute after job '{job_name}'; loaded "
+            f"'{attribute.key}', its newest, written by job '{attribute.named_by_manifest}'",
+        )
+    video_lines = [
+        line.source_ref
+        for line in lines
+        if isinstance(line.entry.get(key), dict)
+        and _is_video(_dict(line.entry.get(f"{key}-metadata")), line.entry[key])
+    ]
+    places = frame_places(video_lines)
     refs: list[SeqLabelRef] = []
-    problems: list[Problem] = []
     for line in lines:
-        key = own_attribute(line.entry, job_name)
-        if key is None:
-            # Ground Truth leaves out the label of a data object it could not get labeled
-            # and says why in the metadata.
-            for name in (f"{job_name}-ref", job_name):
-                failed = line.entry.get(f"{name}-metadata")
-                if isinstance(failed, dict) and failed.get("failure-reason"):
-                    reason = failed["failure-reason"]
-                    problems.append(Problem(source, line.number, f"not labeled: {reason}"))
-                    break
-            continue
         value = line.entry.get(key)
-        metadata = line.entry.get(f"{key}-metadata")
-        metadata = metadata if isinstance(metadata, dict) else {}
-        class_map = {str(k): str(v) for k, v in (metadata.get("class-map") or {}).items()}
+        metadata = _dict(line.entry.get(f"{key}-metadata"))
+        class_map = {
+            str(k): str(v)
+            for k, v in _dict(metadata.get("class-map", metadata.get("class_map"))).items()
+        }
         if isinstance(value, str):
             refs.append(SeqLabelRef(line, value, class_map))
         elif isinstance(value, dict) and "annotations" in value:
@@ -369,31 +524,57 @@ def job_annotations(
                 job_name=job_name,
                 batch_id=batch_id,
                 source_ref=line.source_ref,
+                log=log,
+                file=source,
+                line=line.number,
+                place=places.get(line.source_ref or ""),
             )
         elif isinstance(value, dict) and (
             "tracking-annotations" in value or "detection-annotations" in value
         ):
-            add_seqlabel(
-                rows,
-                value,
-                job_name=job_name,
-                batch_id=batch_id,
-                source_ref=line.source_ref,
-                class_map=class_map,
-            )
-        elif value is None and metadata.get("failure-reason"):
-            problems.append(
-                Problem(source, line.number, f"not labeled: {metadata['failure-reason']}")
-            )
-        elif value is not None:
-            problems.append(
-                Problem(
-                    source,
-                    line.number,
-                    f"'{key}' holds neither a SeqLabel file reference nor annotations",
+            before_rows = rows.total
+            try:
+                add_seqlabel(
+                    rows,
+                    value,
+                    job_name=job_name,
+                    batch_id=batch_id,
+                    source_ref=line.source_ref,
+                    class_map=class_map,
+                    log=log,
+                    file=source,
                 )
+            except ValueError as exc:
+                log.note(source, line.number, f"not a SeqLabel document: {exc}")
+            log.wrote(source, rows.total - before_rows)
+        elif metadata.get("failure-reason"):
+            log.note(source, line.number, f"not labeled: {metadata['failure-reason']}")
+        elif value is None:
+            failed = next(
+                (
+                    _dict(line.entry.get(f"{name}-metadata")).get("failure-reason")
+                    for name in (f"{job_name}-ref", job_name)
+                    if _dict(line.entry.get(f"{name}-metadata")).get("failure-reason")
+                ),
+                None,
             )
-    return refs, problems
+            reason = (
+                f"not labeled: {failed}"
+                if failed
+                else f"no '{key}' label on this line: the job did not label this data object"
+            )
+            log.note(source, line.number, reason)
+        else:
+            log.note(
+                source,
+                line.number,
+                f"'{key}' holds neither a SeqLabel file reference nor annotations",
+            )
+    return refs, log.problems[before:]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 # -- the fast path: many SeqLabel files at once, parsed and flattened by Arrow -------------
@@ -423,6 +604,7 @@ _FRAME = pa.struct(
         ("frame-no", pa.string()),
         ("frame", pa.string()),
         ("annotations", pa.list_(_BOX_ITEM)),
+        ("boxes", pa.list_(_BOX_ITEM)),
         ("polylines", pa.list_(_LINE_ITEM)),
         ("polygons", pa.list_(_LINE_ITEM)),
         ("keypoints", pa.list_(_LINE_ITEM)),
@@ -441,6 +623,7 @@ class SeqLabelFile:
     source_ref: str | None
     class_map: dict[str, str]
     image_size: tuple[int, int] | None = None
+    uri: str = "SeqLabel"  # where it was read from: the file its shapes are counted under
 
 
 def struct_to_map(column: pa.Array) -> pa.Array:
@@ -482,13 +665,17 @@ def _parse_seqlabels(files: list[SeqLabelFile]) -> pa.Table:
 
 
 def flatten_seqlabels(
-    files: list[SeqLabelFile], job_name: str, batch_id: str | None = None
+    files: list[SeqLabelFile],
+    job_name: str,
+    batch_id: str | None = None,
+    log: ImportLog | None = None,
 ) -> pa.Table:
-    """`annotations` rows of many SeqLabel files at once.
+    """`annotations` rows of many SeqLabel files at once; ``log`` counts each file's shapes
+    (from its lists' lengths) and rows (from the rows built), under the file's uri.
 
     Raises pa.ArrowException or ValueError when a file does not have the usual types
-    (numbers as strings, say); the caller then takes those files one by one with
-    `add_seqlabel`, which accepts every variant.
+    (numbers as strings, say), having logged nothing; the caller then takes those files
+    one by one with `add_seqlabel`, which accepts every variant.
     """
     import numpy as np
     import pyarrow.compute as pc
@@ -506,6 +693,8 @@ def flatten_seqlabels(
     widths = pa.array([f.image_size[0] if f.image_size else None for f in files], pa.int32())
     heights = pa.array([f.image_size[1] if f.image_size else None for f in files], pa.int32())
     parts = []
+    seen = np.zeros(len(files), dtype=np.int64)
+    written = np.zeros(len(files), dtype=np.int64)
     for frame_lists in (tracking, detection):
         frames = pc.list_flatten(frame_lists)
         if len(frames) == 0:
@@ -521,12 +710,7 @@ def flatten_seqlabels(
             if "frame-attributes" in [f.name for f in frames.type]
             else pa.nulls(len(frames), pa.map_(pa.string(), pa.string()))
         )
-        for key, shape in (
-            ("annotations", "box"),
-            ("polylines", "polyline"),
-            ("polygons", "polygon"),
-            ("keypoints", "keypoint"),
-        ):
+        for key, shape in SHAPE_KEYS:
             item_lists = frames.field(key)
             items = pc.list_flatten(item_lists)
             if len(items) == 0:
@@ -536,6 +720,11 @@ def flatten_seqlabels(
                 raise ValueError("vertices filed under annotations")
             frame_index = pc.list_parent_indices(item_lists)
             file_index = file_of_frame.take(frame_index)
+            lengths = np.asarray(item_lists.value_lengths().fill_null(0), dtype=np.int64)
+            seen += np.bincount(
+                np.asarray(file_of_frame), weights=lengths, minlength=len(files)
+            ).astype(np.int64)
+            written += np.bincount(np.asarray(file_index), minlength=len(files))
             class_id = items.field("class-id").cast(pa.int32())
             if same_map:
                 lookup = sorted(maps[0].items())
@@ -591,10 +780,16 @@ def flatten_seqlabels(
                         if "confidence" in item_fields
                         else pa.nulls(n, pa.float64()),
                         "audit": audit,
+                        "occluded": pa.nulls(n, pa.bool_()),
+                        "keyframe": pa.nulls(n, pa.bool_()),
+                        "z_order": pa.nulls(n, pa.int32()),
                     }
                 )
             )
     schema = get_table("annotations").schema
-    if not parts:
-        return schema.empty_table()
-    return pa.concat_tables(parts).cast(schema)
+    table = pa.concat_tables(parts).cast(schema) if parts else schema.empty_table()
+    if log is not None:
+        for index, file in enumerate(files):
+            log.saw(file.uri, int(seen[index]))
+            log.wrote(file.uri, int(written[index]))
+    return table

@@ -169,7 +169,10 @@ def short_track(boxes: pd.DataFrame, config: QaConfig) -> pd.DataFrame:
         )
         .reset_index()
     )
-    hit = first[first["frames"] < config.short_track]
+    # A single image is not a video: its one-frame objects are not short tracks.
+    clip_frames = boxes.groupby(["job_name", "source_ref"], sort=False)["frame_no"].nunique()
+    first = first.join(clip_frames.rename("clip_frames"), on=["job_name", "source_ref"])
+    hit = first[(first["frames"] < config.short_track) & (first["clip_frames"] > 1)]
     return _findings(
         hit, "short_track", hit["frames"], config.short_track, "track shorter than the minimum"
     )

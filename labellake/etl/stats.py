@@ -55,7 +55,14 @@ def annotation_stats(annotations: pa.Table) -> pa.Table:
                 ]
             ),
         )
-        result = con.sql(_STATS).to_arrow_table()
+        return annotation_stats_in(con)
+
+
+def annotation_stats_in(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """`annotation_stats` rows for the relation named `annotations` in ``con`` (a view over
+    Parquet files, for jobs larger than memory)."""
+    schema = get_table("annotation_stats").schema
+    result = con.sql(_STATS).to_arrow_table()
     return result.rename_columns(schema.names).cast(schema)
 
 
@@ -146,15 +153,30 @@ def audit_stats(
     """`audit_stats` rows: each data object the audit job saw (``seen``), with how the
     auditor's objects (``audit``, the audit job's annotations) compare with the worker's
     (``audited``, the audited job's annotations)."""
+    with duckdb.connect() as con:
+        con.register("auditor", audit.select([*_AUDIT_COLUMNS, "audit"]))
+        con.register("worker", audited.select(_AUDIT_COLUMNS))
+        return audit_stats_in(
+            con, seen, job_name=job_name, audited_job=audited_job, batch_id=batch_id
+        )
+
+
+def audit_stats_in(
+    con: duckdb.DuckDBPyConnection,
+    seen: list[str | None],
+    *,
+    job_name: str,
+    audited_job: str,
+    batch_id: str | None,
+) -> pa.Table:
+    """`audit_stats` rows from the relations `auditor` and `worker` in ``con`` (views over
+    Parquet files, for jobs larger than memory)."""
     schema = get_table("audit_stats").schema
     refs = sorted({ref for ref in seen if ref is not None})
     if not refs:
         return schema.empty_table()
-    with duckdb.connect() as con:
-        con.register("auditor", audit.select([*_AUDIT_COLUMNS, "audit"]))
-        con.register("worker", audited.select(_AUDIT_COLUMNS))
-        con.register("seen", pa.table({"source_ref": pa.array(refs, pa.string())}))
-        result = con.sql(_AUDIT).to_arrow_table()
+    con.register("seen", pa.table({"source_ref": pa.array(refs, pa.string())}))
+    result = con.sql(_AUDIT).to_arrow_table()
     n = result.num_rows
     columns = {
         "job_name": pa.array([job_name] * n, pa.string()),

@@ -16,6 +16,16 @@ from labellake.errors import NotFoundError
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 STRING_MAP = pa.map_(pa.string(), pa.string())
 POINTS = pa.list_(pa.struct([("x", pa.float64()), ("y", pa.float64())]))
+RECONCILIATION = pa.list_(
+    pa.struct(
+        [
+            ("file", pa.string()),
+            ("seen", pa.int64()),
+            ("written", pa.int64()),
+            ("explained", pa.int64()),
+        ]
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -193,6 +203,14 @@ TABLES: tuple[Table, ...] = (
                 pa.string(),
                 "Auditor's verdict on the object (Pass or Fail), for audit jobs.",
             ),
+            _c("occluded", pa.bool_(), "Whether the labeler marked the shape occluded (CVAT)."),
+            _c(
+                "keyframe",
+                pa.bool_(),
+                "Whether a person drew the shape on this frame (true) or the tool interpolated "
+                "it between keyframes (false); null where the source format does not say.",
+            ),
+            _c("z_order", pa.int32(), "Drawing order among overlapping shapes (CVAT z_order)."),
         ),
     ),
     Table(
@@ -463,6 +481,24 @@ TABLES: tuple[Table, ...] = (
             _c("errors", pa.int64(), "Rows written to etl_errors."),
             _c("annotation_stats", pa.int64(), "Rows written to annotation_stats."),
             _c("audit_stats", pa.int64(), "Rows written to audit_stats."),
+            _c(
+                "source_format",
+                pa.string(),
+                "Format the job was read from: groundtruth, cvat-video, cvat-images, "
+                "labelstudio or coco.",
+            ),
+            _c("shapes_seen", pa.int64(), "Shapes found in the job's input files."),
+            _c(
+                "shapes_explained",
+                pa.int64(),
+                "Shapes seen and not written, each accounted for by an etl_errors row.",
+            ),
+            _c(
+                "files",
+                RECONCILIATION,
+                "Per input file: shapes seen, rows written to annotations, and shapes "
+                "explained in etl_errors; seen = written + explained when nothing was lost.",
+            ),
         ),
     ),
     Table(
@@ -475,6 +511,11 @@ TABLES: tuple[Table, ...] = (
             _c("line", pa.int64(), "Line in that file, from 1, where known."),
             _c("reason", pa.string(), "What was wrong."),
             _c("loaded_at", TIMESTAMP, "When the load ran."),
+            _c(
+                "shapes",
+                pa.int64(),
+                "Shapes of the input that this row accounts for: seen and not written.",
+            ),
         ),
     ),
 )

@@ -127,6 +127,16 @@ class Lake:
             self.glue.register(declared, written)
         return written
 
+    def write_batches(self, table: str, unit: str, batches: Iterable[pa.Table]) -> list[str]:
+        """Replace the rows of ``unit`` in ``table`` with ``batches``, streamed to one file
+        (atomic, idempotent): for units larger than memory."""
+        self.store.ensure_root()
+        declared = self.table(table)
+        written = writer.write_unit_batches(self.store, declared, unit, batches)
+        if self.glue is not None:
+            self.glue.register(declared, written)
+        return written
+
     def delete(self, table: str, unit: str) -> list[str]:
         """Remove the unit's files from ``table``, and the partition folders left empty."""
         declared = self.table(table)

@@ -10,7 +10,9 @@ version no longer has are removed only after every new file is in place.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -111,6 +113,41 @@ def write_unit(store: ObjectStore, table: Table, unit: str, data: pa.Table) -> l
     for stale in sorted(before - set(written)):
         store.delete(stale)
         store.prune(stale)  # the partition folder it leaves empty
+    return written
+
+
+def write_unit_batches(
+    store: ObjectStore, table: Table, unit: str, batches: Iterable[pa.Table]
+) -> list[str]:
+    """Replace the unit's rows in ``table`` with ``batches``, written as they come, so a
+    unit larger than memory can be stored. Every row must fall in one partition folder
+    (a job's rows in a table partitioned by job); LabellakeError otherwise."""
+    file_name = f"{_check_name('unit', unit)}.parquet"
+    before = set(unit_keys(store, table, unit))
+    folder: str | None = None
+    written: list[str] = []
+    with contextlib.ExitStack() as stack:
+        parquet: pq.ParquetWriter | None = None
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            parts = _split(table, conform(table, batch))
+            if len(parts) != 1 or (folder is not None and folder not in parts):
+                raise LabellakeError(
+                    f"table {table.name}: unit {unit} spans several partitions; write it whole"
+                )
+            ((folder, rows),) = parts.items()
+            if parquet is None:
+                key = "/".join(part for part in (table.name, folder, file_name) if part)
+                stream = stack.enter_context(store.open_output(key))
+                parquet = stack.enter_context(
+                    pq.ParquetWriter(stream, table.file_schema, compression="zstd")
+                )
+                written.append(key)
+            parquet.write_table(rows.drop_columns(list(table.partition_by)).cast(table.file_schema))
+    for stale in sorted(before - set(written)):
+        store.delete(stale)
+        store.prune(stale)
     return written
 
 

@@ -75,7 +75,8 @@ def test_local_copy_of_a_bucket_via_map(tmp_path: Path, bare_lake: Lake) -> None
         bare_lake,
         uri_map=parse_map([f"s3://team-bucket/gt={tmp_path / 'copy'}"]),
     )
-    assert report.counts["annotations"] == 3 and report.problems == []
+    assert report.counts["annotations"] == 3
+    assert [p.file for p in report.problems] == ["s3://example-input"]  # the clips' bucket
 
 
 def test_unreadable_s3_ref_is_an_error_within_seconds(

@@ -98,6 +98,9 @@ def test_tracking_boxes() -> None:
         "image_height": 1080,
         "confidence": None,
         "audit": None,
+        "occluded": None,
+        "keyframe": None,
+        "z_order": None,
     }
     assert (rows[2]["frame_no"], rows[2]["frame"], rows[2]["left"]) == (1, "000003.jpg", 955.0)
     assert rows[2]["frame_attributes"] is None
@@ -320,6 +323,6 @@ def test_lines_without_usable_labels_are_problems_at_their_line() -> None:
     ]
     refs, problems = labeling.job_annotations(lines, "job", None, labeling.AnnotationRows(), "m")
     assert refs == []
-    assert [(p.file, p.line) for p in problems] == [("m", 1), ("m", 2)]
+    assert [(p.file, p.line) for p in problems] == [("m", 1), ("m", 2), ("m", 3)]
     assert "neither a SeqLabel file reference nor annotations" in problems[0].reason
     assert problems[1].reason == "not labeled: ClientError: task expired"

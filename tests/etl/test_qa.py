@@ -176,3 +176,19 @@ def test_thresholds_are_settings() -> None:
 def test_unknown_check_is_named() -> None:
     with pytest.raises(ValueError, match="unknown QA check"):
         qa.run_checks(get_table("annotations").empty(), checks=["nope"])
+
+
+def test_a_single_image_has_no_short_tracks() -> None:
+    from labellake.lake import get_table
+
+    box = {"job_name": "j", "frame_no": 0, "shape": "box", "left": 1.0, "top": 1.0}
+    images = pa.Table.from_pylist(
+        [
+            {**box, "source_ref": f"img-{n}.jpg", "object_id": str(k), "width": 9.0, "height": 9.0}
+            for n in range(3)
+            for k in range(2)
+        ],
+        schema=get_table("annotations").schema,
+    )
+    findings = qa.run_checks(images, checks=["short_track"])
+    assert findings.num_rows == 0

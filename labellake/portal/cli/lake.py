@@ -174,3 +174,68 @@ def etl_run(ctx: click.Context, force: bool) -> None:
     engine = engine_of(ctx)
     jobs = completed_jobs(engine)
     echo_loads(load_jobs(jobs, engine.lake, aws=engine.config.aws, force=force, track=track_jobs))
+
+
+@etl.command("check")
+@click.option("--job", "job_name", default=None, help="Only this job.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def etl_check(ctx: click.Context, job_name: str | None, as_json: bool) -> None:
+    """Reconcile every loaded job: shapes seen = rows written + shapes explained in
+    etl_errors, per input file. Exits 2 when a job lost shapes without a reason."""
+    from labellake.etl.reconcile import check_loads
+
+    lake = home_of(ctx).lake
+    if not lake.files("etl_loads"):
+        raise LabellakeError("no job has been loaded yet; run `labellake etl run` or an import")
+    where, params = ("WHERE lower(job_name) = lower(?)", [job_name]) if job_name else ("", [])
+    rows = lake.query(f"SELECT * FROM etl_loads {where} ORDER BY job_name", params).to_pylist()
+    if job_name and not rows:
+        raise LabellakeError(
+            f"job '{job_name}' has not been loaded; `labellake etl check` lists the loaded jobs"
+        )
+    checks = check_loads(rows)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "job": c.job_name,
+                        "format": c.source_format,
+                        "status": c.status,
+                        "seen": c.seen,
+                        "written": c.written,
+                        "explained": c.explained,
+                        "lost_files": [
+                            {
+                                "file": t.file,
+                                "seen": t.seen,
+                                "written": t.written,
+                                "explained": t.explained,
+                            }
+                            for t in c.lost
+                        ],
+                    }
+                    for c in checks
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for c in checks:
+            numbers = (
+                "loaded before imports were reconciled; import it again with --force"
+                if c.seen is None
+                else f"seen {c.seen} = written {c.written} + explained {c.explained}"
+            )
+            click.echo(f"{c.status:7} {c.job_name} [{c.source_format or '?'}]: {numbers}")
+            for t in c.lost:
+                click.echo(
+                    f"        {t.file}: seen {t.seen}, written {t.written}, explained {t.explained}"
+                )
+    lost = [c for c in checks if c.status == "lost"]
+    if lost:
+        raise LabellakeError(
+            f"{len(lost)} job(s) lost shapes without a reason in etl_errors: "
+            + ", ".join(c.job_name for c in lost)
+        )
