@@ -1,4 +1,5 @@
-"""The lake's annotations -> training formats: COCO, YOLO and MOTChallenge.
+"""The lake's annotations -> training formats (COCO, YOLO, MOTChallenge) and other labeling
+tools' formats (CVAT for video and for images, Label Studio).
 
 Pure functions from `annotations` rows (as an Arrow table) and the frames'
 locations and sizes to the files a training pipeline takes, returned as
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +24,7 @@ from labellake.aws_clients import AwsTarget, store_options
 from labellake.errors import LabellakeError
 from labellake.lake import Lake
 
-FORMATS = ("coco", "yolo", "mot")
+FORMATS = ("coco", "yolo", "mot", "cvat-video", "cvat-images", "labelstudio")
 
 
 @dataclass(frozen=True)
@@ -37,76 +39,46 @@ class Frame:
 FrameLookup = Callable[[str, int, str | None], Frame]
 
 
+UNLABELED = "unlabeled"  # the class of shapes that have no label
+
+
+def safe_name(text: str) -> str:
+    """``text`` as a file or folder name every system can store: characters other than
+    letters, digits, '.', '_' and '-' (a ':' from a file name, say) become '_'.
+
+    >>> safe_name("2026-11-20_10:13:55 clip")
+    '2026-11-20_10_13_55_clip'
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "clip"
+
+
 def _clip_name(source_ref: str) -> str:
     name = source_ref.rstrip("/").rsplit("/", 1)[-1]
     for suffix in ("_seq.json", ".json", ".jpg", ".jpeg", ".png"):
         name = name.removesuffix(suffix)
-    return name
+    return safe_name(name)
+
+
+def label_of(row: dict) -> str:  # type: ignore[type-arg]
+    """The class a row is exported under: its label, or `UNLABELED`."""
+    return UNLABELED if row["label"] is None else str(row["label"])
 
 
 def _categories(rows: list[dict]) -> dict[str, int]:  # type: ignore[type-arg]
-    labels = sorted({str(r["label"]) for r in rows if r["label"] is not None})
+    labels = sorted({label_of(r) for r in rows})
     return {label: index for index, label in enumerate(labels)}
 
 
-def to_coco(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
-    """One COCO file: images per frame, boxes as bbox, polygons as segmentation, polylines and
-    keypoints as keypoints (with their shape named in `attributes`)."""
-    rows = annotations.to_pylist()
-    categories = _categories(rows)
-    images: dict[tuple[str, int], dict] = {}  # type: ignore[type-arg]
-    tracks: dict[tuple[str, str], int] = {}
-    coco_annotations = []
-    for row in rows:
-        key = (row["source_ref"], row["frame_no"])
-        if key not in images:
-            info = frame(row["source_ref"], row["frame_no"], row["frame"])
-            images[key] = {
-                "id": len(images) + 1,
-                "file_name": info.image_uri,
-                "width": info.width,
-                "height": info.height,
-                "sequence": _clip_name(row["source_ref"]),
-                "frame_no": row["frame_no"],
-            }
-        track = tracks.setdefault((row["source_ref"], str(row["object_id"])), len(tracks) + 1)
-        entry = {
-            "id": len(coco_annotations) + 1,
-            "image_id": images[key]["id"],
-            "category_id": categories.get(str(row["label"]), 0) + 1,
-            "iscrowd": 0,
-            "track_id": track,
-            "attributes": {**dict(row["attributes"] or []), "shape": row["shape"]},
-        }
-        if row["shape"] == "box":
-            entry["bbox"] = [row["left"], row["top"], row["width"], row["height"]]
-            entry["area"] = row["width"] * row["height"]
-        else:
-            points = [(p["x"], p["y"]) for p in row["points"] or []]
-            if not points:
-                continue
-            xs, ys = [x for x, _ in points], [y for _, y in points]
-            entry["bbox"] = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
-            entry["area"] = entry["bbox"][2] * entry["bbox"][3]
-            if row["shape"] == "polygon":
-                entry["segmentation"] = [[c for point in points for c in point]]
-            else:
-                entry["keypoints"] = [c for x, y in points for c in (x, y, 2)]
-                entry["num_keypoints"] = len(points)
-        coco_annotations.append(entry)
-    document = {
-        "info": {"description": "exported by labellake"},
-        "images": list(images.values()),
-        "annotations": coco_annotations,
-        "categories": [{"id": i + 1, "name": name} for name, i in categories.items()],
-    }
-    return {"annotations.json": json.dumps(document)}
+def _is_sequence(source_ref: str) -> bool:
+    """A source_ref that names a clip of frames (a sequence file or a folder of frames),
+    not a single image."""
+    return source_ref.endswith(".json") or source_ref.endswith("/")
 
 
 def to_yolo(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
     """labels/<clip>/<frame>.txt with `class cx cy w h` normalized, plus classes.txt.
 
-    YOLO holds boxes only; frames of unknown size cannot be normalized and are skipped.
+    YOLO holds boxes only; a frame of unknown size cannot be normalized and is an error.
     """
     rows = [r for r in annotations.to_pylist() if r["shape"] == "box"]
     categories = _categories(rows)
@@ -114,13 +86,19 @@ def to_yolo(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
     for row in rows:
         info = frame(row["source_ref"], row["frame_no"], row["frame"])
         if not info.width or not info.height:
-            continue
-        stem = (row["frame"] or f"{row['frame_no']:06d}").rsplit(".", 1)[0]
-        path = f"labels/{_clip_name(row['source_ref'])}/{stem}.txt"
+            raise LabellakeError(
+                f"frame {row['frame_no']} of {row['source_ref']} has no known size; YOLO "
+                "needs it: pass --map or --image-size"
+            )
+        stem = safe_name((row["frame"] or f"{row['frame_no']:06d}").rsplit(".", 1)[0])
+        if _is_sequence(row["source_ref"]):
+            path = f"labels/{_clip_name(row['source_ref'])}/{stem}.txt"
+        else:
+            path = f"labels/{stem}.txt"  # a single image: its labels file beside the others
         cx = (row["left"] + row["width"] / 2) / info.width
         cy = (row["top"] + row["height"] / 2) / info.height
         files.setdefault(path, []).append(
-            f"{categories[str(row['label'])]} {cx:.6f} {cy:.6f} "
+            f"{categories[label_of(row)]} {cx:.6f} {cy:.6f} "
             f"{row['width'] / info.width:.6f} {row['height'] / info.height:.6f}"
         )
     out = {path: "\n".join(lines) + "\n" for path, lines in sorted(files.items())}
@@ -128,9 +106,11 @@ def to_yolo(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
     return out
 
 
-def to_mot(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
+def to_mot(
+    annotations: pa.Table, frame: FrameLookup, frame_rate: float | None = None
+) -> dict[str, str]:
     """<clip>/gt/gt.txt (frame, id, left, top, width, height, conf, class, visibility) and
-    <clip>/seqinfo.ini per clip; boxes only."""
+    <clip>/seqinfo.ini per clip; boxes only. The frame rate is written when known."""
     rows = [r for r in annotations.to_pylist() if r["shape"] == "box"]
     categories = _categories(rows)
     out: dict[str, str] = {}
@@ -146,19 +126,46 @@ def to_mot(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
             lines.append(
                 f"{row['frame_no'] + 1},{track},{row['left']:.2f},{row['top']:.2f},"
                 f"{row['width']:.2f},{row['height']:.2f},1,"
-                f"{categories[str(row['label'])] + 1},1"
+                f"{categories[label_of(row)] + 1},1"
             )
         first = frame(source_ref, clip_rows[0]["frame_no"], clip_rows[0]["frame"])
+        if not first.width or not first.height:
+            raise LabellakeError(
+                f"the frames of {source_ref} have no known size; MOT's seqinfo.ini needs it: "
+                "pass --map or --image-size"
+            )
         length = max(r["frame_no"] for r in clip_rows) + 1
+        names = [r["frame"] for r in clip_rows if r["frame"]]
+        extension = "." + names[0].rsplit(".", 1)[-1] if names and "." in names[0] else ".jpg"
+        rate = f"frameRate={frame_rate:g}\n" if frame_rate else ""  # unknown: left out
         out[f"{name}/gt/gt.txt"] = "\n".join(lines) + "\n"
         out[f"{name}/seqinfo.ini"] = (
-            f"[Sequence]\nname={name}\nimDir=img1\nframeRate=10\nseqLength={length}\n"
-            f"imWidth={first.width or 0}\nimHeight={first.height or 0}\nimExt=.jpg\n"
+            f"[Sequence]\nname={name}\nimDir=img1\n{rate}seqLength={length}\n"
+            f"imWidth={first.width}\nimHeight={first.height}\nimExt={extension}\n"
         )
     return out
 
 
-EXPORTERS = {"coco": to_coco, "yolo": to_yolo, "mot": to_mot}
+def _foreign(module: str, name: str) -> Callable[[pa.Table, FrameLookup], dict[str, str]]:
+    """The writer ``name`` of another tool's format, in labellake.etl.formats.<module>."""
+
+    def write(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
+        from importlib import import_module
+
+        writer = getattr(import_module(f"labellake.etl.formats.{module}"), name)
+        return writer(annotations, frame)  # type: ignore[no-any-return]
+
+    return write
+
+
+EXPORTERS: dict[str, Callable[[pa.Table, FrameLookup], dict[str, str]]] = {
+    "coco": _foreign("coco", "to_coco_instances"),
+    "yolo": to_yolo,
+    "mot": to_mot,
+    "cvat-video": _foreign("cvat", "to_cvat_video"),
+    "cvat-images": _foreign("cvat", "to_cvat_images"),
+    "labelstudio": _foreign("labelstudio", "to_labelstudio"),
+}
 
 
 def leaf_jobs(jobs: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -192,33 +199,64 @@ def job_annotations(lake: Lake, job_names: list[str]) -> pa.Table:
 
 
 class ObjectFrames:
-    """Frame locations from sequence files and sizes from the image headers, cached."""
+    """Frame locations from sequence files and sizes from the image headers, cached.
+
+    ``uri_map`` reads s3:// prefixes from local copies (like import's --map). A bucket
+    that cannot be reached is tried once, then left alone for the rest of the export
+    (`unreachable`); frames whose size stays unknown take ``default_size``, if given.
+    """
 
     def __init__(
         self,
         sizes: dict[tuple[str, int], tuple[int, int]] | None = None,
         *,
         aws: AwsTarget | None = None,
+        uri_map: dict[str, str] | None = None,
+        default_size: tuple[int, int] | None = None,
     ) -> None:
         self._where = store_options(aws)  # where read_uri finds S3
         self.known_sizes = dict(sizes or {})
+        self.uri_map = dict(uri_map or {})
+        self.default_size = default_size
+        self.unreachable: set[str] = set()
         self._prefixes: dict[str, str] = {}
         self._sizes: dict[str, tuple[int, int] | None] = {}
 
-    def __call__(self, source_ref: str, frame_no: int, frame_name: str | None) -> Frame:
+    def _read(self, uri: str) -> bytes | None:
+        """The bytes at ``uri`` (through the map), or None; a bucket that fails to answer
+        is not asked again."""
+        from labellake.errors import NotFoundError
         from labellake.lake.store import read_uri
 
+        for prefix, local in self.uri_map.items():
+            if uri.startswith(prefix):
+                uri = local.rstrip("/") + "/" + uri[len(prefix) :].lstrip("/")
+                break
+        bucket = "s3://" + uri[5:].split("/", 1)[0] if uri.startswith("s3://") else None
+        if bucket in self.unreachable:
+            return None
+        try:
+            return read_uri(uri, **self._where)
+        except NotFoundError:
+            return None
+        except (LabellakeError, OSError, ValueError):
+            if bucket is not None:
+                self.unreachable.add(bucket)
+            return None
+
+    def __call__(self, source_ref: str, frame_no: int, frame_name: str | None) -> Frame:
         if source_ref not in self._prefixes:
             prefix = source_ref.rsplit("/", 1)[0] + "/"
             if source_ref.endswith(".json"):
-                with contextlib.suppress(OSError, ValueError, LookupError):
-                    prefix = json.loads(read_uri(source_ref, **self._where)).get("prefix") or prefix
+                data = self._read(source_ref)
+                with contextlib.suppress(ValueError, AttributeError):
+                    prefix = (json.loads(data) if data else {}).get("prefix") or prefix
             self._prefixes[source_ref] = prefix
-        if source_ref.endswith(".json"):
+        if source_ref.endswith("/") or source_ref.endswith(".json"):
             uri = self._prefixes[source_ref] + (frame_name or f"{frame_no + 1:06d}.jpg")
         else:
             uri = source_ref  # a single image
-        size = self.known_sizes.get((source_ref, frame_no)) or self._size(uri)
+        size = self.known_sizes.get((source_ref, frame_no)) or self._size(uri) or self.default_size
         return Frame(source_ref, frame_no, uri, *(size or (None, None)))
 
     def _size(self, uri: str) -> tuple[int, int] | None:
@@ -227,12 +265,11 @@ class ObjectFrames:
 
             from PIL import Image, UnidentifiedImageError
 
-            from labellake.lake.store import read_uri
-
+            data = self._read(uri)
             try:
-                with Image.open(io.BytesIO(read_uri(uri, **self._where))) as image:
+                with Image.open(io.BytesIO(data or b"")) as image:
                     self._sizes[uri] = image.size
-            except (OSError, UnidentifiedImageError, LookupError, ValueError):
+            except (OSError, UnidentifiedImageError, ValueError):
                 self._sizes[uri] = None
         return self._sizes[uri]
 
@@ -243,16 +280,63 @@ class Exported:
 
     shapes: int
     files: dict[str, str]
+    unlabeled: int = 0  # shapes without a label, exported under UNLABELED
+
+
+def _check_sizes(annotations: pa.Table, frames: ObjectFrames) -> None:
+    """LabellakeError when a frame's size is still unknown: every format needs it (YOLO and
+    Label Studio to normalise, COCO, CVAT and MOT to describe the images)."""
+    keys = (
+        annotations.select(["source_ref", "frame_no", "frame"])
+        .group_by(["source_ref", "frame_no", "frame"])
+        .aggregate([])
+    )
+    unknown = [
+        key
+        for key in keys.to_pylist()
+        if not frames(key["source_ref"], key["frame_no"], key["frame"]).width
+    ]
+    if not unknown:
+        return
+    first = unknown[0]
+    where = (
+        f"; {', '.join(sorted(frames.unreachable))} could not be reached"
+        if frames.unreachable
+        else ""
+    )
+    raise LabellakeError(
+        f"{len(unknown)} of {keys.num_rows} frame(s) have no known size (first: frame "
+        f"{first['frame_no']} of {first['source_ref']}){where}. Nothing was written: pass "
+        "--map S3PREFIX=DIR to read the frames from a local copy, or --image-size WxH"
+    )
 
 
 def export_jobs(
-    lake: Lake, job_names: list[str], fmt: str, *, aws: AwsTarget | None = None
+    lake: Lake,
+    job_names: list[str],
+    fmt: str,
+    *,
+    aws: AwsTarget | None = None,
+    uri_map: dict[str, str] | None = None,
+    image_size: tuple[int, int] | None = None,
+    frame_rate: float | None = None,
 ) -> Exported:
-    """The annotations of ``job_names`` in training format ``fmt``; frames are found (and
-    sized, where the lake does not know their size) through the sequence files and images."""
+    """The annotations of ``job_names`` in format ``fmt``; frames are found (and sized,
+    where the lake does not know their size) through the sequence files and images,
+    ``uri_map`` and ``image_size``. Refuses, writing nothing, when a size stays unknown."""
+    if fmt not in EXPORTERS:
+        raise LabellakeError(f"unknown format '{fmt}'; known formats: {', '.join(EXPORTERS)}")
     annotations = job_annotations(lake, job_names)
-    frames = ObjectFrames(known_sizes(annotations), aws=aws)
-    return Exported(annotations.num_rows, EXPORTERS[fmt](annotations, frames))
+    frames = ObjectFrames(
+        known_sizes(annotations), aws=aws, uri_map=uri_map, default_size=image_size
+    )
+    _check_sizes(annotations, frames)
+    unlabeled = annotations["label"].null_count
+    if fmt == "mot":
+        files = to_mot(annotations, frames, frame_rate)
+    else:
+        files = EXPORTERS[fmt](annotations, frames)
+    return Exported(annotations.num_rows, files, unlabeled)
 
 
 def known_sizes(annotations: pa.Table) -> dict[tuple[str, int], tuple[int, int]]:

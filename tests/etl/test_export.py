@@ -52,13 +52,13 @@ def frames(source_ref: str, frame_no: int, frame: str | None) -> export.Frame:
 
 
 def test_coco() -> None:
-    document = json.loads(export.to_coco(rows(), frames)["annotations.json"])
+    document = json.loads(export.EXPORTERS["coco"](rows(), frames)["instances.json"])
     assert [c["name"] for c in document["categories"]] == ["Lane", "Vehicle"]
     assert len(document["images"]) == 2 and document["images"][0]["width"] == 200
-    boxes = [a for a in document["annotations"] if a["attributes"]["shape"] == "box"]
+    boxes = [a for a in document["annotations"] if "keypoints" not in a]
     assert boxes[0]["bbox"] == [10.0, 20.0, 40.0, 30.0] and boxes[0]["area"] == 1200.0
-    assert {a["track_id"] for a in boxes} == {1, 2}
-    line = next(a for a in document["annotations"] if a["attributes"]["shape"] == "polyline")
+    assert len({a["track_id"] for a in boxes}) == 2
+    line = next(a for a in document["annotations"] if a["attributes"].get("shape") == "polyline")
     assert line["keypoints"] == [0.0, 100.0, 2, 50.0, 40.0, 2]
 
 
@@ -69,9 +69,119 @@ def test_yolo() -> None:
     assert len(files["labels/clip-07/000002.txt"].splitlines()) == 2
 
 
-def test_yolo_skips_frames_of_unknown_size() -> None:
-    files = export.to_yolo(rows(), lambda s, n, f: export.Frame(s, n, "x", None, None))
-    assert list(files) == ["classes.txt"]
+def test_yolo_refuses_a_frame_of_unknown_size() -> None:
+    with pytest.raises(LabellakeError, match="no known size"):
+        export.to_yolo(rows(), lambda s, n, f: export.Frame(s, n, "x", None, None))
+
+
+def unsized(table: pa.Table) -> pa.Table:
+    for column in ("image_width", "image_height"):
+        index = table.schema.get_field_index(column)
+        table = table.set_column(index, column, pa.nulls(table.num_rows, pa.int32()))
+    return table
+
+
+@pytest.mark.parametrize("fmt", export.FORMATS)
+def test_a_frame_of_unknown_size_is_refused_and_nothing_is_written(
+    fmt: str, bare_lake: Lake
+) -> None:
+    bare_lake.write("annotations", "j", unsized(rows()))
+    with pytest.raises(LabellakeError, match=r"--map S3PREFIX=DIR .* or --image-size WxH"):
+        export.export_jobs(bare_lake, ["j"], fmt)
+
+
+def test_an_unreachable_bucket_is_asked_once_and_named(bare_lake: Lake) -> None:
+    table = unsized(rows())
+    many = pa.concat_tables(
+        [
+            table.set_column(
+                table.schema.get_field_index("source_ref"),
+                "source_ref",
+                pa.array([f"s3://copied-away/clip-{n}_seq.json"] * table.num_rows),
+            )
+            for n in range(30)
+        ]
+    )
+    bare_lake.write("annotations", "j", many)
+    frames = export.ObjectFrames(aws=None)
+    with pytest.raises(LabellakeError, match="s3://copied-away could not be reached"):
+        export._check_sizes(export.job_annotations(bare_lake, ["j"]), frames)
+    assert frames.unreachable == {"s3://copied-away"}
+
+
+def test_sizes_come_from_the_frames_through_map_or_the_given_size(
+    tmp_path: Path, bare_lake: Lake
+) -> None:
+    from PIL import Image
+
+    bare_lake.write("annotations", "j", unsized(rows()))
+    copy = tmp_path / "in/clip-07/img1"
+    copy.mkdir(parents=True)
+    for name in ("000001.jpg", "000002.jpg"):
+        Image.new("RGB", (320, 240)).save(copy / name)
+    sequence = {"prefix": "s3://in/clip-07/img1/"}
+    (tmp_path / "in/clip-07_seq.json").write_text(json.dumps(sequence))
+    mapped = export.export_jobs(bare_lake, ["j"], "yolo", uri_map={"s3://in": str(tmp_path / "in")})
+    assert mapped.files["labels/clip-07/000001.txt"].split()[3] == f"{40 / 320:.6f}"
+    given = export.export_jobs(bare_lake, ["j"], "mot", image_size=(640, 480))
+    assert "imWidth=640\nimHeight=480\n" in given.files["clip-07/seqinfo.ini"]
+
+
+def test_mot_writes_the_frames_extension_and_no_made_up_frame_rate() -> None:
+    table = rows()
+    names = [name.replace(".jpg", ".jpeg") for name in table["frame"].to_pylist()]
+    table = table.set_column(table.schema.get_field_index("frame"), "frame", pa.array(names))
+    info = export.to_mot(table, frames)["clip-07/seqinfo.ini"]
+    assert "imExt=.jpeg" in info and "frameRate" not in info
+    assert "frameRate=29.97" in export.to_mot(table, frames, 29.97)["clip-07/seqinfo.ini"]
+
+
+def unlabeled() -> pa.Table:
+    table = rows()
+    labels = [None, *table["label"].to_pylist()[1:]]
+    return table.set_column(table.schema.get_field_index("label"), "label", pa.array(labels))
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo", "mot"])
+def test_a_shape_without_a_label_is_exported_under_unlabeled(fmt: str) -> None:
+    files = export.EXPORTERS[fmt](unlabeled(), frames)
+    if fmt == "coco":
+        document = json.loads(files["instances.json"])
+        ids = {c["id"]: c["name"] for c in document["categories"]}
+        assert all(a["category_id"] in ids for a in document["annotations"])
+        assert "unlabeled" in ids.values()
+    elif fmt == "yolo":
+        assert files["classes.txt"] == "Vehicle\nunlabeled\n"
+    else:
+        assert files["clip-07/gt/gt.txt"].splitlines()[0].split(",")[7] == "2"
+
+
+def test_names_from_files_are_safe_on_every_system() -> None:
+    table = rows()
+    refs = ["s3://in/2026-11-20_10:13:55_seq.json"] * table.num_rows
+    table = table.set_column(
+        table.schema.get_field_index("source_ref"), "source_ref", pa.array(refs)
+    )
+    for files in (export.to_mot(table, frames), export.to_yolo(table, frames)):
+        assert all(":" not in path for path in files)
+    assert "2026-11-20_10_13_55/gt/gt.txt" in export.to_mot(table, frames)
+
+
+def test_yolo_labels_of_single_images_sit_in_labels() -> None:
+    table = rows().filter(pa.compute.equal(rows()["shape"], "box"))
+    refs = [f"s3://in/images/photo-{n}.jpg" for n in range(table.num_rows)]
+    table = table.set_column(
+        table.schema.get_field_index("source_ref"), "source_ref", pa.array(refs)
+    )
+    names = [f"photo-{n}.jpg" for n in range(table.num_rows)]
+    table = table.set_column(table.schema.get_field_index("frame"), "frame", pa.array(names))
+    files = export.to_yolo(table, frames)
+    assert sorted(files) == [
+        "classes.txt",
+        "labels/photo-0.txt",
+        "labels/photo-1.txt",
+        "labels/photo-2.txt",
+    ]
 
 
 def test_mot_round_trips_through_the_importer(tmp_path: Path) -> None:

@@ -4,11 +4,12 @@ passwords, and the report of a job load."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -18,7 +19,7 @@ from labellake.portal.supervisor import stop_on_signals
 from labellake.settings import Settings
 
 if TYPE_CHECKING:
-    from labellake.etl.jobs import JobOutput
+    from labellake.etl.jobs import JobOutput, LoadReport
     from labellake.workflows.home import Home
     from labellake.workflows.imports.groundtruth import JobLoads
     from labellake.workflows.labeling.engine import Engine
@@ -135,15 +136,59 @@ def track_jobs(jobs: list[JobOutput]) -> Iterator[JobOutput]:
             progress.advance(task)
 
 
+def parse_size(option: str, value: str | None) -> tuple[int, int] | None:
+    """'1920x1080' -> (1920, 1080); LabellakeError naming ``option`` otherwise."""
+    if value is None:
+        return None
+    width, sep, height = value.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and int(width) and int(height)):
+        raise LabellakeError(f"{option} '{value}': write it as WIDTHxHEIGHT, e.g. 1920x1080")
+    return int(width), int(height)
+
+
+@contextlib.contextmanager
+def track_rows(description: str) -> Iterator[Callable[[int], None]]:
+    """A callback told the rows read so far, shown as a counter on a terminal."""
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}: {task.completed:,} shapes"), TimeElapsedColumn())
+    with Progress(*columns, transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda rows: progress.update(task, completed=rows)
+
+
+def _lost(report: LoadReport) -> int:
+    return sum(abs(t.unexplained) for t in report.lost)
+
+
 def echo_loads(loads: JobLoads) -> None:
-    """One line per loaded job, then a summary; exits 2 when nothing could be loaded."""
+    """Per loaded job its rows and its reconciliation, then a summary; exits 2 when shapes
+    were dropped without a reason, or when nothing could be loaded."""
     for report in loads.loaded:
         counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
         click.echo(f"{report.job_name}: {counts}")
+        log = report.log
+        click.echo(
+            f"  shapes seen {log.seen} = written {log.written} + explained in etl_errors "
+            f"{log.explained}" + ("" if not report.lost else f"; {_lost(report)} NOT ACCOUNTED FOR")
+        )
     click.echo(
         f"{len(loads.loaded)} job(s) loaded, {loads.up_to_date} already up to date, "
         f"{loads.problems} problem(s) recorded in etl_errors"
     )
+    lost = [report for report in loads.loaded if report.lost]
+    if lost:
+        files = [
+            f"{t.file} (seen {t.seen}, written {t.written}, explained {t.explained})"
+            for report in lost
+            for t in report.lost
+        ]
+        raise LabellakeError(
+            f"shapes were dropped without a reason in {len(files)} file(s): "
+            + "; ".join(files[:3])
+            + ("" if len(files) <= 3 else "; ...")
+            + ". Please report this; `labellake etl check` lists every file"
+        )
     if loads.nothing_loaded:
         raise LabellakeError(
             "nothing could be loaded; see the etl_errors table "

@@ -1,4 +1,5 @@
-"""`labellake import`: videos, MOTChallenge folders and Ground Truth job outputs."""
+"""`labellake import`: videos, MOTChallenge folders, Ground Truth job outputs, and CVAT,
+Label Studio and COCO exports."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ from pathlib import Path
 
 import click
 
-from labellake.portal.cli.common import echo_json, echo_loads, home_of, track_jobs
+from labellake.portal.cli.common import (
+    echo_json,
+    echo_loads,
+    home_of,
+    parse_size,
+    track_jobs,
+    track_rows,
+)
 
 
 @click.group("import")
 def import_() -> None:
-    """Bring clips into the object store: your videos, or MOTChallenge folders."""
+    """Bring clips into the object store (videos, MOTChallenge folders), and labels into the
+    lake (Ground Truth job outputs, CVAT, Label Studio and COCO exports)."""
 
 
 @import_.command("video")
@@ -96,3 +105,65 @@ def import_groundtruth(
     aws = home.settings.aws
     jobs = find_outputs(root, aws, job_name, maps)
     echo_loads(load_jobs(jobs, home.lake, aws=aws, force=force, track=track_jobs))
+
+
+def _export_command(fmt: str, title: str, extra: list[click.Option] | None = None) -> click.Command:
+    """`labellake import <fmt> PATH`: one export file of another tool, as one job."""
+
+    @click.pass_context
+    def command(
+        ctx: click.Context,
+        path: str,
+        job_name: str | None,
+        batch_id: str | None,
+        force: bool,
+        video_size: str | None = None,
+    ) -> None:
+        from labellake.etl.formats.loader import ExportFile, job_name_of, load_export
+        from labellake.workflows.imports.groundtruth import JobLoads
+
+        home = home_of(ctx)
+        options = (
+            {"video_size": parse_size("--video-size", video_size)} if fmt == "labelstudio" else {}
+        )
+        export = ExportFile(path, fmt, job_name_of(path, job_name), batch_id)
+        with track_rows(f"reading {export.job_name}") as progress:
+            report = load_export(
+                export,
+                home.lake,
+                aws=home.settings.aws,
+                force=force,
+                progress=progress,
+                **options,
+            )
+        echo_loads(JobLoads([report]))
+
+    command.__doc__ = f"Load a {title} export file into the lake as one job."
+    params: list[click.Parameter] = [
+        click.Argument(["path"]),
+        click.Option(
+            ["--job-name"], default=None, help="Name of the job in the lake (default: file name)."
+        ),
+        click.Option(["--batch-id"], default=None, help="Batch the job belongs to, if any."),
+        click.Option(["--force"], is_flag=True, help="Reload the file even when it is unchanged."),
+        *(extra or []),
+    ]
+    return click.Command(fmt, callback=command, params=params, help=command.__doc__)
+
+
+import_.add_command(_export_command("cvat", "CVAT for video 1.1 or CVAT for images 1.1 XML"))
+import_.add_command(
+    _export_command(
+        "labelstudio",
+        "Label Studio JSON",
+        [
+            click.Option(
+                ["--video-size"],
+                default=None,
+                metavar="WxH",
+                help="Frame size of the videos, where the export does not give it.",
+            )
+        ],
+    )
+)
+import_.add_command(_export_command("coco", "COCO instances JSON"))

@@ -1,14 +1,16 @@
 -- Per batch, job and class: shapes, tracks, frames and shapes per frame (from the ETL's
--- summaries). Imported jobs have no batch.
+-- summaries), and the format each job was read from. Imported jobs have no batch.
 SELECT
-    batch_id,
-    job_name,
-    label,
-    shape,
-    shapes,
-    tracks,
-    frames,
-    CAST(shapes AS DOUBLE) / nullif(frames, 0) AS shapes_per_frame
-FROM annotation_stats
-WHERE stat = 'class'
-ORDER BY batch_id, job_name, label
+    s.batch_id,
+    s.job_name,
+    coalesce(l.source_format, 'groundtruth') AS source_format,
+    s.label,
+    s.shape,
+    s.shapes,
+    s.tracks,
+    s.frames,
+    CAST(s.shapes AS DOUBLE) / nullif(s.frames, 0) AS shapes_per_frame
+FROM annotation_stats AS s
+LEFT JOIN etl_loads AS l ON l.job_name = s.job_name
+WHERE s.stat = 'class'
+ORDER BY s.batch_id, s.job_name, s.label

@@ -224,6 +224,10 @@ INVOCATIONS: dict[tuple[str, ...], tuple[list[str], int]] = {
     ("etl", "run"): ([], 0),
     ("lake", "repair"): ([], 0),
     ("import", "groundtruth"): (["missing-folder"], 2),
+    ("import", "cvat"): (["missing.xml"], 2),
+    ("import", "labelstudio"): (["missing.json"], 2),
+    ("import", "coco"): (["missing.json"], 2),
+    ("etl", "check"): ([], 2),  # nothing loaded yet
     ("export",): (["--job", "nope", "--format", "coco", "--out", "exported"], 2),
     ("documents", "ingest"): (["missing-folder"], 2),
     ("bench", "run"): (["--batch-sizes", "0"], 2),
