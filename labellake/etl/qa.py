@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from labellake.etl.geometry import iou
 from labellake.lake import get_table
@@ -123,10 +124,31 @@ def out_of_image(boxes: pd.DataFrame, config: QaConfig) -> pd.DataFrame:
     )
 
 
+def overlapping_pairs(boxes: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of boxes of two tracks on one frame that overlap at all: DuckDB joins each
+    frame's boxes with each other as a stream, so a crowded frame (n boxes, n * n pairs)
+    does not hold every pair in memory, and only overlapping pairs come back."""
+    import duckdb
+
+    cols = [*FRAME, "object_id", "left", "top", "width", "height"]
+    with duckdb.connect() as con:
+        con.register("boxes", boxes[cols])
+        pairs = con.sql(
+            """
+            SELECT a.*, b.object_id AS object_id_other, b."left" AS left_other,
+                   b.top AS top_other, b.width AS width_other, b.height AS height_other
+            FROM boxes AS a JOIN boxes AS b
+              ON a.job_name = b.job_name AND a.source_ref = b.source_ref
+             AND a.frame_no = b.frame_no AND a.object_id < b.object_id
+             AND a."left" < b."left" + b.width AND b."left" < a."left" + a.width
+             AND a.top < b.top + b.height AND b.top < a.top + a.height
+            """
+        ).df()
+    return pairs
+
+
 def duplicate_box(boxes: pd.DataFrame, config: QaConfig) -> pd.DataFrame:
-    cols = FRAME + ["object_id", "left", "top", "width", "height"]
-    pairs = boxes[cols].merge(boxes[cols], on=FRAME, suffixes=("", "_other"))
-    pairs = pairs[pairs["object_id"] < pairs["object_id_other"]]
+    pairs = overlapping_pairs(boxes)
     overlap = iou(
         pairs["left"],
         pairs["top"],
@@ -277,13 +299,6 @@ LINE_CHECKS: tuple[tuple[str, Callable[[pd.DataFrame, QaConfig], pd.DataFrame]],
 CHECK_NAMES = tuple(name for name, _ in BOX_CHECKS + LINE_CHECKS)
 
 
-def _attributes_key(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    items = sorted((str(k), str(v)) for k, v in value if k != "audit")  # type: ignore[union-attr]
-    return ";".join(f"{k}={v}" for k, v in items) or None
-
-
 def run_checks(
     annotations: pa.Table,
     config: QaConfig | None = None,
@@ -301,7 +316,6 @@ def run_checks(
     if annotations.num_rows == 0:
         return schema.empty_table()
     frame = _to_frame(annotations)
-    frame["attributes_key"] = frame["attributes"].map(_attributes_key)
     found = []
     boxes = boxes_in_track_order(frame)
     if not boxes.empty:
@@ -319,6 +333,9 @@ def run_checks(
 
 
 def _to_frame(annotations: pa.Table) -> pd.DataFrame:
+    """The columns the checks read, as pandas: scalars only, so memory stays a few dozen
+    bytes a shape. Attributes become one comparable key (DuckDB builds it), and vertices
+    are kept as Python lists only on polylines, the one shape whose checks read them."""
     columns = [
         "batch_id",
         "job_name",
@@ -331,13 +348,30 @@ def _to_frame(annotations: pa.Table) -> pd.DataFrame:
         "top",
         "width",
         "height",
-        "points",
-        "attributes",
         "image_width",
         "image_height",
     ]
-    data = annotations.select(columns)
-    frame = data.drop_columns(["points", "attributes"]).to_pandas()
-    frame["points"] = data["points"].to_pylist()
-    frame["attributes"] = data["attributes"].to_pylist()
+    frame = annotations.select(columns).to_pandas()
+    frame["attributes_key"] = attributes_keys(annotations["attributes"])
+    lines = pc.equal(annotations["shape"], "polyline").to_numpy(zero_copy_only=False)
+    points = pd.Series([None] * len(frame), dtype=object)
+    if lines.any():
+        points[lines] = annotations.filter(pa.array(lines))["points"].to_pylist()
+    frame["points"] = points.to_numpy()
     return frame
+
+
+def attributes_keys(attributes: pa.ChunkedArray) -> np.ndarray:
+    """Per shape, its attributes but the auditor's verdict as 'key=value;...' sorted by key;
+    None where it has none."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.register("shapes", pa.table({"attributes": attributes}))
+        keys = con.sql(
+            "SELECT nullif(array_to_string(list_sort(list_transform(list_filter("
+            "map_entries(attributes), lambda e: e.key <> 'audit'), "
+            "lambda e: e.key || '=' || coalesce(e.value, 'None'))), ';'), '') AS key "
+            "FROM shapes"
+        ).to_arrow_table()
+    return keys["key"].to_numpy(zero_copy_only=False)
