@@ -95,7 +95,7 @@ def to_yolo(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
             path = f"labels/{_clip_name(row['source_ref'])}/{stem}.txt"
         else:
             path = f"labels/{stem}.txt"  # a single image: its labels file beside the others
-        cx = (row["left"] + row["width"] / 2) / info.width
+        cx = (row["box_left"] + row["width"] / 2) / info.width
         cy = (row["top"] + row["height"] / 2) / info.height
         files.setdefault(path, []).append(
             f"{categories[label_of(row)]} {cx:.6f} {cy:.6f} "
@@ -124,7 +124,7 @@ def to_mot(
         for row in sorted(clip_rows, key=lambda r: (r["frame_no"], str(r["object_id"]))):
             track = ids.setdefault(str(row["object_id"]), len(ids) + 1)
             lines.append(
-                f"{row['frame_no'] + 1},{track},{row['left']:.2f},{row['top']:.2f},"
+                f"{row['frame_no'] + 1},{track},{row['box_left']:.2f},{row['top']:.2f},"
                 f"{row['width']:.2f},{row['height']:.2f},1,"
                 f"{categories[label_of(row)] + 1},1"
             )

@@ -29,5 +29,5 @@ def box_iou(a: Box, b: Box) -> float:
 
 
 def row_box(row: dict[str, Any]) -> Box:
-    """The box of an annotation row (its left, top, width and height columns)."""
-    return (row["left"], row["top"], row["width"], row["height"])
+    """The box of an annotation row (its box_left, top, width and height columns)."""
+    return (row["box_left"], row["top"], row["width"], row["height"])

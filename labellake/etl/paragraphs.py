@@ -424,7 +424,7 @@ def paragraphs_table(
                 "score_negative": scores.get("Negative"),
                 "score_neutral": scores.get("Neutral"),
                 "score_mixed": scores.get("Mixed"),
-                "left": left,
+                "box_left": left,
                 "top": top,
                 "width": width,
                 "height": height,

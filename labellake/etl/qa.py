@@ -40,7 +40,7 @@ def _findings(
     detail: pd.Series | str,
 ) -> pd.DataFrame:
     out = rows[["batch_id", "job_name", "source_ref", "object_id", "frame_no"]].copy()
-    out["check"] = check
+    out["check_name"] = check
     out["value"] = np.asarray(value, dtype="float64")
     out["threshold"] = float(threshold)
     out["detail"] = detail
@@ -50,11 +50,11 @@ def _findings(
 def boxes_in_track_order(annotations: pd.DataFrame) -> pd.DataFrame:
     """Boxes sorted by track and frame, with the previous frame's values as prev_*."""
     boxes = annotations[annotations["shape"] == "box"].dropna(
-        subset=["left", "top", "width", "height"]
+        subset=["box_left", "top", "width", "height"]
     )
     boxes = boxes.sort_values(TRACK + ["frame_no"], kind="stable").reset_index(drop=True)
     same = (boxes[TRACK] == boxes[TRACK].shift(1)).all(axis=1)
-    for column in ("left", "top", "width", "height", "frame_no", "label", "attributes_key"):
+    for column in ("box_left", "top", "width", "height", "frame_no", "label", "attributes_key"):
         boxes[f"prev_{column}"] = boxes[column].shift(1).where(same)
     boxes["has_prev"] = same
     return boxes
@@ -77,11 +77,11 @@ def size_jump(boxes: pd.DataFrame, config: QaConfig) -> pd.DataFrame:
 def iou_drop(boxes: pd.DataFrame, config: QaConfig) -> pd.DataFrame:
     pairs = boxes[boxes["has_prev"]]
     overlap = iou(
-        pairs["prev_left"],
+        pairs["prev_box_left"],
         pairs["prev_top"],
         pairs["prev_width"],
         pairs["prev_height"],
-        pairs["left"],
+        pairs["box_left"],
         pairs["top"],
         pairs["width"],
         pairs["height"],
@@ -108,9 +108,10 @@ def track_gap(boxes: pd.DataFrame, config: QaConfig) -> pd.DataFrame:
 def out_of_image(boxes: pd.DataFrame, config: QaConfig) -> pd.DataFrame:
     known = boxes.dropna(subset=["image_width", "image_height"])
     outside = (
-        np.clip(-known["left"], 0, None) * known["height"]
+        np.clip(-known["box_left"], 0, None) * known["height"]
         + np.clip(-known["top"], 0, None) * known["width"]
-        + np.clip(known["left"] + known["width"] - known["image_width"], 0, None) * known["height"]
+        + np.clip(known["box_left"] + known["width"] - known["image_width"], 0, None)
+        * known["height"]
         + np.clip(known["top"] + known["height"] - known["image_height"], 0, None) * known["width"]
     )
     share = outside / (known["width"] * known["height"]).where(lambda a: a > 0)
@@ -130,17 +131,17 @@ def overlapping_pairs(boxes: pd.DataFrame) -> pd.DataFrame:
     does not hold every pair in memory, and only overlapping pairs come back."""
     import duckdb
 
-    cols = [*FRAME, "object_id", "left", "top", "width", "height"]
+    cols = [*FRAME, "object_id", "box_left", "top", "width", "height"]
     with duckdb.connect() as con:
         con.register("boxes", boxes[cols])
         pairs = con.sql(
             """
-            SELECT a.*, b.object_id AS object_id_other, b."left" AS left_other,
+            SELECT a.*, b.object_id AS object_id_other, b.box_left AS box_left_other,
                    b.top AS top_other, b.width AS width_other, b.height AS height_other
             FROM boxes AS a JOIN boxes AS b
               ON a.job_name = b.job_name AND a.source_ref = b.source_ref
              AND a.frame_no = b.frame_no AND a.object_id < b.object_id
-             AND a."left" < b."left" + b.width AND b."left" < a."left" + a.width
+             AND a.box_left < b.box_left + b.width AND b.box_left < a.box_left + a.width
              AND a.top < b.top + b.height AND b.top < a.top + a.height
             """
         ).df()
@@ -150,11 +151,11 @@ def overlapping_pairs(boxes: pd.DataFrame) -> pd.DataFrame:
 def duplicate_box(boxes: pd.DataFrame, config: QaConfig) -> pd.DataFrame:
     pairs = overlapping_pairs(boxes)
     overlap = iou(
-        pairs["left"],
+        pairs["box_left"],
         pairs["top"],
         pairs["width"],
         pairs["height"],
-        pairs["left_other"],
+        pairs["box_left_other"],
         pairs["top_other"],
         pairs["width_other"],
         pairs["height_other"],
@@ -327,7 +328,7 @@ def run_checks(
     if not found:
         return schema.empty_table()
     result = pd.concat(found, ignore_index=True).sort_values(
-        ["job_name", "source_ref", "object_id", "frame_no", "check"], kind="stable"
+        ["job_name", "source_ref", "object_id", "frame_no", "check_name"], kind="stable"
     )
     return pa.Table.from_pandas(result, schema=schema, preserve_index=False)
 
@@ -344,7 +345,7 @@ def _to_frame(annotations: pa.Table) -> pd.DataFrame:
         "frame_no",
         "label",
         "shape",
-        "left",
+        "box_left",
         "top",
         "width",
         "height",

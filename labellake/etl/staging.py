@@ -23,7 +23,7 @@ from labellake.lake import get_table
 from labellake.lake.writer import conform
 
 GROUP_ROWS = 200_000  # rows of whole data objects handed to the QA checks at once
-DUCKDB_MEMORY = "1GB"  # DuckDB spills to the staging folder past this
+DUCKDB_MEMORY = "512MB"  # DuckDB spills to the staging folder past this: the peak stays flat
 
 
 def _quote(path: Path) -> str:
@@ -95,39 +95,46 @@ class StagedAnnotations:
             for batch in parquet.iter_batches(batch_size=rows):
                 yield pa.Table.from_batches([batch]).cast(self.schema)
 
-    def by_data_object(self, rows: int = GROUP_ROWS) -> Iterator[pa.Table]:
+    def by_data_object(self, rows: int | None = None) -> Iterator[pa.Table]:
         """The sorted rows in groups of whole data objects (a data object's rows are never
-        split, however many it has), about ``rows`` at a time."""
-        pending: list[pa.Table] = []
+        split, however many it has) of about ``rows`` (GROUP_ROWS): a group is over it by
+        at most one data object's rows."""
+        limit = rows or GROUP_ROWS
+        pending: list[pa.Table] = []  # rows held from earlier batches
         size = 0
-        for batch in self.batches():
-            refs = batch["source_ref"]
-            last = refs[-1]
-            cut = batch.num_rows
-            if size + batch.num_rows >= rows:
-                # Hand over what is complete: every row before the batch's last data object.
-                same = pa.compute.equal(refs, last) if last.is_valid else refs.is_null()
-                first_of_last = batch.num_rows - _trailing_true(same)
-                cut = first_of_last
-            if cut:
-                pending.append(batch.slice(0, cut))
-                size += cut
-            if cut < batch.num_rows:
-                if pending:
-                    yield pa.concat_tables(pending)
-                pending, size = [batch.slice(cut)], batch.num_rows - cut
+        for batch in self.batches(min(limit, 65_536)):
+            taken = 0  # rows of this batch already held or handed over
+            ends = _runs(batch["source_ref"])
+            for index, end in enumerate(ends):
+                start = ends[index - 1] if index else 0
+                new_object = start > 0 or not pending or _starts_object(pending, batch, 0)
+                if new_object and size + (start - taken) + (end - start) > limit:
+                    held = [t for t in (*pending, batch.slice(taken, start - taken)) if t.num_rows]
+                    if held:
+                        yield pa.concat_tables(held)
+                    pending, size, taken = [], 0, start
+            pending.append(batch.slice(taken))
+            size += batch.num_rows - taken
         if pending:
             yield pa.concat_tables(pending)
 
 
-def _trailing_true(mask: pa.ChunkedArray | pa.Array) -> int:
-    values = mask.to_numpy(zero_copy_only=False)
-    count = 0
-    for value in values[::-1]:
-        if not value:
-            break
-        count += 1
-    return count
+def _starts_object(pending: list[pa.Table], batch: pa.Table, start: int) -> bool:
+    """Whether the run at ``start`` of ``batch`` begins a new data object (and does not go on
+    with the last one held, cut apart by a batch boundary)."""
+    last = pending[-1]["source_ref"][-1].as_py()
+    return bool(batch["source_ref"][start].as_py() != last)
+
+
+def _runs(refs: pa.ChunkedArray) -> list[int]:
+    """The end of each run of equal values in ``refs`` (the sorted source_refs of a batch)."""
+    import numpy as np
+
+    values = refs.to_numpy(zero_copy_only=False)
+    if len(values) == 0:
+        return []
+    changed = np.flatnonzero(values[1:] != values[:-1]) + 1
+    return [*changed.tolist(), len(values)]
 
 
 @contextlib.contextmanager

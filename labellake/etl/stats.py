@@ -69,10 +69,10 @@ def annotation_stats_in(con: duckdb.DuckDBPyConnection) -> pa.Table:
 _AUDIT = """
 WITH shapes AS (
     SELECT source_ref, object_id, frame_no, 'worker' AS side,
-           "left", top, width, height, NULL::VARCHAR AS audit
+           box_left, top, width, height, NULL::VARCHAR AS audit
     FROM worker WHERE source_ref IN (SELECT source_ref FROM seen)
     UNION ALL
-    SELECT source_ref, object_id, frame_no, 'auditor', "left", top, width, height, audit
+    SELECT source_ref, object_id, frame_no, 'auditor', box_left, top, width, height, audit
     FROM auditor WHERE source_ref IN (SELECT source_ref FROM seen)
 ),
 frames AS (
@@ -81,11 +81,11 @@ frames AS (
         max(CASE WHEN side = 'worker' THEN 1 ELSE 0 END) AS by_worker,
         max(CASE WHEN side = 'auditor' THEN 1 ELSE 0 END) AS by_auditor,
         max(CASE WHEN side = 'auditor' THEN audit END) AS verdict,
-        max(CASE WHEN side = 'worker' THEN "left" END) AS l1,
+        max(CASE WHEN side = 'worker' THEN box_left END) AS l1,
         max(CASE WHEN side = 'worker' THEN top END) AS t1,
         max(CASE WHEN side = 'worker' THEN width END) AS w1,
         max(CASE WHEN side = 'worker' THEN height END) AS h1,
-        max(CASE WHEN side = 'auditor' THEN "left" END) AS l2,
+        max(CASE WHEN side = 'auditor' THEN box_left END) AS l2,
         max(CASE WHEN side = 'auditor' THEN top END) AS t2,
         max(CASE WHEN side = 'auditor' THEN width END) AS w2,
         max(CASE WHEN side = 'auditor' THEN height END) AS h2
@@ -138,7 +138,7 @@ GROUP BY source_ref
 ORDER BY source_ref
 """
 
-_AUDIT_COLUMNS = ["source_ref", "object_id", "frame_no", "left", "top", "width", "height"]
+_AUDIT_COLUMNS = ["source_ref", "object_id", "frame_no", "box_left", "top", "width", "height"]
 
 
 def audit_stats(

@@ -34,6 +34,8 @@ class Column:
     type: pa.DataType
     description: str
     nullable: bool = True
+    # The column's name in files written before it was renamed: read as this column.
+    formerly: str | None = None
 
     @property
     def field(self) -> pa.Field:
@@ -188,7 +190,14 @@ TABLES: tuple[Table, ...] = (
             _c("class_id", pa.int32(), "Class id in the job's class-map."),
             _c("label", pa.string(), "Class name resolved through the class-map."),
             _c("shape", pa.string(), "box, polyline, polygon or keypoint."),
-            _c("left", pa.float64(), "Box left edge in pixels."),
+            Column(
+                "box_left",
+                pa.float64(),
+                "Box left edge in pixels (`left` in Ground Truth's SeqLabel files, `xtl` in "
+                "CVAT, the first bbox value in COCO; named box_left because LEFT is an SQL "
+                "keyword).",
+                formerly="left",
+            ),
             _c("top", pa.float64(), "Box top edge in pixels."),
             _c("width", pa.float64(), "Box width in pixels."),
             _c("height", pa.float64(), "Box height in pixels."),
@@ -269,7 +278,14 @@ TABLES: tuple[Table, ...] = (
             _SOURCE_REF,
             _c("object_id", pa.string(), "Track the finding is about."),
             _c("frame_no", pa.int32(), "Frame the finding is on (the later frame of a pair)."),
-            _c("check", pa.string(), "Check name, e.g. size_jump or iou_drop.", False),
+            Column(
+                "check_name",
+                pa.string(),
+                "Check name, e.g. size_jump or iou_drop (named check_name because CHECK is an "
+                "SQL keyword).",
+                False,
+                formerly="check",
+            ),
             _c("value", pa.float64(), "Measured value."),
             _c("threshold", pa.float64(), "Threshold the value crossed."),
             _c("detail", pa.string(), "Human-readable explanation."),
@@ -297,7 +313,13 @@ TABLES: tuple[Table, ...] = (
             _c("score_negative", pa.float64(), "Negative score."),
             _c("score_neutral", pa.float64(), "Neutral score."),
             _c("score_mixed", pa.float64(), "Mixed score."),
-            _c("left", pa.float64(), "Bounding box left, fraction of page width."),
+            Column(
+                "box_left",
+                pa.float64(),
+                "Bounding box left, fraction of page width (Textract's BoundingBox.Left; named "
+                "box_left because LEFT is an SQL keyword).",
+                formerly="left",
+            ),
             _c("top", pa.float64(), "Bounding box top, fraction of page height."),
             _c("width", pa.float64(), "Bounding box width, fraction of page width."),
             _c("height", pa.float64(), "Bounding box height, fraction of page height."),

@@ -17,13 +17,25 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from labellake.errors import LabellakeError
-from labellake.lake.catalog import Table
+from labellake.lake.catalog import Column, Table
 from labellake.lake.store import ObjectStore
 
 _FILE_IN_MESSAGE = re.compile(r"""['"]([^'"]+\.parquet)['"]""")
 ATTEMPTS = 5  # reads retried when a file vanished under them
 _VANISHED = ("No files found", "No such file", "Cannot open file")
 REPAIR_HINT = "run `labellake lake repair` (it keeps a copy of each damaged file, then rebuilds)"
+
+
+def column_sql(column: Column, present: set[str], duck_type: dict[str, str]) -> str:
+    """The view's expression for ``column`` over files that hold the columns ``present``:
+    files written before a rename hold it under its former name."""
+    name = f'"{column.name}"'
+    former = f'"{column.formerly}"' if column.formerly in present else None
+    if column.name in present:
+        return f"coalesce({name}, {former}) AS {name}" if former else name
+    if former:
+        return f"CAST({former} AS {duck_type[column.name]}) AS {name}"
+    return f"CAST(NULL AS {duck_type[column.name]}) AS {name}"
 
 
 class Session:
@@ -60,11 +72,12 @@ class Session:
             self.con.execute(f'{create} "{table.name}" AS SELECT * FROM "{empty}"')
             return
         if not store.is_local:
+            former = [pa.field(c.formerly, c.type) for c in table.columns if c.formerly is not None]
             dataset = ds.dataset(
                 store.path(table.name),
                 filesystem=store.filesystem,
                 format="parquet",
-                schema=table.schema,
+                schema=pa.schema([*table.schema, *former]),
                 partitioning=ds.partitioning(
                     pa.schema([table.schema.field(c) for c in table.partition_by]), flavor="hive"
                 )
@@ -73,7 +86,11 @@ class Session:
             )
             arrow = f"_arrow_{table.name}"
             self.con.register(arrow, dataset)
-            self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM "{arrow}"')
+            names = set(dataset.schema.names)
+            described = self.con.execute(f'DESCRIBE "{empty}"').fetchall()
+            types = {name: type_ for name, type_, *_ in described}
+            columns = ", ".join(column_sql(c, names, types) for c in table.columns)
+            self.con.execute(f'CREATE VIEW "{table.name}" AS SELECT {columns} FROM "{arrow}"')
             return
         depth = "/**" if table.partition_by else ""
         glob = f"{store.path(table.name)}{depth}/*.parquet"
@@ -91,12 +108,7 @@ class Session:
                     row[0]
                     for row in self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
                 }
-                columns = ", ".join(
-                    f'"{c.name}"'
-                    if c.name in present
-                    else f'CAST(NULL AS {duck_type[c.name]}) AS "{c.name}"'
-                    for c in table.columns
-                )
+                columns = ", ".join(column_sql(c, present, duck_type) for c in table.columns)
                 if in_memory:
                     copy = f"_rows_{table.name}"
                     self.con.execute(

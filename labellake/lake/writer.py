@@ -35,7 +35,17 @@ def _check_name(kind: str, value: str) -> str:
 
 
 def conform(table: Table, data: pa.Table) -> pa.Table:
-    """``data`` with the table's columns, order and types; LabellakeError naming the column."""
+    """``data`` with the table's columns, order and types; LabellakeError naming the column.
+    A column under its former name (a file written before a rename) takes the new one."""
+    renamed = {c.formerly: c.name for c in table.columns if c.formerly is not None}
+    if any(name in renamed for name in data.column_names):
+        current = set(data.column_names)
+        data = data.rename_columns(
+            [
+                renamed[name] if name in renamed and renamed[name] not in current else name
+                for name in data.column_names
+            ]
+        )
     extra = [name for name in data.column_names if name not in table.schema.names]
     if extra:
         raise LabellakeError(

@@ -130,15 +130,15 @@ def teams(performance: pd.DataFrame) -> alt.LayerChart:
 
 
 def findings_by_check(findings: pd.DataFrame) -> alt.Chart:
-    """Bars of QA findings per check, stacked by job (job_name, check, findings)."""
+    """Bars of QA findings per check, stacked by job (job_name, check_name, findings)."""
     return (
         alt.Chart(findings)
         .mark_bar()
         .encode(
             x=alt.X("findings:Q", title="findings"),
-            y=alt.Y("check:N", sort="-x", title=None),
+            y=alt.Y("check_name:N", sort="-x", title=None),
             color=alt.Color("job_name:N", title="job"),
-            tooltip=["job_name", "check", "findings", "data_objects"],
+            tooltip=["job_name", "check_name", "findings", "data_objects"],
         )
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from labellake.errors import LabellakeError
 from labellake.etl.geometry import box_iou, row_box
 from labellake.lake.store import read_uri
 
@@ -23,7 +24,7 @@ POINT_TOLERANCE_PX = 1.0
 
 
 def _same(worker: dict[str, Any], auditor: dict[str, Any]) -> bool:
-    if worker["shape"] == "box" and auditor["shape"] == "box" and worker["left"] is not None:
+    if worker["shape"] == "box" and auditor["shape"] == "box" and worker["box_left"] is not None:
         return box_iou(row_box(worker), row_box(auditor)) >= UNCHANGED_IOU
     a, b = worker.get("points"), auditor.get("points")
     a, b = ([] if a is None else list(a)), ([] if b is None else list(b))
@@ -61,6 +62,16 @@ def frame_uri(source_ref: str, frame_no: int, **aws: Any) -> str | None:
     return str(sequence.get("prefix", "")) + str(frames[frame_no]["frame"])
 
 
+def frame_image(source_ref: str, frame_no: int, **aws: Any) -> bytes | None:
+    """The frame's image, or None when it is not where the source_ref says (labels imported
+    from another tool name their frames, but the images stay with that tool)."""
+    try:
+        uri = frame_uri(source_ref, frame_no, **aws)
+        return read_uri(uri, **aws) if uri else None
+    except (LabellakeError, OSError, ValueError):
+        return None
+
+
 def draw(
     image_bytes: bytes | None,
     shapes: list[dict[str, Any]],
@@ -89,7 +100,7 @@ def draw(
         _stroke(pen, shape, colour, width)
     for shape in shapes:
         if changes.get(shape["object_id"]) == "deleted" and shape["shape"] == "box":
-            left, top = shape["left"], shape["top"]
+            left, top = shape["box_left"], shape["top"]
             right, bottom = left + shape["width"], top + shape["height"]
             pen.line([(left, top), (right, bottom)], fill=DELETED, width=3)
             pen.line([(left, bottom), (right, top)], fill=DELETED, width=3)
@@ -101,8 +112,8 @@ def draw(
 
 
 def _stroke(pen: ImageDraw.ImageDraw, shape: dict[str, Any], colour: tuple, width: int) -> None:  # type: ignore[type-arg]
-    if shape["shape"] == "box" and shape["left"] is not None:
-        left, top = shape["left"], shape["top"]
+    if shape["shape"] == "box" and shape["box_left"] is not None:
+        left, top = shape["box_left"], shape["top"]
         pen.rectangle(
             [left, top, left + shape["width"], top + shape["height"]], outline=colour, width=width
         )

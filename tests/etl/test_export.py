@@ -22,7 +22,7 @@ def rows() -> pa.Table:
             "object_id": obj,
             "label": label,
             "shape": "box",
-            "left": left,
+            "box_left": left,
             "top": 20.0,
             "width": 40.0,
             "height": 30.0,

@@ -34,5 +34,5 @@ def test_elementwise_iou_matches_the_scalar_one() -> None:
 
 
 def test_row_box_reads_the_annotation_columns() -> None:
-    row = {"left": 1.0, "top": 2.0, "width": 3.0, "height": 4.0, "label": "Vehicle"}
+    row = {"box_left": 1.0, "top": 2.0, "width": 3.0, "height": 4.0, "label": "Vehicle"}
     assert row_box(row) == (1.0, 2.0, 3.0, 4.0)

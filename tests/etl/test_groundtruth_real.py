@@ -148,7 +148,9 @@ def test_per_frame_lines_of_a_video_keep_their_tracks(tmp_path: Path, bare_lake:
         "FROM annotations GROUP BY source_ref"
     ).to_pylist()
     assert rows == [{"source_ref": prefix, "first": 0, "last": 299, "tracks": 3, "names": 3}]
-    short = bare_lake.query("SELECT count(*) AS n FROM qa_findings WHERE \"check\" = 'short_track'")
+    short = bare_lake.query(
+        "SELECT count(*) AS n FROM qa_findings WHERE check_name = 'short_track'"
+    )
     assert short.column("n")[0].as_py() == 0
 
 

@@ -87,7 +87,7 @@ def test_tracking_boxes() -> None:
         "class_id": 0,
         "label": "Vehicle",
         "shape": "box",
-        "left": 1077.0,
+        "box_left": 1077.0,
         "top": 543.0,
         "width": 110.0,
         "height": 102.0,
@@ -102,7 +102,7 @@ def test_tracking_boxes() -> None:
         "keyframe": None,
         "z_order": None,
     }
-    assert (rows[2]["frame_no"], rows[2]["frame"], rows[2]["left"]) == (1, "000003.jpg", 955.0)
+    assert (rows[2]["frame_no"], rows[2]["frame"], rows[2]["box_left"]) == (1, "000003.jpg", 955.0)
     assert rows[2]["frame_attributes"] is None
 
 
@@ -118,7 +118,7 @@ def test_tracking_polylines() -> None:
         {"x": 930.0, "y": 640.0},
     ]
     assert rows[1]["attributes"] == [("Marking", "Road_Edge")]
-    assert rows[0]["left"] is None
+    assert rows[0]["box_left"] is None
 
 
 def test_detection_polygons_and_keypoints() -> None:
@@ -141,7 +141,7 @@ def test_single_image_bounding_boxes_inline() -> None:
     assert refs == [] and problems == []
     got = rows.table().to_pylist()
     assert [
-        (r["label"], r["left"], r["top"], r["width"], r["height"], r["confidence"]) for r in got
+        (r["label"], r["box_left"], r["top"], r["width"], r["height"], r["confidence"]) for r in got
     ] == [("Car", 951.0, 540.0, 88.0, 61.0, 0.92), ("Truck", 1402.0, 512.0, 210.0, 140.0, 0.88)]
     assert {(r["image_width"], r["image_height"], r["frame"]) for r in got} == {
         (1920, 1080, "000123.jpg")
@@ -217,7 +217,7 @@ def test_real_world_variants_are_accepted(
         class_map={"0": "A", "1": "B"},
     )
     row = rows.table().to_pylist()[0]
-    assert (row["class_id"], row["left"], row["width"]) == expected
+    assert (row["class_id"], row["box_left"], row["width"]) == expected
     assert row["frame_no"] == 3
 
 

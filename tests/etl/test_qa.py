@@ -28,7 +28,7 @@ def box(
         "object_id": obj,
         "frame_no": frame,
         "shape": "box",
-        "left": left,
+        "box_left": left,
         "top": top,
         "width": width,
         "height": height,
@@ -58,7 +58,7 @@ def track(obj: str, frames: range, **changes: Any) -> list[dict[str, Any]]:
 def found(rows: list[dict[str, Any]], check: str) -> list[tuple[str, int]]:
     table = pa.Table.from_pylist(rows, schema=get_table("annotations").schema)
     findings = qa.run_checks(table, checks=[check]).to_pylist()
-    assert {f["check"] for f in findings} <= {check}
+    assert {f["check_name"] for f in findings} <= {check}
     return sorted((f["object_id"], f["frame_no"]) for f in findings)
 
 
@@ -181,7 +181,7 @@ def test_unknown_check_is_named() -> None:
 def test_a_single_image_has_no_short_tracks() -> None:
     from labellake.lake import get_table
 
-    box = {"job_name": "j", "frame_no": 0, "shape": "box", "left": 1.0, "top": 1.0}
+    box = {"job_name": "j", "frame_no": 0, "shape": "box", "box_left": 1.0, "top": 1.0}
     images = pa.Table.from_pylist(
         [
             {**box, "source_ref": f"img-{n}.jpg", "object_id": str(k), "width": 9.0, "height": 9.0}

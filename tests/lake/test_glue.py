@@ -28,7 +28,7 @@ def test_writes_register_tables_and_partitions(s3_bucket: str, moto_endpoint: st
     lake = Lake(
         ObjectStore.from_uri(uri, region="us-east-1", endpoint_url=moto_endpoint), glue=glue
     )
-    rows = pa.table({"job_name": ["job-a", "job-a"], "check": ["size_jump", "gap"]})
+    rows = pa.table({"job_name": ["job-a", "job-a"], "check_name": ["size_jump", "gap"]})
     lake.write("qa_findings", "job-a", rows)
     lake.write("qa_findings", "job-b", rows.set_column(0, "job_name", pa.array(["job-b"] * 2)))
     lake.write("batches", "b1", pa.table({"batch_id": ["b1"], "status": ["COMPLETE"]}))
@@ -39,7 +39,7 @@ def test_writes_register_tables_and_partitions(s3_bucket: str, moto_endpoint: st
     assert storage["Location"] == f"{uri}/qa_findings/"
     assert [k["Name"] for k in described["PartitionKeys"]] == ["job_name"]
     columns = {c["Name"]: c for c in storage["Columns"]}
-    assert columns["check"]["Type"] == "string" and columns["check"]["Comment"]
+    assert columns["check_name"]["Type"] == "string" and columns["check_name"]["Comment"]
     partitions = client.get_partitions(DatabaseName="labellake_test", TableName="qa_findings")
     assert sorted(p["Values"][0] for p in partitions["Partitions"]) == ["job-a", "job-b"]
     lake.delete("qa_findings", "job-a")

@@ -21,7 +21,7 @@ def boxes(job: str, frames: range, label: str = "Vehicle") -> pa.Table:
             "frame_no": list(frames),
             "label": [label] * len(frames),
             "shape": ["box"] * len(frames),
-            "left": [float(f) for f in frames],
+            "box_left": [float(f) for f in frames],
         }
     )
 
@@ -140,7 +140,9 @@ def test_the_last_write_of_a_unit_wins(
     lake = Lake.from_uri(str(tmp_path_factory.mktemp("lake")))
     for rows in (first, second):
         lake.write(
-            "qa_findings", "run", pa.table({"job_name": rows, "check": ["size_jump"] * len(rows)})
+            "qa_findings",
+            "run",
+            pa.table({"job_name": rows, "check_name": ["size_jump"] * len(rows)}),
         )
     counts = lake.query("SELECT job_name, count(*) AS n FROM qa_findings GROUP BY 1").to_pylist()
     assert {row["job_name"]: row["n"] for row in counts} == {

@@ -83,7 +83,7 @@ CASES = {
     "findings_by_check": (
         charts.findings_by_check,
         pd.DataFrame(
-            {"job_name": ["j"], "check": ["iou_drop"], "findings": [7], "data_objects": [2]}
+            {"job_name": ["j"], "check_name": ["iou_drop"], "findings": [7], "data_objects": [2]}
         ),
     ),
     "hpo_trials": (

@@ -15,7 +15,7 @@ def box(object_id: str, left: float, audit: str | None = None) -> dict[str, Any]
     return {
         "object_id": object_id,
         "shape": "box",
-        "left": left,
+        "box_left": left,
         "top": 20.0,
         "width": 40.0,
         "height": 40.0,
@@ -26,7 +26,7 @@ def box(object_id: str, left: float, audit: str | None = None) -> dict[str, Any]
 
 def line(object_id: str, xs: list[float]) -> dict[str, Any]:
     points = np.array([{"x": x, "y": 100.0} for x in xs], dtype=object)  # as pandas hands them
-    return {"object_id": object_id, "shape": "polyline", "left": None, "points": points}
+    return {"object_id": object_id, "shape": "polyline", "box_left": None, "points": points}
 
 
 WORKER = [box("kept", 10), box("moved", 100), box("gone", 200), line("lane", [0, 50, 100])]

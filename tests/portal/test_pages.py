@@ -351,3 +351,38 @@ def test_the_batch_form_says_when_no_effort_model_exists(
 ) -> None:
     app = open_page(demo_home, "batches", monkeypatch)
     assert any("no READY labeling-effort model" in c.value for c in app.caption)
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+IMPORTS = [
+    ("cvat", FIXTURES / "cvat/datumaro-for-video.xml", "cvat-video"),
+    ("cvat", FIXTURES / "cvat/cats-images.xml", "cvat-images"),
+    ("labelstudio", FIXTURES / "labelstudio/image_mixed.json", "labelstudio"),
+    ("coco", FIXTURES / "coco/mot_sample.json", "coco"),
+]
+
+
+@pytest.fixture(scope="module")
+def imported_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lake holding one job imported from each other tool's format, and nothing else."""
+    home = tmp_path_factory.mktemp("imported-home")
+    for fmt, path, _ in IMPORTS:
+        with pytest.raises(SystemExit) as done:
+            main(["--home", str(home), "import", fmt, str(path)])
+        assert done.value.code == 0
+    return home
+
+
+@pytest.mark.parametrize("page", ["annotations", "quality", "workforce"])
+def test_pages_on_jobs_imported_from_every_format(
+    page: str, imported_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(imported_home, page, monkeypatch)
+    assert not app.error
+    if page == "annotations":
+        (summary, *_) = app.dataframe
+        shown = set(summary.value["source_format"])
+        assert shown == {expected for _, _, expected in IMPORTS}
+    if page == "quality":
+        formats = set(app.dataframe[0].value["source_format"])
+        assert formats <= {expected for _, _, expected in IMPORTS} and formats

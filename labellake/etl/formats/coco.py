@@ -320,7 +320,7 @@ def _add_shapes(
             reading.add(
                 **common,
                 shape="box",
-                left=left,
+                box_left=left,
                 top=top,
                 width=width,
                 height=height,
@@ -428,7 +428,7 @@ def _annotation(
         entry["score"] = row["confidence"]
     if row["shape"] == "box":
         entry.update(
-            bbox=[row["left"], row["top"], row["width"], row["height"]],
+            bbox=[row["box_left"], row["top"], row["width"], row["height"]],
             area=row["width"] * row["height"],
             segmentation=[],
         )

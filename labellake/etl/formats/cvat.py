@@ -63,7 +63,7 @@ LABEL_TYPES = {
     "polyline": "polyline",
     "keypoint": "points",
 }
-BOX = ("left", "top", "width", "height")
+BOX = ("box_left", "top", "width", "height")  # the lake's box columns
 UNLABELED = "unlabeled"  # the label rows without one are exported under
 DOCUMENT = "annotations.xml"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,40}")
@@ -120,7 +120,7 @@ def geometry(element: ET.Element) -> dict[str, Any] | None:
     xtl, ytl, xbr, ybr = (coordinate(element.get(k)) for k in ("xtl", "ytl", "xbr", "ybr"))
     if xtl is None or ytl is None or xbr is None or ybr is None:
         return None
-    return {"left": xtl, "top": ytl, "width": xbr - xtl, "height": ybr - ytl}
+    return {"box_left": xtl, "top": ytl, "width": xbr - xtl, "height": ybr - ytl}
 
 
 def interpolate(first: dict[str, Any], last: dict[str, Any], t: float) -> dict[str, Any]:
@@ -751,9 +751,9 @@ def shape_element(
         values["occluded"] = "1" if row["occluded"] else "0"
     if tag == "box":
         values.update(
-            xtl=_number(row["left"]),
+            xtl=_number(row["box_left"]),
             ytl=_number(row["top"]),
-            xbr=_number(row["left"] + row["width"]),
+            xbr=_number(row["box_left"] + row["width"]),
             ybr=_number(row["top"] + row["height"]),
         )
     else:
@@ -781,8 +781,9 @@ def exportable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for r in broken[:3]
         )
         raise LabellakeError(
-            f"{len(broken)} row(s) have no shape CVAT can draw (a box needs left, top, width and "
-            f"height; other shapes need points), e.g. {named}; fix or filter them before export"
+            f"{len(broken)} row(s) have no shape CVAT can draw (a box needs box_left, top, "
+            f"width and height; other shapes need points), e.g. {named}; fix or filter them "
+            "before export"
         )
     return rows
 

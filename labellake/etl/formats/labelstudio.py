@@ -482,7 +482,7 @@ def _add_region(
         reading.add(
             **base,
             shape="box",
-            left=left,
+            box_left=left,
             top=top,
             width=width,
             height=height,
@@ -551,7 +551,7 @@ def _add_track(
             frame_no=key.frame - 1,
             frame=None,
             shape="box",
-            left=left,
+            box_left=left,
             top=top,
             width=width,
             height=height,
@@ -736,7 +736,7 @@ def _labels(row: dict[str, Any], attributes: dict[str, str]) -> list[str]:
 
 def _percent_box(row: dict[str, Any], size: tuple[int, int]) -> dict[str, float]:
     return {
-        "x": row["left"] * 100 / size[0],
+        "x": row["box_left"] * 100 / size[0],
         "y": row["top"] * 100 / size[1],
         "width": row["width"] * 100 / size[0],
         "height": row["height"] * 100 / size[1],

@@ -10,13 +10,15 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from labellake.errors import LabellakeError
 from labellake.portal.supervisor import stop_on_signals
 from labellake.settings import Settings
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from labellake.etl.jobs import JobOutput, LoadReport
@@ -144,6 +146,17 @@ def parse_size(option: str, value: str | None) -> tuple[int, int] | None:
     if not (sep and width.isdigit() and height.isdigit() and int(width) and int(height)):
         raise LabellakeError(f"{option} '{value}': write it as WIDTHxHEIGHT, e.g. 1920x1080")
     return int(width), int(height)
+
+
+def track_items(items: list[T], description: str) -> Iterator[T]:
+    """Each item in turn, under a progress bar on a terminal."""
+    from rich.progress import Progress
+
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task(description, total=len(items))
+        for item in items:
+            yield item
+            progress.advance(task)
 
 
 @contextlib.contextmanager

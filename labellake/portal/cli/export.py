@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from labellake.errors import LabellakeError
-from labellake.portal.cli.common import engine_of, home_of, parse_size
+from labellake.portal.cli.common import engine_of, home_of, parse_size, track_items, track_rows
 
 
 @click.command()
@@ -70,17 +70,19 @@ def export(
     if batch_id:
         engine = engine_of(ctx)
         names = leaf_jobs(engine.state.jobs(engine.show(batch_id)["batchId"]))
-    exported = export_jobs(
-        home.lake,
-        names,
-        fmt,
-        aws=home.settings.aws,
-        uri_map=parse_map(list(maps)),
-        image_size=parse_size("--image-size", image_size),
-        frame_rate=frame_rate,
-    )
+    with track_rows(f"exporting {', '.join(names)} as {fmt}") as progress:
+        exported = export_jobs(
+            home.lake,
+            names,
+            fmt,
+            aws=home.settings.aws,
+            uri_map=parse_map(list(maps)),
+            image_size=parse_size("--image-size", image_size),
+            frame_rate=frame_rate,
+        )
+        progress(exported.shapes)
     try:
-        for relative, text in exported.files.items():
+        for relative, text in track_items(list(exported.files.items()), "writing files"):
             target = out_dir / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)

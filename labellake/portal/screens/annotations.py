@@ -6,7 +6,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from labellake.lake.store import read_uri
 from labellake.portal import charts, data, frames, ready
 
 st.title("Annotations")
@@ -93,8 +92,12 @@ audited = (
 )
 home = data.home()
 aws = home.settings.aws.kwargs
-uri = data.run(frames.frame_uri, source, frame_no, **aws)
-image = data.run(read_uri, uri, **aws) if uri else None
+image = frames.frame_image(source, frame_no, **aws)
+if image is None:
+    st.caption(
+        f"The image of frame {frame_no} of {source} is not in the object store: the "
+        "shapes are drawn on a blank frame."
+    )
 st.image(
     frames.draw(image, shapes, audited),
     caption=f"{job}: {len(shapes)} shapes (blue)"

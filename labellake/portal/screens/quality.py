@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from labellake.lake.store import read_uri
 from labellake.portal import charts, data, frames, ready
 
 st.title("Quality")
@@ -48,6 +47,6 @@ if not worst.empty:
             "dashboards/frame_shapes", (track["job_name"], track["source_ref"], frame_no)
         )
         shapes = shapes[shapes["object_id"] == track["object_id"]].to_dict("records")
-        uri = data.run(frames.frame_uri, track["source_ref"], frame_no, **aws)
-        image = data.run(read_uri, uri, **aws) if uri else None
-        column.image(frames.draw(image, shapes), caption=f"frame {frame_no}")
+        image = frames.frame_image(track["source_ref"], frame_no, **aws)
+        found = "" if image is not None else " (no image)"
+        column.image(frames.draw(image, shapes), caption=f"frame {frame_no}{found}")

@@ -3,11 +3,11 @@
 SELECT
     f.job_name,
     coalesce(any_value(l.source_format), 'groundtruth') AS source_format,
-    f."check",
+    f.check_name,
     count(*) AS findings,
     count(DISTINCT f.source_ref) AS data_objects,
     count(DISTINCT f.source_ref || '|' || f.object_id) AS tracks
 FROM qa_findings AS f
 LEFT JOIN etl_loads AS l ON l.job_name = f.job_name
-GROUP BY f.job_name, f."check"
+GROUP BY f.job_name, f.check_name
 ORDER BY f.job_name, findings DESC

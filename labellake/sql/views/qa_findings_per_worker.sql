@@ -7,10 +7,10 @@ WITH owner AS (
 SELECT
     o.worker_id,
     f.job_name,
-    f."check",
+    f.check_name,
     count(*) AS findings,
     count(DISTINCT f.source_ref) AS data_objects
 FROM qa_findings AS f
 JOIN owner AS o ON o.job_name = f.job_name AND o.source_ref = f.source_ref
-GROUP BY o.worker_id, f.job_name, f."check"
+GROUP BY o.worker_id, f.job_name, f.check_name
 ORDER BY o.worker_id, f.job_name, findings DESC

@@ -97,7 +97,12 @@ def test_attributes_and_iscrowd_become_attributes() -> None:
     by_id = {r["object_id"]: r for r in rows.to_pylist()}
     assert dict(by_id["1"]["attributes"]) == {"x": "1", "y": "hello", "iscrowd": "0"}
     assert dict(by_id["2"]["attributes"]) == {"iscrowd": "1"}
-    assert (by_id["2"]["left"], by_id["2"]["top"], by_id["2"]["width"], by_id["2"]["height"]) == (
+    assert (
+        by_id["2"]["box_left"],
+        by_id["2"]["top"],
+        by_id["2"]["width"],
+        by_id["2"]["height"],
+    ) == (
         0.0,
         0.0,
         1.0,
@@ -140,8 +145,8 @@ def test_a_string_number_is_read_as_a_number() -> None:
         annotations=[{"id": 1, "image_id": 1, "category_id": 3, "bbox": ["1", "2", "3.5", "4"]}]
     )
     rows, log = read(raw)
-    assert rows.select(["left", "top", "width", "height"]).to_pylist() == [
-        {"left": 1.0, "top": 2.0, "width": 3.5, "height": 4.0}
+    assert rows.select(["box_left", "top", "width", "height"]).to_pylist() == [
+        {"box_left": 1.0, "top": 2.0, "width": 3.5, "height": 4.0}
     ]
     assert not log.problems
 
@@ -228,7 +233,7 @@ def frames_of(rows: pa.Table) -> Any:
 def comparable(rows: pa.Table) -> list[tuple[Any, ...]]:
     out = []
     for r in rows.to_pylist():
-        geometry = tuple(r[k] for k in ("left", "top", "width", "height"))
+        geometry = tuple(r[k] for k in ("box_left", "top", "width", "height"))
         points = tuple((p["x"], p["y"]) for p in r["points"] or [])
         attributes = tuple(sorted(dict(r["attributes"] or []).items()))
         out.append(

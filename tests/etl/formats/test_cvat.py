@@ -57,7 +57,7 @@ def reconciled(log: ImportLog) -> bool:
 def coords(row: dict[str, Any]) -> tuple[float, ...]:
     """A row's geometry as CVAT writes it: box corners, else the vertices in order."""
     if row["shape"] == "box":
-        left, top = row["left"], row["top"]
+        left, top = row["box_left"], row["top"]
         values = (left, top, left + row["width"], top + row["height"])
     else:
         values = tuple(v for p in row["points"] for v in (p["x"], p["y"]))
@@ -153,7 +153,7 @@ def test_video_meta_fills_source_size_class_and_skeleton_names() -> None:
     assert {r["shape"] for r in nodes} == {"keypoint"}
     assert Counter(r["label"] for r in nodes) == {"1": 3, "2": 3, "3": 1, "4": 3}
     box = next(r for r in rows if r["shape"] == "box")
-    assert (box["left"], box["top"], box["width"], box["height"]) == (3.0, 4.0, 7.0, 1.0)
+    assert (box["box_left"], box["top"], box["width"], box["height"]) == (3.0, 4.0, 7.0, 1.0)
     assert (box["object_name"], box["occluded"], box["z_order"], box["frame"]) == (
         "II:0",
         True,
@@ -709,7 +709,7 @@ def test_rows_come_in_chunks_of_at_most_chunk_rows(monkeypatch: pytest.MonkeyPat
             "object_id": str(track),
             "label": "car",
             "shape": "box",
-            "left": 1.0 + frame,
+            "box_left": 1.0 + frame,
             "top": 2.0,
             "width": 10.0,
             "height": 10.0,

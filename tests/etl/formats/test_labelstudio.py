@@ -109,7 +109,7 @@ def test_percent_becomes_pixels_of_the_original_image() -> None:
     rows, _, _ = read(FIXTURES / "image_mixed.json")
     row = next(r for r in rows.to_pylist() if r["object_id"] == result["id"])
     value = result["value"]
-    assert row["left"] == pytest.approx(value["x"] * 500 / 100)
+    assert row["box_left"] == pytest.approx(value["x"] * 500 / 100)
     assert row["top"] == pytest.approx(value["y"] * 320 / 100)
     assert row["width"] == pytest.approx(value["width"] * 500 / 100)
     assert (row["image_width"], row["image_height"]) == (500, 320)
@@ -222,7 +222,7 @@ def one_track(sequence: list[dict[str, Any]], frames_count: int | None = 10) -> 
 def test_videorectangle_interpolation_by_hand() -> None:
     rows, _, log = read(one_track(SEQUENCE), video_size=(200, 100))
     got = {
-        r["frame_no"]: (r["left"], r["top"], r["width"], r["height"], r["keyframe"])
+        r["frame_no"]: (r["box_left"], r["top"], r["width"], r["height"], r["keyframe"])
         for r in rows.to_pylist()
     }
     # 200 x 100 px: x% * 2, y% * 1. Frames 1..4 move x from 10% to 50%; 5 is disabled
@@ -320,7 +320,7 @@ def test_per_region_results_become_attributes() -> None:
 
 def test_a_string_number_is_read_as_a_number() -> None:
     rows, _, log = read(export(image_task([rectangle(x="25.5")])))
-    assert rows.column("left").to_pylist() == [pytest.approx(102.0)]
+    assert rows.column("box_left").to_pylist() == [pytest.approx(102.0)]
     assert not log.problems
 
 
@@ -447,7 +447,7 @@ def comparable(rows: pa.Table) -> list[tuple[Any, ...]]:
     out = []
     for r in rows.to_pylist():
         geometry = tuple(
-            round(r[k], 6) for k in ("left", "top", "width", "height") if r[k] is not None
+            round(r[k], 6) for k in ("box_left", "top", "width", "height") if r[k] is not None
         )
         points = tuple((round(p["x"], 6), round(p["y"], 6)) for p in r["points"] or [])
         attributes = tuple(sorted(dict(r["attributes"] or []).items()))
