@@ -86,7 +86,7 @@ def build(lake: Lake, annotations: int, events: int, jobs: int) -> None:
             audit = pa.nulls(n, pa.string())
         else:  # the auditor moves every box a little and fails 5 % of them
             work = lake.read_unit("annotations", audited)
-            left = work["left"].to_numpy() + rng.normal(0, 2, n)
+            left = work["box_left"].to_numpy() + rng.normal(0, 2, n)
             top = work["top"].to_numpy()
             width = work["width"].to_numpy()
             audit = pa.array(np.where(rng.random(n) < 0.05, "Fail", "Pass"))
@@ -113,7 +113,7 @@ def build(lake: Lake, annotations: int, events: int, jobs: int) -> None:
                     "class_id": pa.array(np.zeros(n, dtype=np.int32)),
                     "label": pa.array(["Vehicle"] * n),
                     "shape": pa.array(["box"] * n),
-                    "left": left,
+                    "box_left": left,
                     "top": top,
                     "width": width,
                     "height": width * 0.7,
@@ -198,7 +198,7 @@ def build(lake: Lake, annotations: int, events: int, jobs: int) -> None:
                     "source_ref": source.take(pa.array(pick)),
                     "object_id": pa.array([f"track-{t}" for t in track[pick]]),
                     "frame_no": pa.array(frame[pick], pa.int32()),
-                    "check": rng.choice(["size_jump", "iou_drop", "track_gap"], q),
+                    "check_name": rng.choice(["size_jump", "iou_drop", "track_gap"], q),
                     "value": rng.uniform(0, 1, q),
                     "threshold": np.full(q, 0.4),
                 }

@@ -43,7 +43,7 @@ def evaluate(home: Path, clips: int, frames: int, seed: int) -> dict[str, object
         for line in Path(root, "simulation/injected-errors.jsonl").read_text().splitlines()
     ]
     findings = engine.lake.query(
-        'SELECT source_ref, object_id, frame_no, "check" FROM qa_findings '
+        'SELECT source_ref, object_id, frame_no, check_name FROM qa_findings '
         "WHERE job_name = 'qa-vehicle'"
     ).to_pylist()
     explained: set[tuple[str, str, int]] = set()
@@ -73,7 +73,7 @@ def evaluate(home: Path, clips: int, frames: int, seed: int) -> dict[str, object
         "precision": true_findings / max(1, len(findings)),
         "findings": len(findings),
         "by_kind": {k: f"{hits[k]}/{totals[k]}" for k in sorted(totals)},
-        "by_check": dict(Counter(f["check"] for f in findings)),
+        "by_check": dict(Counter(f["check_name"] for f in findings)),
         "unexplained": [
             f for f in findings if (f["source_ref"], f["object_id"], f["frame_no"]) not in explained
         ][:10],

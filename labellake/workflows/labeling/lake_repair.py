@@ -7,7 +7,8 @@ readable again; then every table is rebuilt from where its rows come from: `batc
 annotations, worker metrics, QA findings, stats, loads) from the raw zone, exactly as
 `labellake etl run --force` loads them. Every write goes through the lake writer, so a
 file appears whole or not at all. Damaged files that no rebuild here covers (documents,
-benchmark runs, imported Ground Truth jobs) are named with the command that writes them.
+benchmark runs, jobs imported from Ground Truth or another tool) are named with the
+command that writes them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from labellake.workflows.labeling.status import FINAL_BATCH_STATUSES
 QUARANTINE = "quarantine"  # folder of the home that keeps the damaged files
 # Where the rows of the tables the repair does not rebuild come from, by unit.
 REWRITTEN_BY = {
-    "job": "`labellake import groundtruth` (a job the state store does not know)",
+    "job": "`labellake import groundtruth|cvat|labelstudio|coco` (a job the state store "
+    "does not know)",
     "document": "`labellake documents ingest`",
     "run": "`labellake bench run` or `labellake bench published`",
 }

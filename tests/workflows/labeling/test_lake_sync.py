@@ -105,7 +105,7 @@ def test_qa_routing_sends_only_flagged_objects_to_the_audit(
     flagged = set(
         synced.lake.query(
             "SELECT DISTINCT source_ref FROM qa_findings WHERE job_name = 'b1-vehicle' "
-            "AND \"check\" IN ('duplicate_box', 'size_jump')"
+            "AND check_name IN ('duplicate_box', 'size_jump')"
         )
         .column(0)
         .to_pylist()
