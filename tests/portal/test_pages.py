@@ -357,7 +357,7 @@ FIXTURES = Path(__file__).parents[1] / "fixtures"
 IMPORTS = [
     ("cvat", FIXTURES / "cvat/datumaro-for-video.xml", "cvat-video"),
     ("cvat", FIXTURES / "cvat/cats-images.xml", "cvat-images"),
-    ("labelstudio", FIXTURES / "labelstudio/image_mixed.json", "labelstudio"),
+    ("labelstudio", FIXTURES / "labelstudio/image_rectangles.json", "labelstudio"),
     ("coco", FIXTURES / "coco/mot_sample.json", "coco"),
 ]
 
@@ -386,3 +386,11 @@ def test_pages_on_jobs_imported_from_every_format(
     if page == "quality":
         formats = set(app.dataframe[0].value["source_format"])
         assert formats <= {expected for _, _, expected in IMPORTS} and formats
+    if page == "workforce":  # Label Studio's completed_by and lead_time, per worker
+        workers = [
+            set(frame.value[column].astype(str))
+            for frame in app.dataframe
+            for column in ("worker", "worker_id")
+            if column in frame.value.columns
+        ]
+        assert any({"1", "2"} <= shown for shown in workers), workers
