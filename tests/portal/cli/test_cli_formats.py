@@ -139,3 +139,22 @@ def test_export_refuses_unknown_sizes_then_takes_the_given_size(
     infos = [path.read_text() for path in out_dir.rglob("seqinfo.ini")]
     assert len(infos) == 2  # the sample's two videos
     assert all("imWidth=640" in info and "frameRate=25\n" in info for info in infos)
+
+
+def test_an_import_that_loses_shapes_without_a_reason_exits_2(
+    capsys: pytest.CaptureFixture[str], home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labellake.etl.formats import coco
+
+    honest = coco.read_coco
+
+    def lossy(path, stream, **options):  # type: ignore[no-untyped-def]
+        for chunk in honest(path, stream, **options):
+            yield chunk.__class__(chunk.file, chunk.annotations.slice(1), chunk.worker_responses)
+
+    monkeypatch.setattr(coco, "read_coco", lossy)
+    code, out, err = run(capsys, "--home", str(home), "import", "coco", str(COCO_VIDEO))
+    assert code == 2 and "NOT ACCOUNTED FOR" in out
+    assert "dropped without a reason" in err and "mot_sample.json (seen 12, written 11" in err
+    code, out, _ = run(capsys, "--home", str(home), "etl", "check")
+    assert code == 2 and out.startswith("lost    mot_sample [coco]")
