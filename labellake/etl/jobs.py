@@ -142,8 +142,10 @@ def load_job(
     qa_config: qa.QaConfig | None = None,
     force: bool = False,
     reader: Callable[[str], bytes] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LoadReport:
-    """Load one job's output into the lake; returns what was written and what failed.
+    """Load one job's output into the lake; returns what was written and what failed;
+    ``progress`` is told how many of its SeqLabel files are read (done, total).
 
     The job's shapes pass through a staging file on local disk (`StagedAnnotations`), so
     memory stays flat however large the job is.
@@ -175,7 +177,7 @@ def load_job(
             lines, job.job_name, job.batch_id, rows, job.output_manifest_uri, log
         )
         rows.flush()
-        _flatten_refs(job, refs, read, SideReads(read, log), report, staged)
+        _flatten_refs(job, refs, read, SideReads(read, log), report, staged, progress)
         store_job(
             lake,
             StoredJob(
@@ -392,12 +394,15 @@ def _flatten_refs(
     side: SideReads,
     report: LoadReport,
     staged: StagedAnnotations,
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Annotations of the SeqLabel files into ``staged``, many at a time; odd files one by
     one."""
     log = report.log
     sizes: dict[str | None, tuple[int, int] | None] = {}
     for start in range(0, len(refs), BATCH_FILES):
+        if progress is not None:
+            progress(start, len(refs))
         files: list[labeling.SeqLabelFile] = []
         for ref in refs[start : start + BATCH_FILES]:
             source = ref.line.source_ref
@@ -420,6 +425,8 @@ def _flatten_refs(
             pass  # some file is unusual: take them one by one
         for file in files:
             staged.add(_flatten_one(job, file, log))
+    if progress is not None and refs:
+        progress(len(refs), len(refs))
 
 
 def _flatten_one(job: JobOutput, file: labeling.SeqLabelFile, log: ImportLog) -> pa.Table:

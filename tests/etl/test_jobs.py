@@ -207,3 +207,14 @@ def test_an_audit_job_is_compared_with_the_job_it_audits(
 def test_a_first_level_job_has_no_audit_rows(tmp_path: Path, bare_lake: Lake) -> None:
     report = load_job(JobOutput("drive-0042-vehicle", str(ground_truth_job(tmp_path))), bare_lake)
     assert report.counts["audit_stats"] == 0 and audit_rows(bare_lake) == []
+
+
+def test_a_load_tells_how_many_label_files_it_has_read(tmp_path: Path, bare_lake: Lake) -> None:
+    manifest = ground_truth_job(tmp_path)
+    told: list[tuple[int, int]] = []
+    load_job(
+        JobOutput("drive-0042-vehicle", str(manifest)),
+        bare_lake,
+        progress=lambda *n: told.append(n),
+    )
+    assert told == [(0, 1), (1, 1)]

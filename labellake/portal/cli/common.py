@@ -126,16 +126,33 @@ def wait_for(ctx: click.Context, engine: Engine, batch_id: str) -> str:
     return engine.state.batch(batch_id)["status"]
 
 
-def track_jobs(jobs: list[JobOutput]) -> Iterator[JobOutput]:
-    """Each job in turn, under a progress bar on a terminal."""
-    from rich.progress import Progress
+class JobProgress:
+    """Progress bars on a terminal for loading jobs: one for the jobs, one for the files of
+    the job being loaded (a single job of thousands of SeqLabel files takes minutes)."""
 
-    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("loading", total=len(jobs))
-        for job in jobs:
-            progress.update(task, description=f"loading {job.job_name}")
-            yield job
-            progress.advance(task)
+    def __init__(self) -> None:
+        from rich.progress import Progress
+
+        self.bars = Progress(transient=True, disable=not sys.stderr.isatty())
+        self._files: int | None = None  # the files bar, while a job is loading
+
+    def track(self, jobs: list[JobOutput]) -> Iterator[JobOutput]:
+        """Each job in turn, under the jobs bar."""
+        with self.bars:
+            task = self.bars.add_task("loading", total=len(jobs))
+            for job in jobs:
+                self.bars.update(task, description=f"loading {job.job_name}")
+                yield job
+                self.bars.advance(task)
+
+    def files(self, done: int, total: int) -> None:
+        """``done`` of the job's ``total`` label files read."""
+        if self._files is None:
+            self._files = self.bars.add_task("label files", total=total)
+        self.bars.update(self._files, completed=done, total=total)
+        if done >= total:
+            self.bars.remove_task(self._files)
+            self._files = None
 
 
 def parse_size(option: str, value: str | None) -> tuple[int, int] | None:

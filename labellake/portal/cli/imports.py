@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from labellake.portal.cli.common import (
+    JobProgress,
     echo_json,
     echo_loads,
     home_of,
     parse_size,
-    track_jobs,
     track_rows,
 )
 
@@ -104,7 +104,11 @@ def import_groundtruth(
     home = home_of(ctx)
     aws = home.settings.aws
     jobs = find_outputs(root, aws, job_name, maps)
-    echo_loads(load_jobs(jobs, home.lake, aws=aws, force=force, track=track_jobs))
+    progress = JobProgress()
+    loads = load_jobs(
+        jobs, home.lake, aws=aws, force=force, track=progress.track, files=progress.files
+    )
+    echo_loads(loads)
 
 
 def _export_command(fmt: str, title: str, extra: list[click.Option] | None = None) -> click.Command:

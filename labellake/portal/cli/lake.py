@@ -10,7 +10,13 @@ import pyarrow as pa
 from labellake import __version__
 from labellake.errors import DamagedLakeError, LabellakeError
 from labellake.portal import output
-from labellake.portal.cli.common import echo_loads, engine_of, home_of, settings_of, track_jobs
+from labellake.portal.cli.common import (
+    JobProgress,
+    echo_loads,
+    engine_of,
+    home_of,
+    settings_of,
+)
 from labellake.settings import describe_settings
 
 
@@ -173,7 +179,17 @@ def etl_run(ctx: click.Context, force: bool) -> None:
 
     engine = engine_of(ctx)
     jobs = completed_jobs(engine)
-    echo_loads(load_jobs(jobs, engine.lake, aws=engine.config.aws, force=force, track=track_jobs))
+    progress = JobProgress()
+    echo_loads(
+        load_jobs(
+            jobs,
+            engine.lake,
+            aws=engine.config.aws,
+            force=force,
+            track=progress.track,
+            files=progress.files,
+        )
+    )
 
 
 @etl.command("check")

@@ -58,7 +58,11 @@ def load_jobs(
     aws: AwsTarget | None = None,
     force: bool = False,
     track: Callable[[list[JobOutput]], Iterable[JobOutput]] = iter,
+    files: Callable[[int, int], None] | None = None,
 ) -> JobLoads:
     """Load every job into ``lake``; ``track`` wraps the jobs to show progress (it is handed
-    the list and yields each job as its load begins)."""
-    return JobLoads([load_job(job, lake, aws=aws, force=force) for job in track(jobs)])
+    the list and yields each job as its load begins), and ``files`` is told how many of the
+    job's label files are read (done, total)."""
+    return JobLoads(
+        [load_job(job, lake, aws=aws, force=force, progress=files) for job in track(jobs)]
+    )
