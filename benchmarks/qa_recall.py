@@ -43,7 +43,7 @@ def evaluate(home: Path, clips: int, frames: int, seed: int) -> dict[str, object
         for line in Path(root, "simulation/injected-errors.jsonl").read_text().splitlines()
     ]
     findings = engine.lake.query(
-        'SELECT source_ref, object_id, frame_no, check_name FROM qa_findings '
+        "SELECT source_ref, object_id, frame_no, check_name FROM qa_findings "
         "WHERE job_name = 'qa-vehicle'"
     ).to_pylist()
     explained: set[tuple[str, str, int]] = set()
