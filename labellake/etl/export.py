@@ -13,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from labellake import sql
 from labellake.aws_clients import AwsTarget, store_options
@@ -25,6 +27,8 @@ from labellake.errors import LabellakeError
 from labellake.lake import Lake
 
 FORMATS = ("coco", "yolo", "mot", "cvat-video", "cvat-images", "labelstudio")
+BATCH_ROWS = 10_000  # rows made Python objects at a time: a writer holds a batch, not the table
+TAKE_ROWS = 100_000  # rows gathered at a time into another order: a take costs much per call
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,9 @@ class Frame:
 
 
 FrameLookup = Callable[[str, int, str | None], Frame]
+# Relative path -> the file's text in pieces, in order: what a writer makes before `joined`,
+# so that the rows can be let go before the texts are whole.
+Pieces = dict[str, list[str]]
 
 
 UNLABELED = "unlabeled"  # the class of shapes that have no label
@@ -64,15 +71,76 @@ def label_of(row: dict) -> str:  # type: ignore[type-arg]
     return UNLABELED if row["label"] is None else str(row["label"])
 
 
-def _categories(rows: list[dict]) -> dict[str, int]:  # type: ignore[type-arg]
-    labels = sorted({label_of(r) for r in rows})
-    return {label: index for index, label in enumerate(labels)}
-
-
 def _is_sequence(source_ref: str) -> bool:
     """A source_ref that names a clip of frames (a sequence file or a folder of frames),
     not a single image."""
     return source_ref.endswith(".json") or source_ref.endswith("/")
+
+
+def joined(files: Pieces) -> dict[str, str]:
+    """Each file's text whole, file by file, letting go of its pieces as it goes.
+
+    >>> joined({"a.txt": ["1 ", "2"], "b.txt": []})
+    {'a.txt': '1 2', 'b.txt': ''}
+    """
+    return {path: "".join(files.pop(path)) for path in list(files)}
+
+
+def batches_of(
+    annotations: pa.Table, columns: Sequence[str], order: np.ndarray | None = None
+) -> Iterator[pa.RecordBatch | pa.Table]:
+    """``columns`` of the rows, `BATCH_ROWS` at a time, in table order or in ``order`` (row
+    positions): the writers turn one batch at a time into Python objects."""
+    table = annotations.select(list(columns))
+    if order is None or (len(order) == table.num_rows and bool(np.all(np.diff(order) == 1))):
+        yield from table.to_batches(max_chunksize=BATCH_ROWS)
+        return
+    for start in range(0, len(order), TAKE_ROWS):
+        yield from table.take(order[start : start + TAKE_ROWS]).to_batches(BATCH_ROWS)
+
+
+def rows_of(
+    annotations: pa.Table, columns: Sequence[str], order: np.ndarray | None = None
+) -> Iterator[dict[str, Any]]:
+    """The rows as dicts of ``columns``, a batch at a time (see `batches_of`)."""
+    for batch in batches_of(annotations, columns, order):
+        yield from batch.to_pylist()
+
+
+def values_of(
+    annotations: pa.Table, columns: Sequence[str], order: np.ndarray | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """The rows as tuples of the values of ``columns`` (cheaper than dicts), a batch at a time."""
+    for batch in batches_of(annotations, columns, order):
+        yield from _values(batch)
+
+
+def _values(batch: pa.RecordBatch | pa.Table) -> Iterator[tuple[Any, ...]]:
+    return zip(*(column.to_pylist() for column in batch.columns), strict=True)
+
+
+def _is_box(annotations: pa.Table) -> pa.ChunkedArray:
+    return pc.fill_null(pc.equal(annotations["shape"], "box"), False)
+
+
+def _box_classes(annotations: pa.Table) -> dict[str, int]:
+    """Class index by name, in name order, of the labels boxes have (`UNLABELED` for none)."""
+    labels = pc.unique(annotations["label"].filter(_is_box(annotations))).to_pylist()
+    names = sorted({UNLABELED if label is None else str(label) for label in labels})
+    return {name: index for index, name in enumerate(names)}
+
+
+_YOLO_COLUMNS = [
+    "source_ref",
+    "frame_no",
+    "frame",
+    "label",
+    "shape",
+    "box_left",
+    "top",
+    "width",
+    "height",
+]
 
 
 def to_yolo(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
@@ -80,30 +148,61 @@ def to_yolo(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
 
     YOLO holds boxes only; a frame of unknown size cannot be normalized and is an error.
     """
-    rows = [r for r in annotations.to_pylist() if r["shape"] == "box"]
-    categories = _categories(rows)
-    files: dict[str, list[str]] = {}
-    for row in rows:
-        info = frame(row["source_ref"], row["frame_no"], row["frame"])
-        if not info.width or not info.height:
-            raise LabellakeError(
-                f"frame {row['frame_no']} of {row['source_ref']} has no known size; YOLO "
-                "needs it: pass --map or --image-size"
+    return joined(yolo_pieces(annotations, frame))
+
+
+def yolo_pieces(annotations: pa.Table, frame: FrameLookup) -> Pieces:
+    """`to_yolo`'s files, in pieces."""
+    categories = _box_classes(annotations)
+    files: dict[str, list[str]] = {}  # path -> its lines, a piece of text per batch
+    place: tuple[tuple[str, int, str | None], str, int, int] | None = None
+    for batch in batches_of(annotations, _YOLO_COLUMNS):
+        lines: dict[str, list[str]] = {}
+        for source_ref, frame_no, name, label, shape, left, top, width, height in _values(batch):
+            if shape != "box":
+                continue
+            if place is None or place[0] != (source_ref, frame_no, name):  # rows come by frame
+                place = _yolo_place(source_ref, frame_no, name, frame)
+            _, path, frame_width, frame_height = place
+            class_ = categories[UNLABELED if label is None else str(label)]
+            cx = (left + width / 2) / frame_width
+            cy = (top + height / 2) / frame_height
+            lines.setdefault(path, []).append(
+                f"{class_} {cx:.6f} {cy:.6f} {width / frame_width:.6f} {height / frame_height:.6f}"
             )
-        stem = safe_name((row["frame"] or f"{row['frame_no']:06d}").rsplit(".", 1)[0])
-        if _is_sequence(row["source_ref"]):
-            path = f"labels/{_clip_name(row['source_ref'])}/{stem}.txt"
-        else:
-            path = f"labels/{stem}.txt"  # a single image: its labels file beside the others
-        cx = (row["box_left"] + row["width"] / 2) / info.width
-        cy = (row["top"] + row["height"] / 2) / info.height
-        files.setdefault(path, []).append(
-            f"{categories[label_of(row)]} {cx:.6f} {cy:.6f} "
-            f"{row['width'] / info.width:.6f} {row['height'] / info.height:.6f}"
-        )
-    out = {path: "\n".join(lines) + "\n" for path, lines in sorted(files.items())}
-    out["classes.txt"] = "".join(f"{name}\n" for name in categories)
+        for path, added in lines.items():
+            files.setdefault(path, []).append("\n".join(added) + "\n")
+    out = dict(sorted(files.items()))
+    out["classes.txt"] = [f"{name}\n" for name in categories]
     return out
+
+
+def _yolo_place(
+    source_ref: str, frame_no: int, name: str | None, frame: FrameLookup
+) -> tuple[tuple[str, int, str | None], str, int, int]:
+    """A frame's labels file and size; LabellakeError when the size is unknown."""
+    info = frame(source_ref, frame_no, name)
+    if not info.width or not info.height:
+        raise LabellakeError(
+            f"frame {frame_no} of {source_ref} has no known size; YOLO needs it: pass --map or "
+            "--image-size"
+        )
+    stem = safe_name((name or f"{frame_no:06d}").rsplit(".", 1)[0])
+    if _is_sequence(source_ref):
+        path = f"labels/{_clip_name(source_ref)}/{stem}.txt"
+    else:
+        path = f"labels/{stem}.txt"  # a single image: its labels file beside the others
+    return (source_ref, frame_no, name), path, info.width, info.height
+
+
+@dataclass
+class _Clip:
+    """What MOT's seqinfo.ini says of a clip: its first row's frame, its length, the first
+    frame file name."""
+
+    first: tuple[int, str | None]
+    length: int
+    named: str | None
 
 
 def to_mot(
@@ -111,49 +210,80 @@ def to_mot(
 ) -> dict[str, str]:
     """<clip>/gt/gt.txt (frame, id, left, top, width, height, conf, class, visibility) and
     <clip>/seqinfo.ini per clip; boxes only. The frame rate is written when known."""
-    rows = [r for r in annotations.to_pylist() if r["shape"] == "box"]
-    categories = _categories(rows)
-    out: dict[str, str] = {}
-    by_clip: dict[str, list[dict]] = {}  # type: ignore[type-arg]
-    for row in rows:
-        by_clip.setdefault(row["source_ref"], []).append(row)
-    for source_ref, clip_rows in sorted(by_clip.items()):
-        name = _clip_name(source_ref)
-        ids: dict[str, int] = {}
-        lines = []
-        for row in sorted(clip_rows, key=lambda r: (r["frame_no"], str(r["object_id"]))):
-            track = ids.setdefault(str(row["object_id"]), len(ids) + 1)
-            lines.append(
-                f"{row['frame_no'] + 1},{track},{row['box_left']:.2f},{row['top']:.2f},"
-                f"{row['width']:.2f},{row['height']:.2f},1,"
-                f"{categories[label_of(row)] + 1},1"
+    return joined(mot_pieces(annotations, frame, frame_rate))
+
+
+def mot_pieces(
+    annotations: pa.Table, frame: FrameLookup, frame_rate: float | None = None
+) -> Pieces:
+    """`to_mot`'s files, in pieces."""
+    categories = _box_classes(annotations)
+    is_box = _is_box(annotations)
+    clips: dict[str, _Clip] = {}
+    for source_ref, frame_no, name, shape in values_of(
+        annotations, ["source_ref", "frame_no", "frame", "shape"]
+    ):
+        if shape != "box":
+            continue
+        clip = clips.get(source_ref)
+        if clip is None:
+            clips[source_ref] = _Clip((frame_no, name), frame_no + 1, name or None)
+        else:
+            clip.length = max(clip.length, frame_no + 1)
+            clip.named = clip.named or name or None
+    # gt.txt lists a clip's boxes by frame and object, whatever order the rows come in
+    keys = pa.table(
+        {
+            "source_ref": annotations["source_ref"],
+            "frame_no": annotations["frame_no"],
+            "object_id": pc.fill_null(annotations["object_id"], "None"),
+        }
+    ).filter(is_box)
+    boxes = np.flatnonzero(is_box.to_numpy(zero_copy_only=False))
+    ranked = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names])
+    order = boxes[ranked.to_numpy()]
+    texts: dict[str, list[str]] = {}  # clip -> its gt.txt lines, a piece of text per batch
+    tracks: dict[str, dict[str, int]] = {}
+    columns = ["source_ref", "frame_no", "object_id", "box_left", "top", "width", "height"]
+    for batch in batches_of(annotations, [*columns, "label"], order):
+        lines: dict[str, list[str]] = {}
+        for source_ref, frame_no, object_id, left, top, width, height, label in _values(batch):
+            ids = tracks.setdefault(source_ref, {})
+            track = ids.setdefault(str(object_id), len(ids) + 1)
+            class_ = categories[UNLABELED if label is None else str(label)] + 1
+            lines.setdefault(source_ref, []).append(
+                f"{frame_no + 1},{track},{left:.2f},{top:.2f},{width:.2f},{height:.2f},1,{class_},1"
             )
-        first = frame(source_ref, clip_rows[0]["frame_no"], clip_rows[0]["frame"])
+        for source_ref, added in lines.items():
+            texts.setdefault(source_ref, []).append("\n".join(added) + "\n")
+    out: Pieces = {}
+    for source_ref, clip in sorted(clips.items()):
+        name = _clip_name(source_ref)
+        first = frame(source_ref, *clip.first)
         if not first.width or not first.height:
             raise LabellakeError(
                 f"the frames of {source_ref} have no known size; MOT's seqinfo.ini needs it: "
                 "pass --map or --image-size"
             )
-        length = max(r["frame_no"] for r in clip_rows) + 1
-        names = [r["frame"] for r in clip_rows if r["frame"]]
-        extension = "." + names[0].rsplit(".", 1)[-1] if names and "." in names[0] else ".jpg"
+        named = clip.named
+        extension = "." + named.rsplit(".", 1)[-1] if named and "." in named else ".jpg"
         rate = f"frameRate={frame_rate:g}\n" if frame_rate else ""  # unknown: left out
-        out[f"{name}/gt/gt.txt"] = "\n".join(lines) + "\n"
-        out[f"{name}/seqinfo.ini"] = (
-            f"[Sequence]\nname={name}\nimDir=img1\n{rate}seqLength={length}\n"
+        out[f"{name}/gt/gt.txt"] = texts.pop(source_ref)
+        out[f"{name}/seqinfo.ini"] = [
+            f"[Sequence]\nname={name}\nimDir=img1\n{rate}seqLength={clip.length}\n"
             f"imWidth={first.width}\nimHeight={first.height}\nimExt={extension}\n"
-        )
+        ]
     return out
 
 
-def _foreign(module: str, name: str) -> Callable[[pa.Table, FrameLookup], dict[str, str]]:
+def _foreign(module: str, name: str) -> Callable[[pa.Table, FrameLookup], Any]:
     """The writer ``name`` of another tool's format, in labellake.etl.formats.<module>."""
 
-    def write(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
+    def write(annotations: pa.Table, frame: FrameLookup) -> Any:
         from importlib import import_module
 
         writer = getattr(import_module(f"labellake.etl.formats.{module}"), name)
-        return writer(annotations, frame)  # type: ignore[no-any-return]
+        return writer(annotations, frame)
 
     return write
 
@@ -165,6 +295,15 @@ EXPORTERS: dict[str, Callable[[pa.Table, FrameLookup], dict[str, str]]] = {
     "cvat-video": _foreign("cvat", "to_cvat_video"),
     "cvat-images": _foreign("cvat", "to_cvat_images"),
     "labelstudio": _foreign("labelstudio", "to_labelstudio"),
+}
+# The same writers' files in pieces, for `export_jobs`.
+_PIECES: dict[str, Callable[[pa.Table, FrameLookup], Pieces]] = {
+    "coco": _foreign("coco", "instances_pieces"),
+    "yolo": yolo_pieces,
+    "mot": mot_pieces,
+    "cvat-video": _foreign("cvat", "video_pieces"),
+    "cvat-images": _foreign("cvat", "images_pieces"),
+    "labelstudio": _foreign("labelstudio", "tasks_pieces"),
 }
 
 
@@ -187,8 +326,16 @@ def leaf_jobs(jobs: Iterable[Mapping[str, Any]]) -> list[str]:
 def job_annotations(lake: Lake, job_names: list[str]) -> pa.Table:
     """The shapes of ``job_names`` from the lake, ordered by data object, frame, job and
     object; a job with none is an error that names it."""
-    annotations = lake.query(sql.load("export_annotations"), [",".join(job_names)])
-    found = set(annotations.column("job_name").to_pylist())
+    query = sql.load("export_annotations")
+    if lake.athena is not None:
+        annotations = lake.query(query, [",".join(job_names)])
+    else:
+        # A session of its own, closed once read: the lake's shared session keeps a small
+        # table's rows (every job's) in memory for as long as the process runs.
+        with lake.connect({"annotations"}) as session:
+            session.check_readable({"annotations"})
+            annotations = session.execute(query, [",".join(job_names)])
+    found = set(pc.unique(annotations["job_name"]).to_pylist())
     missing = [name for name in job_names if name not in found]
     if missing:
         raise LabellakeError(
@@ -291,14 +438,10 @@ def _check_sizes(annotations: pa.Table, frames: ObjectFrames) -> None:
         .group_by(["source_ref", "frame_no", "frame"])
         .aggregate([])
     )
-    unknown = [
-        key
-        for key in keys.to_pylist()
-        if not frames(key["source_ref"], key["frame_no"], key["frame"]).width
-    ]
+    unknown = [key for key in _values(keys) if not frames(*key).width]
     if not unknown:
         return
-    first = unknown[0]
+    source_ref, frame_no, _ = unknown[0]
     where = (
         f"; {', '.join(sorted(frames.unreachable))} could not be reached"
         if frames.unreachable
@@ -306,7 +449,7 @@ def _check_sizes(annotations: pa.Table, frames: ObjectFrames) -> None:
     )
     raise LabellakeError(
         f"{len(unknown)} of {keys.num_rows} frame(s) have no known size (first: frame "
-        f"{first['frame_no']} of {first['source_ref']}){where}. Nothing was written: pass "
+        f"{frame_no} of {source_ref}){where}. Nothing was written: pass "
         "--map S3PREFIX=DIR to read the frames from a local copy, or --image-size WxH"
     )
 
@@ -331,20 +474,31 @@ def export_jobs(
         known_sizes(annotations), aws=aws, uri_map=uri_map, default_size=image_size
     )
     _check_sizes(annotations, frames)
-    unlabeled = annotations["label"].null_count
+    pool = pa.default_memory_pool()
+    pool.release_unused()  # what the checks' Arrow work freed, kept by the pool otherwise
+    shapes, unlabeled = annotations.num_rows, annotations["label"].null_count
     if fmt == "mot":
-        files = to_mot(annotations, frames, frame_rate)
+        pieces = mot_pieces(annotations, frames, frame_rate)
     else:
-        files = EXPORTERS[fmt](annotations, frames)
-    return Exported(annotations.num_rows, files, unlabeled)
+        pieces = _PIECES[fmt](annotations, frames)
+    del annotations  # the rows go before the texts are made whole: a text is the rows' size
+    pool.release_unused()
+    return Exported(shapes, joined(pieces), unlabeled)
 
 
 def known_sizes(annotations: pa.Table) -> dict[tuple[str, int], tuple[int, int]]:
-    """Frame sizes the annotations already carry (from the manifest or the ground truth)."""
-    sizes = {}
-    for row in annotations.select(
-        ["source_ref", "frame_no", "image_width", "image_height"]
-    ).to_pylist():
-        if row["image_width"] and row["image_height"]:
-            sizes[(row["source_ref"], row["frame_no"])] = (row["image_width"], row["image_height"])
-    return sizes
+    """Frame sizes the annotations already carry (from the manifest or the ground truth); a
+    frame given two sizes takes its last row's."""
+    columns = ["source_ref", "frame_no", "image_width", "image_height"]
+    width, height = annotations["image_width"], annotations["image_height"]
+    sized = pc.and_(
+        pc.fill_null(pc.not_equal(width, 0), False), pc.fill_null(pc.not_equal(height, 0), False)
+    )
+    rows = annotations.select(columns).append_column(
+        "row", pa.array(np.arange(annotations.num_rows))
+    )
+    sizes = rows.filter(sized).group_by(columns, use_threads=False).aggregate([("row", "max")])
+    return {
+        (size["source_ref"], size["frame_no"]): (size["image_width"], size["image_height"])
+        for size in sizes.sort_by("row_max").to_pylist()
+    }

@@ -246,3 +246,44 @@ def test_export_jobs_gives_the_files_and_the_shape_count(tmp_path: Path, bare_la
     assert exported.shapes == table.num_rows
     assert set(exported.files) == {"clip-07/gt/gt.txt", "clip-07/seqinfo.ini"}
     assert "imWidth=200" in exported.files["clip-07/seqinfo.ini"]  # the size the lake knew
+
+
+def two_clips() -> pa.Table:
+    """The boxes of `rows` on two clips, in the reverse of the lake's order."""
+    boxes = rows().filter(pa.compute.equal(rows()["shape"], "box"))
+    other = pa.array(["s3://in/clip-08_seq.json"] * boxes.num_rows)
+    moved = boxes.set_column(boxes.schema.get_field_index("source_ref"), "source_ref", other)
+    both = pa.concat_tables([boxes, moved])
+    return both.take(pa.array(range(both.num_rows - 1, -1, -1)))
+
+
+@pytest.mark.parametrize("fmt", export.FORMATS)
+def test_the_files_are_the_same_written_a_few_rows_at_a_time(
+    fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labellake.etl.formats import labelstudio
+
+    whole = export.EXPORTERS[fmt](two_clips(), frames)
+    for module in (export, labelstudio):
+        monkeypatch.setattr(module, "BATCH_ROWS", 2)
+    monkeypatch.setattr(export, "TAKE_ROWS", 3)
+    assert export.EXPORTERS[fmt](two_clips(), frames) == whole
+
+
+@pytest.mark.parametrize("fmt", export.FORMATS)
+def test_export_jobs_writes_what_the_format_writes(fmt: str, bare_lake: Lake) -> None:
+    bare_lake.write("annotations", "j", two_clips())
+    exported = export.export_jobs(bare_lake, ["j"], fmt)
+    annotations = export.job_annotations(bare_lake, ["j"])
+    lookup = export.ObjectFrames(export.known_sizes(annotations))
+    assert exported.files == export.EXPORTERS[fmt](annotations, lookup)
+
+
+def test_known_sizes_are_the_last_a_frame_is_given() -> None:
+    table = rows()
+    widths = [200, 250, 300, 0]  # frames 0, 1, 1 and 0: the last size given wins, 0 is none
+    table = table.set_column(
+        table.schema.get_field_index("image_width"), "image_width", pa.array(widths, pa.int32())
+    )
+    source = "s3://in/clip-07_seq.json"
+    assert export.known_sizes(table) == {(source, 0): (200, 100), (source, 1): (300, 100)}

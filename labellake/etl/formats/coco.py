@@ -36,8 +36,10 @@ from typing import IO, Any, BinaryIO
 
 import ijson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from labellake.errors import LabellakeError
+from labellake.etl.export import Pieces, batches_of, joined
 from labellake.etl.formats import CHUNK_ROWS, Chunk, ImportLog
 from labellake.etl.labeling import AnnotationRows, integer, number
 
@@ -353,34 +355,77 @@ def _categories(rows: list[dict[str, Any]]) -> dict[str, int]:
     return categories
 
 
+_COLUMNS = [  # what an image and an annotation are written from
+    "source_ref",
+    "frame_no",
+    "frame",
+    "object_id",
+    "label",
+    "shape",
+    "box_left",
+    "top",
+    "width",
+    "height",
+    "points",
+    "attributes",
+    "confidence",
+]
+
+
 def to_coco_instances(annotations: pa.Table, frame: Any) -> dict[str, str]:
     """One COCO instances file: categories, images with their size, boxes as bbox,
     polygons as segmentation, keypoints (and polylines) as keypoints, a track_id per
     object; video data objects are listed in `videos` with each image's frame_id."""
-    rows = annotations.to_pylist()
-    categories = _categories(rows)
-    sources: dict[str, set[int]] = {}
-    for row in rows:
-        sources.setdefault(str(row["source_ref"]), set()).add(int(row["frame_no"]))
-    videos = {s: i for i, s in enumerate((s for s, f in sources.items() if f != {0}), start=1)}
+    return joined(instances_pieces(annotations, frame))
+
+
+def instances_pieces(annotations: pa.Table, frame: Any) -> Pieces:
+    """`to_coco_instances`' file, in pieces: the rows are read and written a batch at a
+    time."""
+    labels = annotations.select(["label", "class_id"]).group_by(["label", "class_id"])
+    categories = _categories(labels.aggregate([]).to_pylist())
+    videos = _videos(annotations)
     images: dict[tuple[str, int], dict[str, Any]] = {}
     tracks: dict[tuple[str, str], int] = {}
-    entries = []
-    for row in rows:
-        key = (str(row["source_ref"]), int(row["frame_no"]))
-        if key not in images:
-            images[key] = _image(len(images) + 1, row, frame, videos.get(key[0]))
-        entries.append(_annotation(len(entries) + 1, row, images[key]["id"], categories, tracks))
+    entries: list[str] = []  # the annotations as JSON text, a piece per batch of rows
+    count = 0
+    for batch in batches_of(annotations, _COLUMNS):
+        written = []
+        for row in batch.to_pylist():
+            key = (str(row["source_ref"]), int(row["frame_no"]))
+            if key not in images:
+                images[key] = _image(len(images) + 1, row, frame, videos.get(key[0]))
+            count += 1
+            written.append(_annotation(count, row, images[key]["id"], categories, tracks))
+        if written:
+            if entries:
+                entries.append(", ")
+            entries.append(json.dumps(written)[1:-1])
     document = {
         "info": {"description": "exported by labellake"},
         "videos": [{"id": i, "name": name} for name, i in videos.items()],
         "images": list(images.values()),
-        "annotations": entries,
+        "annotations": [],
         "categories": [{"id": i, "name": name} for name, i in categories.items()],
     }
     if not videos:
         del document["videos"]
-    return {"instances.json": json.dumps(document)}
+    # The text json.dumps(document) would be with the entries in it, without holding them
+    # all as dicts: no string value holds the key's unescaped quotes.
+    head, _, tail = json.dumps(document).partition('"annotations": []')
+    return {"instances.json": [head, '"annotations": [', *entries, "]", tail]}
+
+
+def _videos(annotations: pa.Table) -> dict[str, int]:
+    """Video ids of the data objects that have frames other than 0, in order of their first
+    row."""
+    sources: dict[Any, None] = {}
+    for batch in batches_of(annotations, ["source_ref"]):
+        sources.update(dict.fromkeys(batch.column(0).to_pylist()))
+    later = pc.fill_null(pc.not_equal(annotations["frame_no"], 0), False)
+    clips = {str(s) for s in pc.unique(annotations["source_ref"].filter(later)).to_pylist()}
+    names = (name for name in dict.fromkeys(str(s) for s in sources) if name in clips)
+    return {name: i for i, name in enumerate(names, start=1)}
 
 
 def _image(image_id: int, row: dict[str, Any], frame: Any, video: int | None) -> dict[str, Any]:

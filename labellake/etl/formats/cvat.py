@@ -27,12 +27,14 @@ How CVAT's elements become rows:
   attributes, occluded and z_order. Multi-point ``<points>`` are copied, as CVAT does;
   polylines and polygons whose vertex count changes are copied too, where CVAT resamples.
 
-Writing builds the same dialect with ``xml.etree.ElementTree``: a track per object, label
-and shape (one per skeleton, its nodes as nested tracks, as CVAT writes them), numbered by
-object_id where that is a free number; every row is a frame of its track, with an
-``outside="1"`` keyframe on the task frame after each run of rows; images keep their frame
-number as id where it tells them apart. Rows without a label are written under the label
-``unlabeled``.
+Writing gives the same dialect, as ``xml.etree.ElementTree`` would indent and write it: a
+track per object, label and shape (one per skeleton, its nodes as nested tracks, as CVAT
+writes them), numbered by object_id where that is a free number; every row is a frame of its
+track, with an ``outside="1"`` keyframe on the task frame after each run of rows; images keep
+their frame number as id where it tells them apart. Rows without a label are written under
+the label ``unlabeled``. The rows are read a batch at a time, track after track (or image
+after image), and each track or image is written as text, so memory holds a batch of rows
+and the text, never a tree of every element.
 """
 
 from __future__ import annotations
@@ -43,12 +45,17 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import reduce
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from labellake.errors import LabellakeError
 from labellake.etl import formats
+from labellake.etl.export import Pieces, joined, rows_of, values_of
 from labellake.etl.labeling import AnnotationRows
 
 if TYPE_CHECKING:
@@ -604,6 +611,53 @@ def read_cvat_images(
 
 # ---------------------------------------------------------------- writing
 
+# Escapes as ElementTree writes them: in attribute values, and in the text of an element.
+_IN_ATTRIBUTE = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "\r": "&#13;",
+        "\n": "&#10;",
+        "\t": "&#09;",
+    }
+)
+_IN_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+HEADER = '<?xml version="1.0" encoding="utf-8"?>\n'
+_LINE = "\n  "  # before each child of <annotations>
+_END = "\n</annotations>\n"
+# What a document is written from: the rows' shapes, and their frames and labels.
+_COLUMNS = [
+    "source_ref",
+    "frame_no",
+    "frame",
+    "object_id",
+    "object_name",
+    "class_id",
+    "label",
+    "shape",
+    *BOX,
+    "points",
+    "attributes",
+    "image_width",
+    "image_height",
+    "occluded",
+    "keyframe",
+    "z_order",
+]
+# What <meta> and the order of the tracks or images are found from.
+_OUTLINE = [
+    "source_ref",
+    "frame_no",
+    "object_id",
+    "object_name",
+    "label",
+    "shape",
+    "class_id",
+    "attributes",
+]
+
 
 def _number(value: float) -> str:
     return repr(float(value))
@@ -619,10 +673,14 @@ def _label(value: str | None) -> str:
 
 def skeleton_of(row: dict[str, Any]) -> str | None:
     """The skeleton a keypoint row is a node of: the label its object_name names, if not its own."""
-    head, colon, _ = (row.get("object_name") or "").rpartition(":")
-    if row["shape"] != "keypoint" or not colon or head == _label(row["label"]):
+    return _skeleton(row.get("object_name"), row["label"], row["shape"])
+
+
+def _skeleton(object_name: str | None, label: str | None, shape: str | None) -> str | None:
+    if shape != "keypoint":
         return None
-    return head
+    head, colon, _ = (object_name or "").rpartition(":")
+    return None if not colon or head == _label(label) else head
 
 
 def _group(
@@ -650,39 +708,56 @@ class LabelSpec:
     attributes: dict[str, None] = field(default_factory=dict)  # names, in order
 
 
-def label_specs(rows: list[dict[str, Any]]) -> list[LabelSpec]:
-    """The labels the rows use, skeleton nodes after their skeleton, in class-id order."""
-    specs: dict[tuple[str | None, str], LabelSpec] = {}
+class LabelSpecs:
+    """The labels rows use, gathered row by row, as ``<meta>`` declares them."""
 
-    def spec(parent: str | None, name: str, kind: str, class_id: int | None) -> LabelSpec:
-        found = specs.setdefault((parent, name), LabelSpec(name, parent, kind, class_id))
+    def __init__(self) -> None:
+        self.specs: dict[tuple[str | None, str], LabelSpec] = {}
+        self._seen: set[tuple[Any, ...]] = set()  # what was added: adding it again changes nothing
+
+    def _spec(self, parent: str | None, name: str, kind: str, class_id: int | None) -> LabelSpec:
+        found = self.specs.setdefault((parent, name), LabelSpec(name, parent, kind, class_id))
         found.kind = found.kind if found.kind == kind else "any"
         if class_id is not None and (found.class_id is None or class_id < found.class_id):
             found.class_id = class_id
         return found
 
-    for row in rows:
-        skeleton = skeleton_of(row)
+    def add(
+        self,
+        skeleton: str | None,
+        label: str | None,
+        shape: str | None,
+        class_id: int | None,
+        attributes: list[tuple[str, str]] | None,
+    ) -> None:
+        """The label of a row (a node of ``skeleton``, when given) with these values."""
+        names = tuple(name for name, _ in attributes or ())
+        if (seen := (skeleton, label, shape, class_id, names)) in self._seen:
+            return
+        self._seen.add(seen)
         if skeleton is not None:
-            spec(None, skeleton, "skeleton", None)
-        found = spec(
-            skeleton, _label(row["label"]), LABEL_TYPES.get(row["shape"], "any"), row["class_id"]
-        )
-        found.attributes.update(dict.fromkeys(k for k, _ in row["attributes"] or []))
-    for parent in [s for s in specs.values() if s.kind == "skeleton" and s.class_id is None]:
-        # a skeleton's own class id is on no row: place it just before its nodes
-        nodes = [s.class_id for s in specs.values() if s.parent == parent.name]
-        parent.class_id = min((i for i in nodes if i is not None), default=None)
+            self._spec(None, skeleton, "skeleton", None)
+        kind = LABEL_TYPES.get(shape or "", "any")
+        found = self._spec(skeleton, _label(label), kind, class_id)
+        found.attributes.update(dict.fromkeys(names))
 
-    def order(s: LabelSpec) -> tuple[bool, int, str]:
-        return (s.class_id is None, s.class_id or 0, s.name)
+    def ordered(self) -> list[LabelSpec]:
+        """The labels, skeleton nodes after their skeleton, in class-id order."""
+        specs = self.specs
+        for parent in [s for s in specs.values() if s.kind == "skeleton" and s.class_id is None]:
+            # a skeleton's own class id is on no row: place it just before its nodes
+            nodes = [s.class_id for s in specs.values() if s.parent == parent.name]
+            parent.class_id = min((i for i in nodes if i is not None), default=None)
 
-    top = sorted((s for s in specs.values() if s.parent is None), key=order)
-    return [
-        x
-        for s in top
-        for x in [s, *sorted((c for c in specs.values() if c.parent == s.name), key=order)]
-    ]
+        def order(s: LabelSpec) -> tuple[bool, int, str]:
+            return (s.class_id is None, s.class_id or 0, s.name)
+
+        top = sorted((s for s in specs.values() if s.parent is None), key=order)
+        return [
+            x
+            for s in top
+            for x in [s, *sorted((c for c in specs.values() if c.parent == s.name), key=order)]
+        ]
 
 
 def _text(parent: ET.Element, tag: str, text: str | int | None) -> ET.Element:
@@ -701,7 +776,7 @@ def meta_element(
     specs: list[LabelSpec],
     original_size: tuple[int | None, int | None] = (None, None),
     source: str | None = None,
-) -> None:
+) -> ET.Element:
     """``<meta><task>`` with the task's frames and labels (and the video's size and source)."""
     meta = ET.SubElement(root, "meta")
     task = ET.SubElement(meta, "task")
@@ -740,57 +815,85 @@ def meta_element(
         _text(size_element, "height", height)
     if source is not None:
         _text(meta, "source", source)
+    return meta
 
 
-def shape_element(
-    parent: ET.Element, tag: str, row: dict[str, Any], head: dict[str, str]
-) -> ET.Element:
-    """One CVAT shape element: ``head`` attributes, occluded, coordinates, z_order, attributes."""
-    values = dict(head)
+def _head(**meta: Any) -> str:
+    """A document's text up to its first track or image: ``<annotations>``, its version and
+    the ``<meta>`` that ``meta`` describes. Each element after it is written as a line
+    (`_LINE` and its text), then `_END`."""
+    element = meta_element(ET.Element("annotations"), **meta)
+    ET.indent(element, space="  ", level=1)
+    return f"{HEADER}<annotations>{_LINE}<version>1.1</version>{_LINE}" + ET.tostring(
+        element, encoding="unicode"
+    )
+
+
+def _attributes_text(values: dict[str, str]) -> str:
+    return "".join(f' {name}="{value.translate(_IN_ATTRIBUTE)}"' for name, value in values.items())
+
+
+def _element_text(tag: str, attributes: str, children: list[str], level: int) -> str:
+    """An element as ElementTree writes it indented two spaces a level: ``attributes`` is
+    the text of its attributes, ``children`` that of its child elements."""
+    if not children:
+        return f"<{tag}{attributes} />"
+    inner = "\n" + "  " * (level + 1)
+    parts = [f"<{tag}{attributes}>"]
+    for child in children:
+        parts += (inner, child)
+    parts.append(f"\n{'  ' * level}</{tag}>")
+    return "".join(parts)  # one join, no text copied twice: a track is megabytes
+
+
+def shape_text(tag: str, row: dict[str, Any], head: str, level: int) -> str:
+    """One CVAT shape element: ``head`` (the text of its first attributes), occluded,
+    coordinates, z_order, and the row's attributes as children."""
+    text = f"<{tag}{head}"
     if row["occluded"] is not None:
-        values["occluded"] = "1" if row["occluded"] else "0"
+        text += ' occluded="1"' if row["occluded"] else ' occluded="0"'
     if tag == "box":
-        values.update(
-            xtl=_number(row["box_left"]),
-            ytl=_number(row["top"]),
-            xbr=_number(row["box_left"] + row["width"]),
-            ybr=_number(row["top"] + row["height"]),
+        left, top = row["box_left"], row["top"]
+        text += (
+            f' xtl="{_number(left)}" ytl="{_number(top)}" xbr="{_number(left + row["width"])}"'
+            f' ybr="{_number(top + row["height"])}"'
         )
     else:
-        values["points"] = _points_text(row["points"])
+        text += f' points="{_points_text(row["points"])}"'
     if row["z_order"] is not None:
-        values["z_order"] = str(row["z_order"])
-    element = ET.SubElement(parent, tag, values)
-    for name, value in row["attributes"] or []:
-        _text(element, "attribute", value).set("name", name)
-    return element
+        text += f' z_order="{row["z_order"]}"'
+    if not row["attributes"]:
+        return text + " />"
+    inner = "\n" + "  " * (level + 1)
+    children = "".join(
+        f'{inner}<attribute name="{name.translate(_IN_ATTRIBUTE)}"'
+        + (f">{str(value).translate(_IN_TEXT)}</attribute>" if value else " />")
+        for name, value in row["attributes"]
+    )
+    return f"{text}>{children}\n{'  ' * level}</{tag}>"
 
 
-def exportable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows, if each has the coordinates of its shape; else a LabellakeError naming some."""
-    broken = [
-        r
-        for r in rows
-        if r["shape"] not in ELEMENTS
-        or (r["shape"] == "box" and any(r[k] is None for k in BOX))
-        or (r["shape"] != "box" and not r["points"])
-    ]
-    if broken:
-        named = ", ".join(
-            f"object {r['object_id']} at frame {r['frame_no']} of {r['source_ref']}"
-            for r in broken[:3]
-        )
-        raise LabellakeError(
-            f"{len(broken)} row(s) have no shape CVAT can draw (a box needs box_left, top, "
-            f"width and height; other shapes need points), e.g. {named}; fix or filter them "
-            "before export"
-        )
-    return rows
-
-
-def _document(root: ET.Element) -> str:
-    ET.indent(root, space="  ")
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+def check_drawable(annotations: pa.Table) -> None:
+    """LabellakeError naming some rows, when a row has no shape CVAT can draw."""
+    shape = annotations["shape"]
+    is_box = pc.fill_null(pc.equal(shape, "box"), False)
+    unknown = pc.invert(pc.is_in(shape, value_set=pa.array(list(ELEMENTS))))
+    gaps = reduce(pc.or_, [pc.is_null(annotations[column]) for column in BOX])
+    no_points = pc.fill_null(pc.equal(pc.list_value_length(annotations["points"]), 0), True)
+    broken = pc.or_(unknown, pc.if_else(is_box, gaps, no_points))
+    count = pc.sum(broken).as_py() or 0
+    if not count:
+        return
+    first = annotations.select(["object_id", "frame_no", "source_ref"]).filter(broken)
+    named = ", ".join(
+        f"object {r['object_id']} at frame {r['frame_no']} of {r['source_ref']}"
+        for r in first.slice(0, 3).to_pylist()
+    )
+    raise LabellakeError(
+        f"{count} row(s) have no shape CVAT can draw (a box needs box_left, top, "
+        f"width and height; other shapes need points), e.g. {named}; fix or filter them "
+        "before export"
+    )
 
 
 def _size(row: dict[str, Any], frame: FrameLookup) -> tuple[int | None, int | None]:
@@ -834,84 +937,165 @@ def track_ids(keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], int]:
     return ids
 
 
-def _track_shapes(track: ET.Element, tag: str, rows: list[dict[str, Any]], grid: Grid) -> None:
-    frames = {r["frame_no"] for r in rows}
-    for row in sorted(rows, key=lambda r: r["frame_no"]):
-        head = {"frame": str(row["frame_no"]), "keyframe": "0" if row["keyframe"] is False else "1"}
-        shape_element(track, tag, row, {**head, "outside": "0"})
-        after = row["frame_no"] + grid.step
-        if after not in frames and grid.stop is not None and after <= grid.stop:
-            shape_element(track, tag, row, {"frame": str(after), "keyframe": "1", "outside": "1"})
-            frames.add(after)
+def _track_text(head: str, tag: str, rows: Iterable[dict[str, Any]], grid: Grid, level: int) -> str:
+    """A track of ``tag`` shapes from its rows in frame order, with an ``outside`` keyframe
+    on the task frame after each run of rows."""
+    shapes = []
+    runs = ((frame_no, list(same)) for frame_no, same in groupby(rows, itemgetter("frame_no")))
+    run = next(runs, None)
+    while run is not None:
+        (frame_no, same_frame), run = run, next(runs, None)
+        following = None if run is None else run[0]  # the next frame with rows
+        after = frame_no + grid.step
+        for number, row in enumerate(same_frame):
+            keyframe = "0" if row["keyframe"] is False else "1"
+            at = f' frame="{frame_no}" keyframe="{keyframe}" outside="0"'
+            shapes.append(shape_text(tag, row, at, level + 1))
+            # the task frame after is free when the next run is not on it (rows come in
+            # frame order); its mark is written once, after the first row of the run
+            if number == 0 and after != following and grid.stop is not None and after <= grid.stop:
+                outside = f' frame="{after}" keyframe="1" outside="1"'
+                shapes.append(shape_text(tag, row, outside, level + 1))
+    return _element_text("track", head, shapes, level)
 
 
-def _skeleton_track(track: ET.Element, rows: list[dict[str, Any]], grid: Grid) -> None:
+def _skeleton_track_text(head: str, rows: list[dict[str, Any]], grid: Grid, level: int) -> str:
+    """A skeleton's track from its rows in table order: its frames, then a nested track
+    per node."""
     by_frame = _group(rows, lambda r: r["frame_no"])
+    children = []
     for frame_no in sorted(by_frame):
         keyframe = any(r["keyframe"] is not False for r in by_frame[frame_no])
-        head = {"frame": str(frame_no), "keyframe": "1" if keyframe else "0", "outside": "0"}
-        ET.SubElement(track, "skeleton", head)
+        children.append(
+            f'<skeleton frame="{frame_no}" keyframe="{"1" if keyframe else "0"}" outside="0" />'
+        )
         after = frame_no + grid.step
         if after not in by_frame and grid.stop is not None and after <= grid.stop:
-            ET.SubElement(track, "skeleton", {"frame": str(after), "keyframe": "1", "outside": "1"})
+            children.append(f'<skeleton frame="{after}" keyframe="1" outside="1" />')
     nodes = _group(
         sorted(rows, key=lambda r: (r["class_id"] is None, r["class_id"] or 0)),
         lambda r: _label(r["label"]),
     )
     for number, (label, node_rows) in enumerate(nodes.items()):
-        node = ET.SubElement(track, "track", {"id": str(number), "label": label})
-        _track_shapes(node, "points", node_rows, grid)
+        node = _attributes_text({"id": str(number), "label": label})
+        by_frame_no = sorted(node_rows, key=itemgetter("frame_no"))
+        children.append(_track_text(node, "points", by_frame_no, grid, level + 1))
+    return _element_text("track", head, children, level)
 
 
-def video_document(source_ref: str | None, rows: list[dict[str, Any]], frame: FrameLookup) -> str:
-    """One clip's rows as a CVAT for video 1.1 document."""
-    for row in rows:
-        row["frame_no"] = row["frame_no"] or 0
-    frames = sorted({r["frame_no"] for r in rows}) or [0]
-    step = reduce(math.gcd, (f - frames[0] for f in frames), 0) or 1
-    grid = Grid(frames[0], frames[-1], step)
-    root = ET.Element("annotations")
-    _text(root, "version", "1.1")
-    meta_element(
-        root,
-        name=_title(source_ref),
-        mode="interpolation",
-        grid=grid,
-        size=len(range(grid.start, frames[-1] + 1, step)),
-        specs=label_specs(rows),
-        original_size=_size(rows[0], frame) if rows else (None, None),
-        source=source_ref,
-    )
-    tracks = _group(rows, _track_key)
-    ids = track_ids(list(tracks))
-    for key in sorted(tracks, key=ids.__getitem__):
-        is_skeleton, _, label, shape = key
-        track = ET.SubElement(root, "track", {"id": str(ids[key]), "label": label})
-        if is_skeleton:
-            _skeleton_track(track, tracks[key], grid)
+@dataclass
+class _Clip:
+    """What a video's ``<meta>`` says, gathered from its rows, and its tracks."""
+
+    first: int  # its first row, for the video's size
+    origin: int  # that row's frame
+    low: int = 0  # its first and last frame, and the step between its frames
+    high: int = 0
+    step: int = 0
+    labels: LabelSpecs = field(default_factory=LabelSpecs)
+    tracks: dict[tuple[Any, ...], int] = field(default_factory=dict)  # key -> number
+
+    def grid(self) -> Grid:
+        return Grid(self.low, self.high, self.step or 1)
+
+    def head(self, source_ref: str | None, first: dict[str, Any], frame: FrameLookup) -> str:
+        grid = self.grid()
+        return _head(
+            name=_title(source_ref),
+            mode="interpolation",
+            grid=grid,
+            size=len(range(grid.start, self.high + 1, grid.step)),
+            specs=self.labels.ordered(),
+            original_size=_size(first, frame),
+            source=source_ref,
+        )
+
+
+def _clips(annotations: pa.Table) -> tuple[dict[str | None, _Clip], list[Any], np.ndarray]:
+    """The videos of the rows in order of their first row; their tracks (video and key:
+    a skeleton's nodes form one track, any other shape a track per object, label and
+    shape), in order of their first row; and each row's track."""
+    clips: dict[str | None, _Clip] = {}
+    tracks: list[tuple[str | None, tuple[Any, ...]]] = []
+    track_of = np.empty(annotations.num_rows, dtype=np.int64)
+    for position, values in enumerate(values_of(annotations, _OUTLINE)):
+        source_ref, frame_no, object_id, object_name, label, shape, class_id, attributes = values
+        frame_no = frame_no or 0
+        clip = clips.get(source_ref)
+        if clip is None:
+            clip = clips[source_ref] = _Clip(position, frame_no, frame_no, frame_no)
+        clip.low, clip.high = min(clip.low, frame_no), max(clip.high, frame_no)
+        clip.step = math.gcd(clip.step, frame_no - clip.origin)
+        skeleton = _skeleton(object_name, label, shape)
+        clip.labels.add(skeleton, label, shape, class_id, attributes)
+        if skeleton is not None:
+            key: tuple[Any, ...] = (True, object_id, skeleton, None)
         else:
-            _track_shapes(track, ELEMENTS.get(shape, "points"), tracks[key], grid)
-    return _document(root)
+            key = (False, object_id, _label(label), shape)
+        if key not in clip.tracks:
+            clip.tracks[key] = len(tracks)
+            tracks.append((source_ref, key))
+        track_of[position] = clip.tracks[key]
+    return clips, tracks, track_of
 
 
-def _track_key(row: dict[str, Any]) -> tuple[bool, str | None, str, str | None]:
-    # A skeleton's nodes form one track; any other shape is a track per object, label and shape.
-    skeleton = skeleton_of(row)
-    if skeleton is not None:
-        return True, row["object_id"], skeleton, None
-    return False, row["object_id"], _label(row["label"]), row["shape"]
+_SIZED = ["source_ref", "frame_no", "frame", "image_width", "image_height"]  # for `_size`
+
+
+def _frames_from_0(rows: Iterable[tuple[Any, ...]]) -> Iterator[dict[str, Any]]:
+    """The rows of (track, position, row) tuples, a row without a frame_no on frame 0."""
+    for *_, row in rows:
+        row["frame_no"] = row["frame_no"] or 0
+        yield row
 
 
 def to_cvat_video(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
     """CVAT for video 1.1: annotations.xml, or <clip>/annotations.xml per clip when several."""
-    clips = _group(exportable(annotations.to_pylist()), lambda r: r["source_ref"]) or {None: []}
-    if len(clips) == 1:
-        [(source_ref, rows)] = clips.items()
-        return {DOCUMENT: video_document(source_ref, rows, frame)}
-    names = folder_names(clips)
-    return {
-        f"{names[ref]}/{DOCUMENT}": video_document(ref, rows, frame) for ref, rows in clips.items()
+    return joined(video_pieces(annotations, frame))
+
+
+def video_pieces(annotations: pa.Table, frame: FrameLookup) -> Pieces:
+    """`to_cvat_video`'s files, in pieces: the rows are read a batch at a time, track after
+    track (each in frame order), and each track is written as text."""
+    check_drawable(annotations)
+    clips, tracks, track_of = _clips(annotations)
+    if not clips:
+        head = _head(name="clip", mode="interpolation", grid=Grid(0, 0, 1), size=1, specs=[])
+        return {DOCUMENT: [head, _END]}
+    ids: list[int] = [0] * len(tracks)
+    place = np.empty(len(tracks), dtype=np.int64)  # where each track is written
+    written = 0
+    for clip in clips.values():
+        numbers = track_ids(list(clip.tracks))
+        for key in sorted(clip.tracks, key=numbers.__getitem__):
+            ids[clip.tracks[key]], place[clip.tracks[key]] = numbers[key], written
+            written += 1
+    frame_nos = pc.fill_null(annotations["frame_no"], 0).to_numpy()
+    order = np.lexsort((np.arange(len(track_of)), frame_nos, place[track_of]))
+    pieces: dict[str | None, list[str]] = {ref: [] for ref in clips}
+    rows = zip(track_of[order], order, rows_of(annotations, _COLUMNS, order), strict=True)
+    for track, track_rows in groupby(rows, key=itemgetter(0)):
+        source_ref, (is_skeleton, _, label, shape) = tracks[track]
+        grid = clips[source_ref].grid()
+        head = _attributes_text({"id": str(ids[track]), "label": label})
+        if is_skeleton:  # its rows in table order
+            in_order = list(_frames_from_0(sorted(track_rows, key=itemgetter(1))))
+            text = _skeleton_track_text(head, in_order, grid, 1)
+        else:
+            tag = ELEMENTS.get(shape, "points")
+            text = _track_text(head, tag, _frames_from_0(track_rows), grid, 1)
+        pieces[source_ref] += (_LINE, text)
+    firsts = annotations.select(_SIZED).take(
+        pa.array([c.first for c in clips.values()], pa.int64())
+    )
+    documents = {
+        ref: [clip.head(ref, first, frame), *pieces[ref], _END]
+        for (ref, clip), first in zip(clips.items(), firsts.to_pylist(), strict=True)
     }
+    if len(documents) == 1:
+        return {DOCUMENT: next(iter(documents.values()))}
+    names = folder_names(documents)
+    return {f"{names[ref]}/{DOCUMENT}": text for ref, text in documents.items()}
 
 
 def _subset(source_ref: str | None, name: str) -> str | None:
@@ -933,13 +1117,13 @@ def image_ids(keys: list[tuple[str | None, int | None]], names: list[str]) -> li
     return list(range(len(keys)))
 
 
-def image_element(root: ET.Element, attrs: dict[str, str], rows: list[dict[str, Any]]) -> None:
+def image_text(attributes: dict[str, str], rows: list[dict[str, Any]]) -> str:
     """An ``<image>`` with its shapes in object order; ``id`` where the position differs."""
-    image = ET.SubElement(root, "image", attrs)
     objects = _group(
         sorted(rows, key=lambda r: _id_order(r["object_id"])),
         lambda r: (r["object_id"], skeleton_of(r)) if skeleton_of(r) else id(r),
     )
+    shapes = []
     for position, group in enumerate(objects.values()):
         first = group[0]
         head = (
@@ -949,19 +1133,20 @@ def image_element(root: ET.Element, attrs: dict[str, str], rows: list[dict[str, 
         )
         skeleton = skeleton_of(first)
         if skeleton is None:
-            shape_element(
-                image,
-                ELEMENTS.get(first["shape"], "points"),
-                first,
-                {"label": _label(first["label"]), **head},
-            )
+            values = _attributes_text({"label": _label(first["label"]), **head})
+            shapes.append(shape_text(ELEMENTS.get(first["shape"], "points"), first, values, 2))
             continue
         values = {"label": skeleton, **head}
         if first["z_order"] is not None:
             values["z_order"] = str(first["z_order"])
-        element = ET.SubElement(image, "skeleton", values)
-        for row in group:
-            shape_element(element, "points", row, {"label": _label(row["label"]), "outside": "0"})
+        nodes = [
+            shape_text(
+                "points", row, _attributes_text({"label": _label(row["label"]), "outside": "0"}), 3
+            )
+            for row in group
+        ]
+        shapes.append(_element_text("skeleton", _attributes_text(values), nodes, 2))
+    return _element_text("image", _attributes_text(attributes), shapes, 1)
 
 
 def _image_name(row: dict[str, Any], position: int) -> str:
@@ -972,27 +1157,50 @@ def _image_name(row: dict[str, Any], position: int) -> str:
 
 def to_cvat_images(annotations: pa.Table, frame: FrameLookup) -> dict[str, str]:
     """CVAT for images 1.1: one annotations.xml with an <image> per frame and its shapes."""
-    rows = exportable(annotations.to_pylist())
-    images = _group(rows, lambda r: (r["source_ref"], r["frame_no"]))
-    keys = sorted(images, key=lambda k: (k[1] is None, k[1] or 0, k[0] or ""))
-    names = [_image_name(images[k][0], n) for n, k in enumerate(keys)]
-    root = ET.Element("annotations")
-    _text(root, "version", "1.1")
-    meta_element(
-        root,
+    return joined(images_pieces(annotations, frame))
+
+
+def images_pieces(annotations: pa.Table, frame: FrameLookup) -> Pieces:
+    """`to_cvat_images`' file, in pieces: the rows are read a batch at a time, image after
+    image, and each image is written as text."""
+    check_drawable(annotations)
+    labels = LabelSpecs()
+    images: dict[tuple[str | None, int | None], int] = {}  # key -> number, by first row
+    firsts: list[int] = []  # each image's first row
+    image_of = np.empty(annotations.num_rows, dtype=np.int64)
+    for position, values in enumerate(values_of(annotations, _OUTLINE)):
+        source_ref, frame_no, _, object_name, label, shape, class_id, attributes = values
+        labels.add(_skeleton(object_name, label, shape), label, shape, class_id, attributes)
+        if (source_ref, frame_no) not in images:
+            images[source_ref, frame_no] = len(firsts)
+            firsts.append(position)
+        image_of[position] = images[source_ref, frame_no]
+    first_rows = annotations.select(_SIZED).take(pa.array(firsts, pa.int64())).to_pylist()
+    keys = list(images)
+    ranked = sorted(
+        range(len(keys)), key=lambda i: (keys[i][1] is None, keys[i][1] or 0, keys[i][0] or "")
+    )
+    names = [_image_name(first_rows[i], n) for n, i in enumerate(ranked)]
+    ids = image_ids([keys[i] for i in ranked], names)
+    place = np.empty(len(keys), dtype=np.int64)  # where each image is written
+    place[ranked] = np.arange(len(keys))
+    order = np.argsort(place[image_of], kind="stable")
+    pieces = []
+    rows = zip(image_of[order], rows_of(annotations, _COLUMNS, order), strict=True)
+    for n, (image, image_rows) in enumerate(groupby(rows, key=itemgetter(0))):
+        attributes = {"id": str(ids[n]), "name": names[n]}
+        subset = _subset(keys[image][0], names[n])
+        if subset:
+            attributes["subset"] = subset
+        width, height = _size(first_rows[image], frame)
+        if width and height:
+            attributes.update(width=str(width), height=str(height))
+        pieces += (_LINE, image_text(attributes, [row for _, row in image_rows]))
+    head = _head(
         name="labellake export",
         mode="annotation",
         grid=Grid(0, max(len(keys) - 1, 0)),
         size=len(keys),
-        specs=label_specs(rows),
+        specs=labels.ordered(),
     )
-    for key, name, image_id in zip(keys, names, image_ids(keys, names), strict=True):
-        attrs = {"id": str(image_id), "name": name}
-        subset = _subset(key[0], name)
-        if subset:
-            attrs["subset"] = subset
-        width, height = _size(images[key][0], frame)
-        if width and height:
-            attrs.update(width=str(width), height=str(height))
-        image_element(root, attrs, images[key])
-    return {DOCUMENT: _document(root)}
+    return {DOCUMENT: [head, *pieces, _END]}

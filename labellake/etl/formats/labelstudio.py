@@ -38,16 +38,22 @@ their own are per-region text areas. Rows imported from predictions go back to
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, BinaryIO
 
 import ijson
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from labellake.errors import LabellakeError
+from labellake.etl.export import BATCH_ROWS, Pieces, joined, rows_of, values_of
 from labellake.etl.formats import CHUNK_ROWS, Chunk, ImportLog
 from labellake.etl.labeling import AnnotationRows, creation_time, integer, number
 from labellake.lake import get_table
@@ -657,18 +663,138 @@ def _few(names: list[str]) -> str:
 # Export
 
 
+_COLUMNS = [  # what a task's regions are written from
+    "source_ref",
+    "frame_no",
+    "frame",
+    "object_id",
+    "label",
+    "shape",
+    "box_left",
+    "top",
+    "width",
+    "height",
+    "points",
+    "attributes",
+    "confidence",
+]
+
+
 def to_labelstudio(annotations: pa.Table, frame: Any) -> dict[str, str]:
     """One Label Studio import file of tasks: an image task per single-frame data object,
     a video task (video rectangles) per multi-frame one, coordinates in percent."""
-    rows = annotations.to_pylist()
-    by_source: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_source.setdefault(str(row["source_ref"]), []).append(row)
-    tasks = [
-        _task(index, source, source_rows, frame)
-        for index, (source, source_rows) in enumerate(by_source.items(), start=1)
-    ]
-    return {"tasks.json": json.dumps(tasks)}
+    return joined(tasks_pieces(annotations, frame))
+
+
+def tasks_pieces(annotations: pa.Table, frame: Any) -> Pieces:
+    """`to_labelstudio`'s file, in pieces: the rows are read a batch at a time, task after
+    task, work after work and (in a video) track after track, each track in frame order."""
+    frame = functools.lru_cache(maxsize=1024)(frame)  # asked per region; rows come by frame
+    outline = _Outline.of(annotations)
+    keys = (outline.source_of, outline.work_of, outline.track_of)
+    order = np.lexsort((np.arange(annotations.num_rows), outline.frame_key, *reversed(keys)))
+    rows = zip(*(key[order] for key in keys), rows_of(annotations, _COLUMNS, order), strict=True)
+    pieces = ["["]  # the tasks as JSON text: image tasks a batch of rows at a time
+    tasks: list[dict[str, Any]] = []
+    held = 0
+
+    def flush() -> None:
+        if tasks:
+            if len(pieces) > 1:
+                pieces.append(", ")
+            pieces.append(json.dumps(tasks)[1:-1])
+            tasks.clear()
+
+    for index, (source, task_rows) in enumerate(groupby(rows, key=itemgetter(0)), start=1):
+        name, video = outline.sources[source]
+        if not video:
+            task, count = _image_task(index, name, outline.works, task_rows, frame)
+            tasks.append(task)
+            held += count
+            if held >= BATCH_ROWS:
+                flush()
+                held = 0
+            continue
+        flush()
+        if len(pieces) > 1:
+            pieces.append(", ")
+        pieces.extend(_video_task(index, name, outline.works, task_rows, frame))
+    flush()
+    pieces.append("]")
+    return {"tasks.json": pieces}
+
+
+@dataclass
+class _Work:
+    """A person's or a model's work on a task (see `_work_of`), and what its rows hold."""
+
+    kind: str
+    work_id: str | None
+    model: str | None
+    number: int  # its place among the task's works, from 1
+    frames: int = 0  # the frames of the video: its highest frame_no + 1
+    others: int = 0  # rows that are not boxes, and the first one's shape and source_ref
+    first_other: tuple[str | None, Any] | None = None
+
+
+@dataclass
+class _Outline:
+    """Where each row goes: its task (data object, in order of their first row, and whether
+    it is a video), its work on that task and its track (video tasks only), all numbered
+    in order of their first row."""
+
+    sources: list[tuple[str, bool]]
+    works: list[_Work]
+    source_of: np.ndarray
+    work_of: np.ndarray
+    track_of: np.ndarray
+    frame_key: np.ndarray  # frame_no in a video, 0 elsewhere
+
+    @classmethod
+    def of(cls, annotations: pa.Table) -> _Outline:
+        sources: dict[str, tuple[int, Any, dict[Any, int]]] = {}  # name -> number, frame, works
+        video: list[bool] = []
+        works: list[_Work] = []
+        source_of = np.empty(annotations.num_rows, dtype=np.int64)
+        work_of = np.empty(annotations.num_rows, dtype=np.int64)
+        columns = ["source_ref", "frame_no", "shape", "attributes"]
+        for position, (source_ref, frame_no, shape, attributes) in enumerate(
+            values_of(annotations, columns)
+        ):
+            name = str(source_ref)
+            if name not in sources:
+                sources[name] = (len(sources), frame_no, {})
+                video.append(False)
+            rank, first_frame, source_works = sources[name]
+            video[rank] = video[rank] or frame_no != first_frame or bool(frame_no)
+            kind, work_id, model = key = _work_of(attributes)
+            if key not in source_works:
+                source_works[key] = len(works)
+                works.append(_Work(kind, work_id, model, len(source_works)))
+            work = works[source_works[key]]
+            if frame_no is not None:
+                work.frames = max(work.frames, frame_no + 1)
+            if shape != "box":
+                work.others += 1
+                work.first_other = work.first_other or (shape, source_ref)
+            source_of[position], work_of[position] = rank, source_works[key]
+        in_video = np.array(video, dtype=bool)[source_of]
+        track_of = np.zeros(annotations.num_rows, dtype=np.int64)
+        tracks: dict[tuple[int, str], int] = {}
+        video_rows = np.flatnonzero(in_video)
+        for position, (object_id,) in zip(
+            video_rows, values_of(annotations, ["object_id"], video_rows), strict=True
+        ):
+            track_of[position] = tracks.setdefault((work_of[position], str(object_id)), len(tracks))
+        frame_nos = pc.fill_null(annotations["frame_no"], 0).to_numpy()
+        return cls(
+            [(name, is_video) for name, is_video in zip(sources, video, strict=True)],
+            works,
+            source_of,
+            work_of,
+            track_of,
+            np.where(in_video, frame_nos, 0),
+        )
 
 
 def _frame_size(frame: Any, row: dict[str, Any]) -> tuple[int, int]:
@@ -681,34 +807,136 @@ def _frame_size(frame: Any, row: dict[str, Any]) -> tuple[int, int]:
     return int(info.width), int(info.height)
 
 
-def _work_of(row: dict[str, Any]) -> tuple[str, str | None, str | None]:
-    """(annotations or predictions, its id, model version) a row was imported from."""
-    attributes = dict(row["attributes"] or [])
+def _work_of(
+    row_attributes: list[tuple[str, str]] | None,
+) -> tuple[str, str | None, str | None]:
+    """(annotations or predictions, its id, model version) a row with these attributes was
+    imported from."""
+    attributes = dict(row_attributes or [])
     if "prediction_id" in attributes:
         return "predictions", attributes["prediction_id"], attributes.get("model_version")
     return "annotations", attributes.get("annotation_id"), None
 
 
-def _task(index: int, source: str, rows: list[dict[str, Any]], frame: Any) -> dict[str, Any]:
-    video = len({row["frame_no"] for row in rows}) > 1 or any(row["frame_no"] for row in rows)
-    by_work: dict[tuple[str, str | None, str | None], list[dict[str, Any]]] = {}
-    for row in rows:
-        by_work.setdefault(_work_of(row), []).append(row)
+def _image_task(
+    index: int, source: str, works: list[_Work], rows: Iterable[tuple[Any, ...]], frame: Any
+) -> tuple[dict[str, Any], int]:
+    """An image task, from its rows (task, work, track and row) by work, and how many rows
+    it holds."""
     task: dict[str, Any] = {
         "id": index,
-        "data": {"video" if video else "image": source},
+        "data": {"image": source},
         "annotations": [],
         "predictions": [],
     }
-    for number_, ((kind, work_id, model), work_rows) in enumerate(by_work.items(), start=1):
-        results = _video_results(work_rows, frame) if video else _image_results(work_rows, frame)
-        work: dict[str, Any] = {"id": integer(work_id) or number_, "result": results}
-        if kind == "predictions":
-            work["model_version"] = model
+    count = 0
+    for work_number, work_rows in groupby(rows, key=itemgetter(1)):
+        work = works[work_number]
+        regions = [row for *_, row in work_rows]
+        count += len(regions)
+        written: dict[str, Any] = {
+            "id": integer(work.work_id) or work.number,
+            "result": _image_results(regions, frame),
+        }
+        if work.kind == "predictions":
+            written["model_version"] = work.model
         else:
-            work.update(was_cancelled=False, ground_truth=False)
-        task[kind].append(work)
-    return task
+            written.update(was_cancelled=False, ground_truth=False)
+        task[work.kind].append(written)
+    return task, count
+
+
+def _video_task(
+    index: int, source: str, works: list[_Work], rows: Iterable[tuple[Any, ...]], frame: Any
+) -> list[str]:
+    """A video task as JSON text, in pieces, from its rows (task, work, track and row) by
+    work, track and frame: the text json.dumps would give, without the task as dicts."""
+    by_kind: dict[str, list[str]] = {"annotations": [], "predictions": []}
+    for work_number, work_rows in groupby(rows, key=itemgetter(1)):
+        work = works[work_number]
+        if work.others:
+            shape, source_ref = work.first_other or (None, None)
+            raise LabellakeError(
+                f"{work.others} {shape} shape(s) on video {source_ref}: Label Studio's video "
+                "tasks hold rectangles only; export this job as coco instead"
+            )
+        texts = by_kind[work.kind]
+        work_id = integer(work.work_id) or work.number
+        texts.append(f'{", " if texts else ""}{{"id": {json.dumps(work_id)}, "result": [')
+        for count, (_, track_rows) in enumerate(groupby(work_rows, key=itemgetter(2))):
+            texts.extend(_track_result(count, (row for *_, row in track_rows), work.frames, frame))
+        if work.kind == "predictions":
+            texts.append(f'], "model_version": {json.dumps(work.model)}}}')
+        else:
+            texts.append('], "was_cancelled": false, "ground_truth": false}')
+    head = json.dumps({"id": index, "data": {"video": source}})[:-1]
+    return [
+        f'{head}, "annotations": [',
+        *by_kind["annotations"],
+        '], "predictions": [',
+        *by_kind["predictions"],
+        "]}",
+    ]
+
+
+def _track_result(count: int, rows: Iterable[dict[str, Any]], frames: int, frame: Any) -> list[str]:
+    """A track's video rectangle (and its attributes' text areas) as JSON text, in pieces,
+    from its rows in frame order; ``count`` tracks came before it in the result list."""
+    sequence: list[str] = []  # the keyframes' JSON text, a piece per batch
+    keyframes: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if sequence:
+            sequence.append(", ")
+        sequence.append(json.dumps(keyframes)[1:-1])
+        keyframes.clear()
+
+    first: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None
+    for row in rows:
+        if previous is None:
+            first = row
+        else:
+            keyframes.append(_sequence_item(previous, row["frame_no"], frames, frame))
+        previous = row
+        if len(keyframes) >= BATCH_ROWS:
+            flush()
+    assert first is not None and previous is not None  # a track has a row
+    keyframes.append(_sequence_item(previous, None, frames, frame))
+    flush()
+    track_id = str(first["object_id"])
+    attributes = dict(first["attributes"] or [])
+    size = _frame_size(frame, first)
+    result = {
+        "id": track_id,
+        "from_name": "box",
+        "to_name": "video",
+        "type": "videorectangle",
+        "origin": "manual",
+        "original_width": size[0],
+        "original_height": size[1],
+        "value": {"framesCount": frames, "sequence": [], "labels": _labels(first, attributes)},
+    }
+    # no string value holds the key's unescaped quotes
+    head, _, tail = json.dumps(result).partition('"sequence": []')
+    texts = [f'{", " if count else ""}{head}"sequence": [', *sequence, f"]{tail}"]
+    texts.extend(", " + json.dumps(r) for r in _attribute_results(track_id, attributes, "video"))
+    return texts
+
+
+def _sequence_item(
+    row: dict[str, Any], following: int | None, frames: int, frame: Any
+) -> dict[str, Any]:
+    """A row of a track as a keyframe, enabled while the track's next row is on the next
+    frame (or this is the video's last frame)."""
+    last_frame = following is None and row["frame_no"] == frames - 1
+    rotation = float(dict(row["attributes"] or []).get("rotation", 0))
+    return {
+        "frame": row["frame_no"] + 1,
+        "enabled": following == row["frame_no"] + 1 or last_frame,
+        "rotation": rotation,
+        **_percent_box(row, _frame_size(frame, row)),
+    }
 
 
 def _attribute_results(
@@ -780,53 +1008,6 @@ def _image_results(rows: list[dict[str, Any]], frame: Any) -> list[dict[str, Any
                 point_id = region_id if len(points) == 1 else f"{region_id}:{vertex}"
                 value = {"x": x, "y": y, "width": 0.5, "keypointlabels": labels}
                 results.append({**base, "id": point_id, "type": "keypointlabels", "value": value})
-        results.extend(_attribute_results(region_id, attributes, "image"))
-    return results
-
-
-def _video_results(rows: list[dict[str, Any]], frame: Any) -> list[dict[str, Any]]:
-    others = [row for row in rows if row["shape"] != "box"]
-    if others:
-        raise LabellakeError(
-            f"{len(others)} {others[0]['shape']} shape(s) on video {others[0]['source_ref']}: "
-            "Label Studio's video tasks hold rectangles only; export this job as coco instead"
-        )
-    frames_count = max(row["frame_no"] for row in rows) + 1
-    tracks: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        tracks.setdefault(str(row["object_id"]), []).append(row)
-    results: list[dict[str, Any]] = []
-    for track_id, track in tracks.items():
-        track.sort(key=lambda r: r["frame_no"])
-        attributes = dict(track[0]["attributes"] or [])
-        sequence = []
-        for position, row in enumerate(track):
-            following = track[position + 1]["frame_no"] if position + 1 < len(track) else None
-            last_frame = following is None and row["frame_no"] == frames_count - 1
-            rotation = float(dict(row["attributes"] or []).get("rotation", 0))
-            sequence.append(
-                {
-                    "frame": row["frame_no"] + 1,
-                    "enabled": following == row["frame_no"] + 1 or last_frame,
-                    "rotation": rotation,
-                    **_percent_box(row, _frame_size(frame, row)),
-                }
-            )
-        size = _frame_size(frame, track[0])
-        result = {
-            "id": track_id,
-            "from_name": "box",
-            "to_name": "video",
-            "type": "videorectangle",
-            "origin": "manual",
-            "original_width": size[0],
-            "original_height": size[1],
-            "value": {
-                "framesCount": frames_count,
-                "sequence": sequence,
-                "labels": _labels(track[0], attributes),
-            },
-        }
-        results.append(result)
-        results.extend(_attribute_results(track_id, attributes, "video"))
+        if attributes:
+            results.extend(_attribute_results(region_id, attributes, "image"))
     return results
