@@ -373,13 +373,11 @@ class ObjectFrames:
         """The bytes at ``uri`` (through the map), or None; a bucket that fails to answer
         is not asked again."""
         from labellake.errors import NotFoundError
+        from labellake.etl.jobs import location, resolve
         from labellake.lake.store import read_uri
 
-        for prefix, local in self.uri_map.items():
-            if uri.startswith(prefix):
-                uri = local.rstrip("/") + "/" + uri[len(prefix) :].lstrip("/")
-                break
-        bucket = "s3://" + uri[5:].split("/", 1)[0] if uri.startswith("s3://") else None
+        uri = resolve(uri, self.uri_map)
+        bucket = location(uri)
         if bucket in self.unreachable:
             return None
         try:

@@ -59,10 +59,16 @@ class JobOutput:
         return root
 
     def resolve(self, uri: str) -> str:
-        for prefix, local in self.uri_map.items():
-            if uri.startswith(prefix):
-                return local.rstrip("/") + "/" + uri[len(prefix) :].lstrip("/")
-        return uri
+        return resolve(uri, self.uri_map)
+
+
+def resolve(uri: str, uri_map: dict[str, str]) -> str:
+    """``uri`` read from its local copy, where ``uri_map`` (s3://bucket/prefix -> /local/dir,
+    the --map option) has one."""
+    for prefix, local in uri_map.items():
+        if uri.startswith(prefix):
+            return local.rstrip("/") + "/" + uri[len(prefix) :].lstrip("/")
+    return uri
 
 
 @dataclass
