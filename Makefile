@@ -12,7 +12,7 @@ TEST_ENV := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_
 	AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PROFILE= HF_HUB_OFFLINE=1 \
 	AWS_ENDPOINT_URL=http://127.0.0.1:9
 
-.PHONY: run test test-fast lint install install-dev clean
+.PHONY: run test test-fast lint install install-dev labelstudio clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# The Label Studio server the labelstudio tests and benchmark run against, in its own
+# virtualenv: it pins older numpy and pyarrow than labellake needs.
+LABEL_STUDIO_VERSION := 1.23.2
+LS_VENV ?= .venv-labelstudio
+
+$(LS_VENV)/.installed-$(LABEL_STUDIO_VERSION):
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/python -m pip install --quiet 'label-studio==$(LABEL_STUDIO_VERSION)'
+	touch $@
+
+labelstudio: $(LS_VENV)/.installed-$(LABEL_STUDIO_VERSION)
+
 install-dev: $(VENV)/.installed-dev
 
 # The main job on the embedded default: check the home, make sure it holds a finished
@@ -43,12 +56,12 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test: lint labelstudio
 	$(TEST_ENV) $(BIN)/python -m pytest
 
 # The inner loop: everything but the browser, moto-server and slow tests.
 test-fast: install-dev
-	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser and not aws and not slow"
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not browser and not aws and not slow and not labelstudio"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LS_VENV) .pytest_cache .ruff_cache .hypothesis

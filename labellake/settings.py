@@ -82,11 +82,46 @@ class Settings(BaseSettings):
         default="111122223333",
         description="Account id used in default work team and labeling job ARNs.",
     )
-    labeling_backend: Literal["simulated", "local", "groundtruth"] = Field(
+    labeling_backend: Literal["simulated", "local", "groundtruth", "labelstudio"] = Field(
         default="simulated",
         description="Labeling backend of jobs whose request names none: simulated (a "
-        "deterministic workforce), local (people label in the portal) or groundtruth "
-        "(SageMaker Ground Truth).",
+        "deterministic workforce), local (people label in the portal), groundtruth "
+        "(SageMaker Ground Truth) or labelstudio (a Label Studio server).",
+    )
+    labelstudio_url: str | None = Field(
+        default=None,
+        description="Address of the Label Studio server that labelstudio jobs run on, such as "
+        "http://127.0.0.1:8080.",
+    )
+    labelstudio_token: str | None = Field(
+        default=None,
+        description="A personal access token of the Label Studio user labellake acts as "
+        "(Account & Settings > Personal Access Token); a legacy token works where the "
+        "server enables them.",
+    )
+    labelstudio_project_prefix: str = Field(
+        default="",
+        max_length=20,
+        description="Put before every Label Studio project title labellake makes (the title "
+        "is the job name), to tell labellake's projects from others.",
+    )
+    labelstudio_webhook_url: str | None = Field(
+        default=None,
+        description="labellake's API as Label Studio reaches it, ending in "
+        "/labelstudio/webhook (such as http://127.0.0.1:8000/labelstudio/webhook): projects "
+        "then report each annotation at once. Unset: jobs are polled only.",
+    )
+    labelstudio_files_root: str | None = Field(
+        default=None,
+        description="The folder Label Studio serves local files from "
+        "(LOCAL_FILES_DOCUMENT_ROOT); it must hold the object store. Defaults to the object "
+        "store's folder.",
+    )
+    labelstudio_poll_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds between two looks at a Label Studio project's counts (a webhook "
+        "call makes the next look happen at once).",
     )
     simulated_job_seconds: float = Field(
         default=1.0,

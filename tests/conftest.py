@@ -42,6 +42,7 @@ socket.socket.connect = _loopback_only  # type: ignore[method-assign]
 _MARKED_BY_FIXTURE = {
     "browser": {"browser"},
     "aws": {"moto_endpoint", "sfn_endpoint", "s3_bucket"},
+    "labelstudio": {"label_studio"},
 }
 
 
@@ -133,3 +134,19 @@ def no_credentials(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     return boto3.session.Session(region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One real Label Studio server for the test session, on 127.0.0.1 with its own data
+    folder and SQLite (installed by `make labelstudio`; startup takes about 30 s). It
+    serves local files from ``server.files_root``: tests keep their labellake homes there."""
+    from labellake.workflows.labeling.backends.labelstudio_server import LabelStudioServer
+
+    folder = tmp_path_factory.mktemp("label-studio")
+    server = LabelStudioServer(folder, folder / "files")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

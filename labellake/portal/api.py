@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from labellake import __version__, jsontext
 from labellake.errors import LabellakeError, TooLargeError
 from labellake.workflows import compose
+from labellake.workflows.labeling.backends.labelstudio import WEBHOOK_HEADER
 from labellake.workflows.labeling.engine import Engine
 from labellake.workflows.loop import Pulse
 from labellake.workflows.models.store import RunStatus
@@ -206,13 +207,35 @@ def create_app(
         """Delete a batch with its levels, jobs, tasks, raw outputs and lake rows."""
         return engine.delete(batch_id, dry_run=dry_run, actor=actor)
 
+    @app.post("/labelstudio/webhook")
+    async def labelstudio_webhook(request: Request) -> dict[str, Any]:
+        """Label Studio reports an annotation created, updated or deleted in a project of a
+        labelstudio job; the job's next poll happens at once. Authenticated by the
+        X-Labellake-Webhook-Token header the backend gave the webhook (not the API token,
+        which Label Studio never holds)."""
+        backend = engine.backends.get("labelstudio")
+        expected = getattr(backend, "webhook_token", None)
+        given = request.headers.get(WEBHOOK_HEADER, "")
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Forbidden(
+                f"{WEBHOOK_HEADER}: missing or wrong; only the webhooks labellake gives its "
+                "Label Studio projects may call here"
+            )
+        payload = await _json_object(request)
+        project = await run_in_threadpool(backend.notice, payload)  # type: ignore[union-attr]
+        return {"project": project}
+
     @app.get("/workforce/show")
     def workforce(actor: str = Depends(authorize)) -> dict[str, Any]:
         """Work teams and their workers: the labeling backend's and the local ones."""
         from labellake.workflows.people.workforce import Workforce
 
         local = Workforce(engine.state, engine.config.region, engine.config.account)
-        return {"workteams": engine.backend.workforce() + local.teams()}
+        teams = engine.backend.workforce()
+        labelstudio = engine.backends.get("labelstudio")
+        if engine.backend is not labelstudio and getattr(labelstudio, "url", None):
+            teams += labelstudio.workforce()  # type: ignore[union-attr]
+        return {"workteams": teams + local.teams()}
 
     async def start_run(request: Request, mode: str, actor: str) -> dict[str, Any]:
         run = parse_run_request(await _json_object(request), mode)

@@ -148,8 +148,18 @@ def local_teams() -> list[dict[str, Any]]:
 
 
 def worker_names() -> dict[str, str]:
-    """Worker id -> name, for the simulated workforce and the local one."""
-    teams = (run(lambda: engine().backend.workforce()) or []) + local_teams()
+    """Worker id -> name: the default backend's workforce, Label Studio's users when a
+    server is set (one that does not answer just leaves its ids unnamed), and the local
+    workforce."""
+    teams = local_teams()
+    backends = [engine().backend]
+    if home().settings.labelstudio_url and engine().backend.name != "labelstudio":
+        backends.append(engine().backends["labelstudio"])
+    for backend in backends:
+        try:
+            teams = backend.workforce() + teams
+        except LabellakeError:
+            continue
     return {w["workerId"]: w["name"] for team in teams for w in team["workers"]}
 
 

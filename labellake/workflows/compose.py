@@ -18,6 +18,8 @@ them. Every constructor below takes what it needs, and AWS access is one
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import TYPE_CHECKING
 
 from labellake import sql
@@ -29,6 +31,7 @@ from labellake.settings import Settings
 from labellake.workflows.home import Home
 from labellake.workflows.labeling import lake_sync, qa_routing
 from labellake.workflows.labeling.backends.groundtruth import GroundTruthBackend
+from labellake.workflows.labeling.backends.labelstudio import LabelStudioBackend
 from labellake.workflows.labeling.backends.local import LocalBackend
 from labellake.workflows.labeling.backends.simulated import SimulatedBackend, SimulationConfig
 from labellake.workflows.labeling.dynamo_store import DynamoBatchStore
@@ -137,7 +140,10 @@ def build_engine(home: Home, *, local_files: bool = False) -> Engine:
         aws=aws,
     )
     local = LocalBackend(state, home.objects, account=settings.aws_account_id, aws=aws)
-    backends = {b.name: b for b in (simulated, local, _groundtruth(settings, aws))}
+    backends = {
+        b.name: b
+        for b in (simulated, local, _groundtruth(settings, aws), labelstudio_backend(home))
+    }
     engine = Engine(
         state,
         home.objects,
@@ -171,6 +177,31 @@ def runner_for(engine: Engine, poll_s: float) -> Runner | Worker:
 
 def build_runner(home: Home) -> Runner | Worker:
     return runner_for(build_engine(home), home.settings.runner_poll_s)
+
+
+def labelstudio_backend(home: Home) -> LabelStudioBackend:
+    """Jobs on a Label Studio server (labelstudio_url, labelstudio_token); its webhook
+    calls carry a token derived from the API's admin token, so Label Studio never holds
+    that one."""
+    settings = home.settings
+    return LabelStudioBackend(
+        home.objects,
+        settings.labelstudio_url,
+        settings.labelstudio_token,
+        title_prefix=settings.labelstudio_project_prefix,
+        webhook_url=settings.labelstudio_webhook_url,
+        webhook_token=webhook_token(home) if settings.labelstudio_webhook_url else None,
+        files_root=settings.labelstudio_files_root,
+        server_poll_s=settings.labelstudio_poll_s,
+        account=settings.aws_account_id,
+        aws=settings.aws,
+    )
+
+
+def webhook_token(home: Home) -> str:
+    """The token Label Studio's webhook calls carry (X-Labellake-Webhook-Token)."""
+    token, _ = home.api_token()
+    return hmac.new(token.encode(), b"labelstudio-webhook", hashlib.sha256).hexdigest()[:40]
 
 
 def _stepfunctions(settings: Settings) -> StepFunctions:

@@ -55,6 +55,11 @@ class ExportFile:
     fmt: str
     job_name: str
     batch_id: str | None = None
+    source: str | None = None  # what the lake records it came from (default: uri)
+
+    @property
+    def named(self) -> str:
+        return self.source or self.uri
 
 
 def job_name_of(uri: str, given: str | None) -> str:
@@ -132,7 +137,7 @@ def load_export(
             StoredJob(
                 job_name=export.job_name,
                 batch_id=export.batch_id,
-                source=export.uri,
+                source=export.named,
                 fingerprint=stamp,
                 audits=None,
                 seen=[],
@@ -159,7 +164,7 @@ def _chunks(
     options: dict[str, object],
 ) -> Iterator[Chunk]:
     yield from reader(  # type: ignore[call-arg]
-        export.uri, stream, job_name=export.job_name, batch_id=export.batch_id, log=log, **options
+        export.named, stream, job_name=export.job_name, batch_id=export.batch_id, log=log, **options
     )
 
 

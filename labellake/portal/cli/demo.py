@@ -32,6 +32,21 @@ from labellake.portal.cli.common import actor, engine_of, settings_of, wait_for
     help="Also run this many earlier batches (8 clips each, 12 to 48 frames) to give the "
     "dashboards and the labeling-effort model a history.",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["simulated", "local", "groundtruth", "labelstudio"]),
+    default=None,
+    help="Labeling backend of the batch's jobs [default: the labeling_backend setting]. "
+    "Jobs it cannot label (lane polylines on labelstudio) run on --other-backend.",
+)
+@click.option(
+    "--other-backend",
+    type=click.Choice(["simulated", "local", "none"]),
+    default="simulated",
+    show_default=True,
+    help="Where jobs that --backend cannot label run; none: submit them anyway and be "
+    "refused with the reason.",
+)
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -40,6 +55,8 @@ def demo(
     frames: int,
     if_empty: bool,
     history: int,
+    backend: str | None,
+    other_backend: str,
 ) -> None:
     """Generate sample clips and run the reference 4-job, 2-level batch to completion."""
     from labellake.workflows.samples import demo as samples
@@ -54,6 +71,8 @@ def demo(
                     f"batch {batch_id}: {clips} clips x {frames} frames, 4 jobs over 2 levels",
                     err=True,
                 )
+            case samples.Routed(job, other, reason):
+                click.echo(f"{job} runs on the {other} backend: {reason}", err=True)
             case samples.Completed(batch_id, seconds, outputs):
                 click.echo(f"batch {batch_id} COMPLETE in {seconds:.1f}s")
                 for level, job, output in outputs:
@@ -81,6 +100,8 @@ def demo(
         actor=actor(),
         wait=lambda batch: wait_for(ctx, engine, batch),
         progress=report,
+        backend=backend,
+        other_backend=None if other_backend == "none" else other_backend,
     )
     if ran is None:
         click.echo(

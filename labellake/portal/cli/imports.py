@@ -111,7 +111,7 @@ def import_groundtruth(
     echo_loads(loads)
 
 
-def _export_command(fmt: str, title: str, extra: list[click.Option] | None = None) -> click.Command:
+def _export_command(fmt: str, title: str) -> click.Command:
     """`labellake import <fmt> PATH`: one export file of another tool, as one job."""
 
     @click.pass_context
@@ -121,15 +121,11 @@ def _export_command(fmt: str, title: str, extra: list[click.Option] | None = Non
         job_name: str | None,
         batch_id: str | None,
         force: bool,
-        video_size: str | None = None,
     ) -> None:
         from labellake.etl.formats.loader import ExportFile, job_name_of, load_export
         from labellake.workflows.imports.groundtruth import JobLoads
 
         home = home_of(ctx)
-        options = (
-            {"video_size": parse_size("--video-size", video_size)} if fmt == "labelstudio" else {}
-        )
         export = ExportFile(path, fmt, job_name_of(path, job_name), batch_id)
         with track_rows(f"reading {export.job_name}") as progress:
             report = load_export(
@@ -138,7 +134,6 @@ def _export_command(fmt: str, title: str, extra: list[click.Option] | None = Non
                 aws=home.settings.aws,
                 force=force,
                 progress=progress,
-                **options,
             )
         echo_loads(JobLoads([report]))
 
@@ -150,24 +145,91 @@ def _export_command(fmt: str, title: str, extra: list[click.Option] | None = Non
         ),
         click.Option(["--batch-id"], default=None, help="Batch the job belongs to, if any."),
         click.Option(["--force"], is_flag=True, help="Reload the file even when it is unchanged."),
-        *(extra or []),
     ]
     return click.Command(fmt, callback=command, params=params, help=command.__doc__)
 
 
 import_.add_command(_export_command("cvat", "CVAT for video 1.1 or CVAT for images 1.1 XML"))
-import_.add_command(
-    _export_command(
-        "labelstudio",
-        "Label Studio JSON",
-        [
-            click.Option(
-                ["--video-size"],
-                default=None,
-                metavar="WxH",
-                help="Frame size of the videos, where the export does not give it.",
-            )
-        ],
-    )
-)
 import_.add_command(_export_command("coco", "COCO instances JSON"))
+
+
+@import_.command("labelstudio")
+@click.argument("path", required=False)
+@click.option(
+    "--url",
+    default=None,
+    help="Read the project from this Label Studio server instead of a file [default: the "
+    "labelstudio_url setting, with --project].",
+)
+@click.option(
+    "--project", default=None, type=click.IntRange(1), help="Id of the Label Studio project."
+)
+@click.option(
+    "--job-name",
+    default=None,
+    help="Name of the job in the lake (default: the file name, or labelstudio-project-ID).",
+)
+@click.option("--batch-id", default=None, help="Batch the job belongs to, if any.")
+@click.option("--force", is_flag=True, help="Reload even when the export is unchanged.")
+@click.option(
+    "--video-size",
+    default=None,
+    metavar="WxH",
+    help="Frame size of the videos, where the export does not give it.",
+)
+@click.pass_context
+def import_labelstudio(
+    ctx: click.Context,
+    path: str | None,
+    url: str | None,
+    project: int | None,
+    job_name: str | None,
+    batch_id: str | None,
+    force: bool,
+    video_size: str | None,
+) -> None:
+    """Load a Label Studio JSON export file, or a project's annotations straight from a
+    Label Studio server (--project ID, with --url or the labelstudio_url setting and the
+    labelstudio_token setting), into the lake as one job."""
+    from labellake.etl.formats.loader import ExportFile, job_name_of, load_export
+    from labellake.etl.staging import staging_folder
+    from labellake.workflows.imports.groundtruth import JobLoads
+    from labellake.workflows.labeling.backends.labelstudio_client import LabelStudioClient
+
+    home = home_of(ctx)
+    size = parse_size("--video-size", video_size)
+    if (path is None) == (project is None):
+        raise click.UsageError("give an export file PATH, or --project ID (not both)")
+    if path is not None:
+        export = ExportFile(path, "labelstudio", job_name_of(path, job_name), batch_id)
+        with track_rows(f"reading {export.job_name}") as progress:
+            report = load_export(
+                export,
+                home.lake,
+                aws=home.settings.aws,
+                force=force,
+                progress=progress,
+                video_size=size,
+            )
+        echo_loads(JobLoads([report]))
+        return
+    client = LabelStudioClient(
+        url or home.settings.labelstudio_url, home.settings.labelstudio_token
+    )
+    source = f"{client.url}/projects/{project}"
+    name = job_name_of(source, job_name or f"labelstudio-project-{project}")
+    with staging_folder() as folder:
+        spool = Path(folder) / f"project-{project}.json"
+        with spool.open("wb") as out:
+            client.export(project, out)  # type: ignore[arg-type]
+        export = ExportFile(str(spool), "labelstudio", name, batch_id, source=source)
+        with track_rows(f"reading {export.job_name}") as progress:
+            report = load_export(
+                export,
+                home.lake,
+                aws=home.settings.aws,
+                force=force,
+                progress=progress,
+                video_size=size,
+            )
+    echo_loads(JobLoads([report]))

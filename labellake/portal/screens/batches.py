@@ -259,13 +259,22 @@ if show:
                     f"- data objects: {job['objectCount']}"
                     + (
                         f"\n- tasks ({job['backend']}): {job['taskProgress']['submitted']} of "
-                        f"{job['taskProgress']['total']} submitted, "
-                        f"{job['taskProgress']['held']} being labeled, "
-                        f"{job['taskProgress']['waiting']} waiting"
+                        f"{job['taskProgress']['total']} submitted"
+                        + (
+                            f", {job['taskProgress']['held']} being labeled, "
+                            f"{job['taskProgress']['waiting']} waiting"
+                            if "held" in job["taskProgress"]
+                            else ""
+                        )
                         if job.get("taskProgress")
                         else ""
                     )
                 )
+                if job.get("workUrl"):
+                    st.link_button(
+                        "Open in Label Studio" if job["backend"] == "labelstudio" else "Open tasks",
+                        job["workUrl"],
+                    )
                 if job["jobOutputS3Uri"]:
                     content = data.run(read_uri, job["jobOutputS3Uri"])
                     if content is not None:

@@ -87,3 +87,32 @@ def import_videos(
         f"{dataset}/clips.manifest", formats.manifest_text([{"source-ref": c} for c in clips])
     )
     return ImportedVideos(manifest_uri, clips)
+
+
+def encode_frames(frames: list[bytes], out: Path, rate: int) -> tuple[int, int]:
+    """JPEG (or PNG) frames -> an H.264 MP4 that browsers start playing before it is all
+    loaded (its index first), one video frame per image at ``rate`` frames per second,
+    written to the file ``out``; returns the (width, height) of the first frame. Frames
+    of another size are scaled to it."""
+    from PIL import Image
+
+    if not frames:
+        raise LabellakeError("a clip without frames cannot become a video")
+    with Image.open(io.BytesIO(frames[0])) as first:
+        size = first.size
+    # H.264 in yuv420p needs even dimensions.
+    width, height = size[0] + size[0] % 2, size[1] + size[1] % 2
+    with av.open(str(out), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "23", "g": str(rate)}
+        for data in frames:
+            with Image.open(io.BytesIO(data)) as image:
+                picture = image.convert("RGB")
+                if picture.size != (width, height):
+                    picture = picture.resize((width, height))
+                for packet in stream.encode(av.VideoFrame.from_image(picture)):
+                    container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return size

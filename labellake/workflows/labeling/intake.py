@@ -52,6 +52,7 @@ def check_request(
         for name in engine.state.names_taken([job.job_name for job in request.labeling_jobs])
     }
     manifests: dict[str, int] = {}
+    unready: dict[str, str] = {}  # backends that cannot take work, said once
     for index, job in enumerate(request.labeling_jobs):
         where = f"labelingJobs[{index}]"
         if job.job_name.lower() in taken:
@@ -81,6 +82,15 @@ def check_request(
             backend.check_modality(job.job_modality)
         except LabellakeError as exc:
             problems.append({"field": f"{where}.jobModality", "message": str(exc)})
+        check_ready = getattr(backend, "check_ready", None)
+        if check_ready is not None and backend.name not in unready:
+            try:
+                check_ready()
+            except LabellakeError as exc:
+                unready[backend.name] = str(exc)
+                problems.append(
+                    {"field": f"{where}.backend" if job.backend else "backend", "message": str(exc)}
+                )
         check_workteam = getattr(backend, "check_workteam", None)
         if check_workteam is not None:
             try:
@@ -103,7 +113,35 @@ def check_request(
             manifests[uri] = len(check_manifest(engine, uri, job.job_modality, field))
         except LabellakeError as exc:
             problems.append(_problem(field, exc))
+    problems += _label_problems(engine, request, configs)
     return problems, configs
+
+
+def _label_problems(
+    engine: Engine, request: BatchRequest, configs: dict[str, dict[str, Any]]
+) -> list[dict[str, str]]:
+    """Jobs whose shapes their backend cannot draw (polylines on Label Studio's video)."""
+    problems = []
+    for index, job in enumerate(request.labeling_jobs):
+        check_labels = getattr(
+            engine.backends.get(backend_name(engine, request, job)), "check_labels", None
+        )
+        config = configs.get(ancestor_config(request, job) or "")
+        if check_labels is None or config is None:
+            continue
+        try:
+            check_labels(job.job_name, job.job_modality, formats.annotation_type(config))
+        except LabellakeError as exc:
+            problems.append({"field": f"labelingJobs[{index}].jobModality", "message": str(exc)})
+    return problems
+
+
+def ancestor_config(request: BatchRequest, job: LabelingJobSpec) -> str | None:
+    """The label category config a job labels with: its own, or the job it chains from's."""
+    ancestor = job
+    while not ancestor.label_category_config_uri and ancestor.chain_from:
+        ancestor = request.job(ancestor.chain_from)
+    return ancestor.label_category_config_uri
 
 
 def check_manifest(engine: Engine, uri: str, modality: str, field: str) -> list[dict[str, Any]]:
@@ -156,9 +194,6 @@ def records(
     ]
     jobs = []
     for job in request.labeling_jobs:
-        ancestor = job
-        while not ancestor.label_category_config_uri and ancestor.chain_from:
-            ancestor = request.job(ancestor.chain_from)
         jobs.append(
             {
                 "job_name": job.job_name,
@@ -166,7 +201,7 @@ def records(
                 "level": job.job_level,
                 "modality": job.job_modality,
                 "annotation_type": formats.annotation_type(
-                    configs[ancestor.label_category_config_uri]
+                    configs[ancestor_config(request, job) or ""]
                 ),
                 "status": LabelingJobStatus.PENDING,
                 "chain_from": job.chain_from,

@@ -96,6 +96,7 @@ def _job_detail(engine: Engine, job: dict[str, Any]) -> dict[str, Any]:
         "backendJobName": job["backend_job_id"],
         "backend": job.get("backend") or engine.backend.name,
         "taskProgress": _progress(engine, job),
+        "workUrl": _work_url(engine, job),
         "objectCount": job["object_count"],
         "message": job["message"],
         "startedAt": job["started_at"],
@@ -110,6 +111,16 @@ def _progress(engine: Engine, job: dict[str, Any]) -> dict[str, int] | None:
     if progress is None or not job["backend_job_id"]:
         return None
     return progress(job["backend_job_id"])  # type: ignore[no-any-return]
+
+
+def _work_url(engine: Engine, job: dict[str, Any]) -> str | None:
+    """Where people do the job's tasks, for backends with a page per job (Label Studio's
+    project)."""
+    backend = engine.backends.get(job.get("backend") or engine.backend.name)
+    project_url = getattr(backend, "project_url", None)
+    if project_url is None or not job["backend_job_id"]:
+        return None
+    return project_url(job["backend_job_id"])  # type: ignore[no-any-return]
 
 
 def object_url(engine: Engine, uri: str | None) -> str | None:

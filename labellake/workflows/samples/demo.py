@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from labellake.errors import LabellakeError
 from labellake.lake import Lake, ObjectStore
+from labellake.workflows.labeling import formats
 from labellake.workflows.labeling.store import BatchStore
 from labellake.workflows.samples import synthetic
 from labellake.workflows.samples.review_pdfs import LAYOUTS, write_pdf
@@ -107,6 +108,15 @@ class HistoryDone:
 
 
 @dataclass(frozen=True)
+class Routed:
+    """A job the chosen backend cannot label runs on ``backend`` instead, for ``reason``."""
+
+    job_name: str
+    backend: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class DocumentsIngested:
     documents: int
 
@@ -116,7 +126,7 @@ class BenchmarksLoaded:
     rows: int
 
 
-DemoEvent = Submitted | Completed | HistoryDone | DocumentsIngested | BenchmarksLoaded
+DemoEvent = Submitted | Routed | Completed | HistoryDone | DocumentsIngested | BenchmarksLoaded
 
 
 def run_demo(
@@ -130,12 +140,18 @@ def run_demo(
     actor: str | None = None,
     wait: Callable[[str], str],
     progress: Callable[[DemoEvent], None] = lambda event: None,
+    backend: str | None = None,
+    other_backend: str | None = "simulated",
 ) -> str | None:
     """Run the reference batch on ``clips`` generated clips of ``frames`` frames to its end,
     then ``history`` earlier batches, then load the sample documents and the published
     benchmark rows; returns the batch id. ``wait`` drives a batch to its end and returns
     its final status; a batch that ends other than COMPLETE stops the demo. With
-    ``if_empty``, a home that already holds a batch is left alone (returns None)."""
+    ``if_empty``, a home that already holds a batch is left alone (returns None).
+
+    ``backend`` runs the reference batch's jobs there (the earlier batches stay on the
+    deployment's default); a job it cannot label (polylines on Label Studio) runs on
+    ``other_backend``, reported as ``Routed``, or is left to be refused when that is None."""
     if engine.orchestrator is not None:
         engine.orchestrator.queue_url  # noqa: B018 - no steps queue: said before anything is written
     if if_empty and engine.state.batches():
@@ -149,7 +165,12 @@ def run_demo(
         seed=engine.config.seed,
     )
     batch_id = batch_id or free_demo_id(engine.state)
-    engine.submit(demo_request(batch_id, samples), actor=actor)
+    request = demo_request(batch_id, samples)
+    if backend is not None:
+        request["backend"] = backend
+        for routed in route_jobs(engine, request, backend, other_backend):
+            progress(routed)
+    engine.submit(request, actor=actor)
     progress(Submitted(batch_id, clips, frames))
     status = wait(batch_id)
     detail = engine.show(batch_id)
@@ -178,6 +199,31 @@ def run_demo(
     progress(DocumentsIngested(ingest_sample_documents(engine.objects, engine.lake)))
     progress(BenchmarksLoaded(load_published_benchmarks(engine.lake)))
     return batch_id
+
+
+def route_jobs(
+    engine: Engine, request: dict[str, Any], backend: str, other: str | None
+) -> list[Routed]:
+    """Give each job ``backend`` cannot label (by its check_labels) the ``other`` backend;
+    with no other, leave it for submit to refuse."""
+    check = getattr(engine.backends.get(backend), "check_labels", None)
+    if check is None or other is None:
+        return []
+    jobs = {job["jobName"]: job for job in request["labelingJobs"]}
+    routed = []
+    for job in request["labelingJobs"]:
+        root = job
+        while "labelCategoryConfigS3Uri" not in root:
+            root = jobs[root["inputConfig"]["chainFromJobName"]]
+        config = formats.parse_label_config(
+            engine.read(root["labelCategoryConfigS3Uri"]), root["labelCategoryConfigS3Uri"]
+        )
+        try:
+            check(job["jobName"], job["jobModality"], formats.annotation_type(config))
+        except LabellakeError as exc:
+            job["backend"] = other
+            routed.append(Routed(job["jobName"], other, str(exc).split("; give the job")[0]))
+    return routed
 
 
 def write_sample_documents(folder: Path, docs: int = 1) -> int:
