@@ -37,6 +37,8 @@ def run_checks(settings: Settings) -> Iterator[Check]:
         ("lake", lambda: check_lake(settings)),
         ("state store", lambda: check_state_db(open_home(settings).state_db)),
     ]
+    if settings.labelstudio_url or settings.labeling_backend == "labelstudio":
+        checks.append(("label studio", lambda: check_label_studio(settings)))
     for name, check in checks:
         try:
             yield Check(name, True, check())
@@ -48,6 +50,18 @@ def run_checks(settings: Settings) -> Iterator[Check]:
             yield Check(name, False, str(exc))
             if name == "home":
                 return
+
+
+def check_label_studio(settings: Settings) -> str:
+    """The Label Studio server answers and takes labelstudio_token."""
+    from labellake.workflows.labeling.backends.labelstudio_client import LabelStudioClient
+
+    client = LabelStudioClient(settings.labelstudio_url, settings.labelstudio_token)
+    try:
+        user = client.check()
+        return f"{client.url} (Label Studio {client.version()}) as {user.get('email')}"
+    finally:
+        client.close()
 
 
 def check_home(settings: Settings) -> str:

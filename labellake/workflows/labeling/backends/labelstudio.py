@@ -37,6 +37,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import tempfile
 import time
 import uuid
@@ -61,6 +62,8 @@ from labellake.workflows.labeling.backends import (
 from labellake.workflows.labeling.backends import labelstudio_labels as labels
 from labellake.workflows.labeling.backends.labelstudio_client import LabelStudioClient, check_url
 from labellake.workflows.labeling.spec import VIDEO_MODALITIES, base_modality, is_audit
+
+log = logging.getLogger(__name__)
 
 RECORDS = "labelstudio/jobs"
 MEDIA = "labelstudio/media"
@@ -650,6 +653,25 @@ class LabelStudioBackend:
         except (ValueError, TypeError, OSError):
             return True
         return received >= float(record.get("polled") or 0)
+
+    def delete_records(self, job_id: str) -> None:
+        """A deleted batch's job: its Label Studio project (with the work in it) and the
+        record. A server that does not answer keeps the project, named after the job, to
+        be deleted there by hand; the batch is deleted all the same."""
+        try:
+            record = self._read_record(job_id)
+        except NotFoundError:
+            return
+        if record.get("project_id") is not None:
+            try:
+                self.client.request("DELETE", f"/api/projects/{int(record['project_id'])}/")
+            except NotFoundError:
+                pass
+            except LabellakeError:
+                log.warning(
+                    "job %s: its Label Studio project was not deleted", job_id, exc_info=True
+                )
+        self.objects.delete(self._record_key(job_id))
 
     def records(self, job_id: str) -> list[str]:
         """URIs of what the backend keeps for the job outside its output prefix."""

@@ -291,3 +291,40 @@ def test_import_of_an_unknown_project_is_one_line(
     err = capsys.readouterr().err.strip()
     assert "/api/projects/999999/export" in err and "not found" in err
     assert len(err.splitlines()) == 1
+
+
+def test_deleting_the_job_deletes_its_project(
+    label_studio: LabelStudioServer, ops: Person, objects: ObjectStore
+) -> None:
+    samples = synthetic.generate(objects, dataset="clips", clips=1, frames=3, seed=6)
+    backend = backend_for(label_studio, ops, objects)
+    request = request_for(objects, samples.manifest_uri, samples.vehicle_config_uri)
+    backend.create_job(request)
+    project_id = project_of(backend, request.job_id)["id"]
+    assert backend.records(request.job_id)
+    backend.delete_records(request.job_id)
+    assert project_id not in [p["id"] for p in ops.client.projects()]
+    assert not backend.records(request.job_id) and backend.project_url(request.job_id) is None
+    backend.delete_records(request.job_id)  # again: nothing left, nothing fails
+
+
+def test_doctor_checks_the_server_and_the_token(
+    label_studio: LabelStudioServer,
+    ops: Person,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LABELLAKE_LABELSTUDIO_URL", label_studio.url)
+    monkeypatch.setenv("LABELLAKE_LABELSTUDIO_TOKEN", ops.token)
+    with pytest.raises(SystemExit) as done:
+        main(["--home", str(tmp_path / "home"), "doctor"])
+    out = capsys.readouterr()
+    assert done.value.code == 0, out
+    assert f"as {ops.email}" in out.out + out.err
+    monkeypatch.setenv("LABELLAKE_LABELSTUDIO_TOKEN", "a.b.c")
+    with pytest.raises(SystemExit) as done:
+        main(["--home", str(tmp_path / "home"), "doctor"])
+    out = capsys.readouterr()
+    assert done.value.code != 0
+    assert "refused labelstudio_token" in out.out + out.err
