@@ -126,9 +126,12 @@ def run(args: argparse.Namespace, url: str, token: str, files_root: Path, server
     create_cold = start_level(engine, cold)
     engine.submit(request(warm, samples))
     create_warm = start_level(engine, warm)
+    backend = engine.backends["labelstudio"]
     for batch in (cold, warm):
         job = engine.show(batch)["levels"][0]["jobLevels"][0]
         assert job["batchStatus"] == "WAIT_FOR_SMGT_RESPONSE", job
+        project = backend.client.project(backend._read_record(job["backendJobName"])["project_id"])
+        assert project["task_number"] == args.tasks, project["task_number"]
     for what, seconds in (
         ("cold (videos made)", create_cold),
         ("warm (videos exist)", create_warm),
@@ -138,7 +141,6 @@ def run(args: argparse.Namespace, url: str, token: str, files_root: Path, server
 
     labeler_token = server.sign_up(f"bench-{uuid.uuid4().hex[:6]}@example.com") if server else token
     labeler = LabelStudioClient(url, labeler_token)
-    backend = engine.backends["labelstudio"]
     project_id = backend._read_record(f"{cold}-vehicle")["project_id"]
     started = time.perf_counter()
     labeled, page = 0, 1

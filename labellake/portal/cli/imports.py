@@ -3,6 +3,7 @@ Label Studio and COCO exports."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -200,29 +201,19 @@ def import_labelstudio(
     size = parse_size("--video-size", video_size)
     if (path is None) == (project is None):
         raise click.UsageError("give an export file PATH, or --project ID (not both)")
-    if path is not None:
-        export = ExportFile(path, "labelstudio", job_name_of(path, job_name), batch_id)
-        with track_rows(f"reading {export.job_name}") as progress:
-            report = load_export(
-                export,
-                home.lake,
-                aws=home.settings.aws,
-                force=force,
-                progress=progress,
-                video_size=size,
+    with contextlib.ExitStack() as stack:
+        if path is not None:
+            export = ExportFile(path, "labelstudio", job_name_of(path, job_name), batch_id)
+        else:
+            client = LabelStudioClient(
+                url or home.settings.labelstudio_url, home.settings.labelstudio_token
             )
-        echo_loads(JobLoads([report]))
-        return
-    client = LabelStudioClient(
-        url or home.settings.labelstudio_url, home.settings.labelstudio_token
-    )
-    source = f"{client.url}/projects/{project}"
-    name = job_name_of(source, job_name or f"labelstudio-project-{project}")
-    with staging_folder() as folder:
-        spool = Path(folder) / f"project-{project}.json"
-        with spool.open("wb") as out:
-            client.export(project, out)  # type: ignore[arg-type]
-        export = ExportFile(str(spool), "labelstudio", name, batch_id, source=source)
+            source = f"{client.url}/projects/{project}"
+            name = job_name_of(source, job_name or f"labelstudio-project-{project}")
+            spool = stack.enter_context(staging_folder()) / f"project-{project}.json"
+            with spool.open("wb") as out:
+                client.export(project, out)  # type: ignore[arg-type]
+            export = ExportFile(str(spool), "labelstudio", name, batch_id, source=source)
         with track_rows(f"reading {export.job_name}") as progress:
             report = load_export(
                 export,

@@ -192,25 +192,28 @@ def test_the_demo_batch_runs_on_label_studio(
     assert labeler.email in shown and auditor.email in shown
 
 
-def submit_lanes(home: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Submit the demo's lane job alone on Label Studio through the CLI."""
+def submit_one_job(home: Path, env: dict[str, str], job: str, lanes: bool) -> tuple[int, str]:
+    """Submit one job of the demo's clips on Label Studio through the CLI: lane polylines,
+    or vehicle boxes; returns the exit status and stderr."""
     from labellake.lake import ObjectStore
     from labellake.workflows.samples import synthetic
 
     objects = ObjectStore.from_uri(str(home / "objects"))
-    samples = synthetic.generate(objects, dataset="samples/lanes", clips=1, frames=4, seed=0)
-    request = home / "lanes.json"
+    samples = synthetic.generate(objects, dataset="samples/one", clips=1, frames=4, seed=0)
+    request = home / f"{job}.json"
     request.write_text(
         json.dumps(
             {
-                "batchId": unique("lanes"),
+                "batchId": unique("one"),
                 "backend": "labelstudio",
                 "labelingJobs": [
                     {
-                        "jobName": "lanes-on-ls",
+                        "jobName": job,
                         "jobModality": "VideoObjectTracking",
                         "jobLevel": 1,
-                        "labelCategoryConfigS3Uri": samples.lane_config_uri,
+                        "labelCategoryConfigS3Uri": samples.lane_config_uri
+                        if lanes
+                        else samples.vehicle_config_uri,
                         "inputConfig": {"inputManifestS3Uri": samples.manifest_uri},
                     }
                 ],
@@ -230,7 +233,7 @@ def test_polylines_on_video_are_refused_before_anything_is_made(
     label_studio: LabelStudioServer, ops: Person, home: Path
 ) -> None:
     before = len(list(ops.client.projects()))
-    code, err = submit_lanes(home, settings_env(home, label_studio, ops))
+    code, err = submit_one_job(home, settings_env(home, label_studio, ops), "lanes-on-ls", True)
     assert code == 2
     assert "lanes-on-ls" in err and "VideoObjectTracking" in err and "polyline" in err
     assert len(err.strip().splitlines()) == 1
@@ -264,38 +267,10 @@ def test_bad_settings_are_one_line_errors_before_anything_is_made(
     if token == "":
         del env["LABELLAKE_LABELSTUDIO_TOKEN"]
     before = len(list(ops.client.projects()))
-    from labellake.lake import ObjectStore
-    from labellake.workflows.samples import synthetic
-
-    objects = ObjectStore.from_uri(str(home / "objects"))
-    samples = synthetic.generate(objects, dataset="samples/bad", clips=1, frames=4, seed=0)
-    request = home / "boxes.json"
-    request.write_text(
-        json.dumps(
-            {
-                "batchId": unique("bad"),
-                "backend": "labelstudio",
-                "labelingJobs": [
-                    {
-                        "jobName": unique("boxes"),
-                        "jobModality": "VideoObjectTracking",
-                        "jobLevel": 1,
-                        "labelCategoryConfigS3Uri": samples.vehicle_config_uri,
-                        "inputConfig": {"inputManifestS3Uri": samples.manifest_uri},
-                    }
-                ],
-            }
-        )
-    )
-    done = subprocess.run(
-        [*COMMAND, "batch", "create", "--file", str(request)],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 2
-    assert says in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    code, err = submit_one_job(home, env, unique("boxes"), False)
+    assert code == 2
+    assert says in err
+    assert len(err.strip().splitlines()) == 1
     assert len(list(ops.client.projects())) == before
     assert not (home / "objects/labelstudio/jobs").exists()
 

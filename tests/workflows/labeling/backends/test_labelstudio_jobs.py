@@ -83,6 +83,26 @@ def request_for(
     )
 
 
+def started(
+    server: LabelStudioServer,
+    ops: Person,
+    objects: ObjectStore,
+    clips: int,
+    frames: int,
+    seed: int,
+    clock: Clock | None = None,
+    lifetime: int = 3600,
+) -> tuple[LabelStudioBackend, JobRequest]:
+    """A video job of the vehicle boxes on generated clips, created on the server."""
+    samples = synthetic.generate(objects, dataset="clips", clips=clips, frames=frames, seed=seed)
+    backend = backend_for(server, ops, objects, clock)
+    request = request_for(
+        objects, samples.manifest_uri, samples.vehicle_config_uri, lifetime=lifetime
+    )
+    backend.create_job(request)
+    return backend, request
+
+
 def project_of(backend: LabelStudioBackend, job_id: str) -> dict[str, Any]:
     record = json.loads(backend.objects.read_text(f"{RECORDS}/{job_id}.json"))
     return backend.client.project(record["project_id"])
@@ -91,10 +111,7 @@ def project_of(backend: LabelStudioBackend, job_id: str) -> dict[str, Any]:
 def test_a_video_job_completes_by_polling(
     label_studio: LabelStudioServer, ops: Person, objects: ObjectStore
 ) -> None:
-    samples = synthetic.generate(objects, dataset="clips", clips=2, frames=6, seed=1)
-    backend = backend_for(label_studio, ops, objects)
-    request = request_for(objects, samples.manifest_uri, samples.vehicle_config_uri)
-    backend.create_job(request)
+    backend, request = started(label_studio, ops, objects, clips=2, frames=6, seed=1)
     backend.create_job(request)  # again: nothing more is made
     project = project_of(backend, request.job_id)
     assert project["task_number"] == 2
@@ -186,10 +203,7 @@ def test_an_image_job_writes_ground_truth_boxes(
 def test_stop_marks_the_project_and_reads_nothing_more(
     label_studio: LabelStudioServer, ops: Person, objects: ObjectStore
 ) -> None:
-    samples = synthetic.generate(objects, dataset="clips", clips=1, frames=4, seed=2)
-    backend = backend_for(label_studio, ops, objects)
-    request = request_for(objects, samples.manifest_uri, samples.vehicle_config_uri)
-    backend.create_job(request)
+    backend, request = started(label_studio, ops, objects, clips=1, frames=4, seed=2)
     backend.stop_job(request.job_id)
     project = project_of(backend, request.job_id)
     assert project["title"].startswith("[stopped] ")
@@ -204,11 +218,8 @@ def test_stop_marks_the_project_and_reads_nothing_more(
 def test_a_job_past_its_task_lifetime_fails(
     label_studio: LabelStudioServer, ops: Person, objects: ObjectStore
 ) -> None:
-    samples = synthetic.generate(objects, dataset="clips", clips=1, frames=4, seed=3)
     clock = Clock()
-    backend = backend_for(label_studio, ops, objects, clock)
-    request = request_for(objects, samples.manifest_uri, samples.vehicle_config_uri, lifetime=60)
-    backend.create_job(request)
+    backend, request = started(label_studio, ops, objects, 1, 4, seed=3, clock=clock, lifetime=60)
     assert backend.describe_job(request.job_id).status == BackendJobStatus.IN_PROGRESS
     clock.now += 61
     status = backend.describe_job(request.job_id)
@@ -219,10 +230,7 @@ def test_a_job_past_its_task_lifetime_fails(
 def test_a_create_that_broke_off_is_made_again_once(
     label_studio: LabelStudioServer, ops: Person, objects: ObjectStore
 ) -> None:
-    samples = synthetic.generate(objects, dataset="clips", clips=1, frames=4, seed=4)
-    backend = backend_for(label_studio, ops, objects)
-    request = request_for(objects, samples.manifest_uri, samples.vehicle_config_uri)
-    backend.create_job(request)
+    backend, request = started(label_studio, ops, objects, clips=1, frames=4, seed=4)
     # As if the process died after making the project, before recording it.
     key = f"{RECORDS}/{request.job_id}.json"
     record = json.loads(objects.read_text(key))
@@ -244,10 +252,7 @@ def test_import_reads_a_project_from_the_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LABELLAKE_LABELSTUDIO_TOKEN", ops.token)
-    samples = synthetic.generate(objects, dataset="clips", clips=2, frames=5, seed=5)
-    backend = backend_for(label_studio, ops, objects)
-    request = request_for(objects, samples.manifest_uri, samples.vehicle_config_uri)
-    backend.create_job(request)
+    backend, request = started(label_studio, ops, objects, clips=2, frames=5, seed=5)
     project = project_of(backend, request.job_id)
     labeler = Person(label_studio, f"kim-{uuid.uuid4().hex[:8]}@example.com")
     boxes = 0
@@ -296,10 +301,7 @@ def test_import_of_an_unknown_project_is_one_line(
 def test_deleting_the_job_deletes_its_project(
     label_studio: LabelStudioServer, ops: Person, objects: ObjectStore
 ) -> None:
-    samples = synthetic.generate(objects, dataset="clips", clips=1, frames=3, seed=6)
-    backend = backend_for(label_studio, ops, objects)
-    request = request_for(objects, samples.manifest_uri, samples.vehicle_config_uri)
-    backend.create_job(request)
+    backend, request = started(label_studio, ops, objects, clips=1, frames=3, seed=6)
     project_id = project_of(backend, request.job_id)["id"]
     assert backend.records(request.job_id)
     backend.delete_records(request.job_id)
