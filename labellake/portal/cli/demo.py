@@ -71,6 +71,14 @@ def demo(
                     f"batch {batch_id}: {clips} clips x {frames} frames, 4 jobs over 2 levels",
                     err=True,
                 )
+                if backend == "labelstudio":
+                    click.echo(
+                        f"label and audit the clips in Label Studio at "
+                        f"{settings.labelstudio_url}/projects (one project per job, named "
+                        f"after it); waiting until they are done (Ctrl-C stops waiting, the "
+                        "batch goes on)",
+                        err=True,
+                    )
             case samples.Routed(job, other, reason):
                 click.echo(f"{job} runs on the {other} backend: {reason}", err=True)
             case samples.Completed(batch_id, seconds, outputs):

@@ -163,8 +163,8 @@ class BatchRequest(BaseModel):
     labeling_jobs: list[LabelingJobSpec] = Field(alias="labelingJobs", min_length=1)
     backend: str | None = Field(
         default=None,
-        description="Labeling backend of the batch's jobs: simulated or local (default: the "
-        "deployment's).",
+        description="Labeling backend of the batch's jobs: simulated, local, groundtruth or "
+        "labelstudio (default: the deployment's).",
     )
 
     @field_validator("batch_id")

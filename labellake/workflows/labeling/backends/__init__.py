@@ -3,6 +3,12 @@
 - simulated: a deterministic workforce that labels from ground truth (this package).
 - local: tasks done by people in the portal.
 - groundtruth: SageMaker CreateLabelingJob / DescribeLabelingJob.
+- labelstudio: a project per job on a Label Studio server.
+
+Beside the Protocol, a backend may offer what the engine, the API and the portal look
+for by name: ``check_workteam``, ``check_labels`` (job name, modality, annotation type)
+and ``check_ready`` (at submit time), ``progress``, ``project_url``, ``records`` and
+``delete_records``.
 """
 
 from __future__ import annotations

@@ -60,7 +60,11 @@ from labellake.workflows.labeling.backends import (
     output_manifest_uri,
 )
 from labellake.workflows.labeling.backends import labelstudio_labels as labels
-from labellake.workflows.labeling.backends.labelstudio_client import LabelStudioClient, check_url
+from labellake.workflows.labeling.backends.labelstudio_client import (
+    LabelStudioClient,
+    Unreachable,
+    check_url,
+)
 from labellake.workflows.labeling.spec import VIDEO_MODALITIES, base_modality, is_audit
 
 log = logging.getLogger(__name__)
@@ -233,25 +237,26 @@ class LabelStudioBackend:
         if not nudged and now - float(record.get("polled") or 0) < self.server_poll_s:
             return JobStatus(BackendJobStatus.IN_PROGRESS)
         record["polled"] = now
-        project = self.client.project(record["project_id"])
+        try:
+            project = self.client.project(record["project_id"])
+        except Unreachable:
+            # A server down for a while holds the job, not the batch; job_timeout_s and
+            # the task lifetime still apply.
+            log.warning("job %s: Label Studio did not answer; asking again", job_id, exc_info=True)
+            self._write_record(job_id, record)
+            return self._expired(request, record, now) or JobStatus(BackendJobStatus.IN_PROGRESS)
         done = int(project.get("finished_task_number") or 0)
         total = int(project.get("task_number") or 0)
         record["progress"] = {"finished": done, "tasks": total}
         if total < int(record.get("tasks") or 0) or done < total:
             self._write_record(job_id, record)
-            lifetime = request.task_availability_lifetime_s
-            if now - record["created"] > lifetime:
-                return JobStatus(
-                    BackendJobStatus.FAILED,
-                    failure_reason=(
-                        f"{total - done} of {total} tasks of Label Studio project "
-                        f"{record['project_id']} were not submitted within "
-                        f"taskAvailabilityLifetimeInSeconds ({lifetime} s)"
-                    ),
-                )
-            return JobStatus(BackendJobStatus.IN_PROGRESS)
+            return self._expired(request, record, now) or JobStatus(BackendJobStatus.IN_PROGRESS)
         try:
             written = self.sync(request, record)
+        except Unreachable:
+            log.warning("job %s: Label Studio did not answer; asking again", job_id, exc_info=True)
+            self._write_record(job_id, record)
+            return JobStatus(BackendJobStatus.IN_PROGRESS)
         except LabellakeError as exc:
             record["failure"] = str(exc)
             self._write_record(job_id, record)
@@ -262,6 +267,22 @@ class LabelStudioBackend:
         record["complete"] = True
         self._write_record(job_id, record)
         return JobStatus(BackendJobStatus.COMPLETED, output_manifest_uri=manifest_uri)
+
+    def _expired(self, request: JobRequest, record: dict[str, Any], now: float) -> JobStatus | None:
+        """FAILED once taskAvailabilityLifetimeInSeconds has passed with tasks left."""
+        lifetime = request.task_availability_lifetime_s
+        if now - record["created"] <= lifetime:
+            return None
+        seen = record.get("progress") or {}
+        total = seen.get("tasks", record.get("tasks", 0))
+        left = total - seen.get("finished", 0)
+        return JobStatus(
+            BackendJobStatus.FAILED,
+            failure_reason=(
+                f"{left} of {total} tasks of Label Studio project {record['project_id']} were "
+                f"not submitted within taskAvailabilityLifetimeInSeconds ({lifetime} s)"
+            ),
+        )
 
     def stop_job(self, job_id: str) -> None:
         try:

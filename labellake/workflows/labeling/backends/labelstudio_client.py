@@ -33,6 +33,10 @@ _JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 PAGE_SIZE = 100
 
 
+class Unreachable(LabellakeError):
+    """The server did not answer, or answered with a server error: worth asking again."""
+
+
 def check_url(url: str | None, setting: str = "labelstudio_url") -> str:
     """The server's base URL without a trailing slash; LabellakeError naming the setting."""
     if not url:
@@ -104,7 +108,7 @@ class LabelStudioClient:
         try:
             return self.http.request(method, path, headers=headers, **kwargs)
         except httpx.TimeoutException:
-            raise LabellakeError(
+            raise Unreachable(
                 f"Label Studio at {self.url} did not answer {method} {path} in time; check "
                 "that the server is up and labelstudio_url is right"
             ) from None
@@ -112,7 +116,7 @@ class LabelStudioClient:
             reason = type(exc).__name__
             if isinstance(exc, httpx.ConnectError):
                 reason = "connection refused or host unknown"
-            raise LabellakeError(
+            raise Unreachable(
                 f"cannot reach Label Studio at {self.url} ({reason}); start the server or fix "
                 "labelstudio_url"
             ) from None
@@ -136,7 +140,8 @@ class LabelStudioClient:
         detail = _detail(response)
         if response.status_code == 404:
             raise NotFoundError(f"{where}: not found{detail}")
-        raise LabellakeError(f"{where} failed ({response.status_code}){detail}")
+        failed = Unreachable if response.status_code >= 500 else LabellakeError
+        raise failed(f"{where} failed ({response.status_code}){detail}")
 
     def get(self, path: str, **params: Any) -> Any:
         return _json(self.request("GET", path, params=params), f"GET {path}")
@@ -192,7 +197,7 @@ class LabelStudioClient:
                     out.write(piece)
         except httpx.HTTPError:
             self._send("GET", "/api/version", {})  # says why in one line
-            raise LabellakeError(
+            raise Unreachable(
                 f"Label Studio at {self.url}: GET {path} broke off; try again"
             ) from None
 

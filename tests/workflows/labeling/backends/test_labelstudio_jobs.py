@@ -330,3 +330,16 @@ def test_doctor_checks_the_server_and_the_token(
     out = capsys.readouterr()
     assert done.value.code != 0
     assert "refused labelstudio_token" in out.out + out.err
+
+
+def test_a_server_that_stops_answering_holds_the_job_not_the_batch(
+    label_studio: LabelStudioServer, ops: Person, objects: ObjectStore
+) -> None:
+    from tests.portal.browsing import free_port
+
+    backend, request = started(label_studio, ops, objects, clips=1, frames=3, seed=7)
+    away = LabelStudioBackend(
+        objects, f"http://127.0.0.1:{free_port()}", ops.token, server_poll_s=0, clock=Clock()
+    )
+    assert away.describe_job(request.job_id).status == BackendJobStatus.IN_PROGRESS
+    assert backend.describe_job(request.job_id).status == BackendJobStatus.IN_PROGRESS
