@@ -343,3 +343,24 @@ def test_a_server_that_stops_answering_holds_the_job_not_the_batch(
     )
     assert away.describe_job(request.job_id).status == BackendJobStatus.IN_PROGRESS
     assert backend.describe_job(request.job_id).status == BackendJobStatus.IN_PROGRESS
+
+
+def test_on_s3_the_tasks_read_presigned_urls(
+    label_studio: LabelStudioServer, ops: Person, moto_endpoint: str, s3_bucket: str
+) -> None:
+    import httpx
+
+    from labellake.aws_clients import AwsTarget
+
+    aws = AwsTarget("us-east-1", moto_endpoint)
+    objects = ObjectStore.from_uri(f"s3://{s3_bucket}/objects", **aws.kwargs)
+    samples = synthetic.generate(objects, dataset="clips", clips=1, frames=3, seed=8)
+    backend = LabelStudioBackend(objects, label_studio.url, ops.token, server_poll_s=0, aws=aws)
+    request = request_for(objects, samples.manifest_uri, samples.vehicle_config_uri)
+    backend.create_job(request)
+    (task,) = ops.tasks(project_of(backend, request.job_id)["id"])
+    url = task["data"]["media"]
+    assert url.startswith(f"{moto_endpoint}/{s3_bucket}/objects/labelstudio/media/")
+    assert "Signature" in url or "X-Amz-Signature" in url
+    video = httpx.get(url)
+    assert video.status_code == 200 and video.content[4:8] == b"ftyp"
