@@ -76,6 +76,7 @@ IMPORT_CHUNK = 500  # tasks per import request
 WEBHOOK_ACTIONS = ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED"]
 WEBHOOK_HEADER = "X-Labellake-Webhook-Token"
 TITLE_MAX = 50  # Label Studio's limit on a project title
+NUDGE_S = 5.0  # after a webhook call, the project is looked at each poll for this long
 
 
 def worker_id(user_id: Any) -> str:
@@ -673,7 +674,9 @@ class LabelStudioBackend:
             received = float(json.loads(self.objects.read_text(key)).get("received") or 0)
         except (ValueError, TypeError, OSError):
             return True
-        return received >= float(record.get("polled") or 0)
+        # Label Studio may call before its own transaction is visible: keep looking for a
+        # few seconds after each call.
+        return received >= float(record.get("polled") or 0) or self.clock() - received < NUDGE_S
 
     def delete_records(self, job_id: str) -> None:
         """A deleted batch's job: its Label Studio project (with the work in it) and the
