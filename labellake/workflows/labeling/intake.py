@@ -52,7 +52,7 @@ def check_request(
         for name in engine.state.names_taken([job.job_name for job in request.labeling_jobs])
     }
     manifests: dict[str, int] = {}
-    unready: dict[str, str] = {}  # backends that cannot take work, said once
+    unready: set[str] = set()  # backends that cannot take work, said once
     for index, job in enumerate(request.labeling_jobs):
         where = f"labelingJobs[{index}]"
         if job.job_name.lower() in taken:
@@ -87,7 +87,7 @@ def check_request(
             try:
                 check_ready()
             except LabellakeError as exc:
-                unready[backend.name] = str(exc)
+                unready.add(backend.name)
                 problems.append(
                     {"field": f"{where}.backend" if job.backend else "backend", "message": str(exc)}
                 )

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 from labellake.errors import LabellakeError
 from labellake.lake import Lake, ObjectStore
 from labellake.workflows.labeling import formats
+from labellake.workflows.labeling.backends import CannotLabel
+from labellake.workflows.labeling.intake import ancestor_config
+from labellake.workflows.labeling.spec import parse_request
 from labellake.workflows.labeling.store import BatchStore
 from labellake.workflows.samples import synthetic
 from labellake.workflows.samples.review_pdfs import LAYOUTS, write_pdf
@@ -209,20 +212,16 @@ def route_jobs(
     check = getattr(engine.backends.get(backend), "check_labels", None)
     if check is None or other is None:
         return []
-    jobs = {job["jobName"]: job for job in request["labelingJobs"]}
+    parsed = parse_request(request)
     routed = []
-    for job in request["labelingJobs"]:
-        root = job
-        while "labelCategoryConfigS3Uri" not in root:
-            root = jobs[root["inputConfig"]["chainFromJobName"]]
-        config = formats.parse_label_config(
-            engine.read(root["labelCategoryConfigS3Uri"]), root["labelCategoryConfigS3Uri"]
-        )
+    for index, job in enumerate(parsed.labeling_jobs):
+        uri = ancestor_config(parsed, job) or ""
+        config = formats.parse_label_config(engine.read(uri), uri)
         try:
-            check(job["jobName"], job["jobModality"], formats.annotation_type(config))
-        except LabellakeError as exc:
-            job["backend"] = other
-            routed.append(Routed(job["jobName"], other, str(exc).split("; give the job")[0]))
+            check(job.job_name, job.job_modality, formats.annotation_type(config))
+        except CannotLabel as exc:
+            request["labelingJobs"][index]["backend"] = other
+            routed.append(Routed(job.job_name, other, exc.reason))
     return routed
 
 

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from labellake.errors import LabellakeError
+
 
 class BackendJobStatus(StrEnum):
     """A backend job's status, in Ground Truth's words (LabelingJobStatus); not a batch's."""
@@ -25,6 +27,14 @@ class BackendJobStatus(StrEnum):
     COMPLETED = "Completed"
     FAILED = "Failed"
     STOPPED = "Stopped"
+
+
+class CannotLabel(LabellakeError):
+    """A job whose shapes its backend cannot draw; ``reason`` says why, without the fix."""
+
+    def __init__(self, job_name: str, reason: str, fix: str) -> None:
+        super().__init__(f"job {job_name}: {reason}; {fix}")
+        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ from labellake.lake.store import locate, read_uri
 from labellake.workflows.labeling import formats, simulation
 from labellake.workflows.labeling.backends import (
     BackendJobStatus,
+    CannotLabel,
     JobRequest,
     JobStatus,
     output_manifest_uri,
@@ -136,9 +137,10 @@ class LabelStudioBackend:
         """Refuse a job whose shapes Label Studio cannot draw, naming the job."""
         reason = labels.unsupported(modality, annotation_type)
         if reason:
-            raise LabellakeError(
-                f'job {job_name}: {reason}; give the job "backend": "local" (or another '
-                "backend that labels it)"
+            raise CannotLabel(
+                job_name,
+                reason,
+                'give the job "backend": "local" (or another backend that labels it)',
             )
 
     def check_ready(self) -> None:
