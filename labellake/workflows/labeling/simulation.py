@@ -4,8 +4,13 @@ Each worker has a speed (seconds per object per frame) and an accuracy
 profile. First-level workers add jitter and inject the errors real annotators
 make (misses, false positives, ID switches, sudden position or size jumps,
 gaps, duplicates, boxes out of the image, polyline vertex noise) and record
-every error they inject. Second-level workers audit: they fix what deviates
-from the ground truth beyond a tolerance, and mark each object Pass or Fail.
+every error they inject. Some errors no QA check can see (``QUIET_KINDS``): a
+missed track, a track labeled with another class, an attribute given another value,
+two crossing tracks whose ids swap where they cross, a box drifting sideways by
+1% of its width per frame (at most 40%). Their rates are fixed per worker (in
+``build_team``: 3%, 5%, 5% and 5% of tracks, times the worker's care factor).
+Second-level workers audit: they fix what deviates from the ground truth beyond a
+tolerance, and mark each object Pass or Fail.
 Everything here is pure: same seed, same labels.
 """
 
@@ -32,7 +37,15 @@ ERROR_KINDS = (
     "out_of_image",
     "vertex_noise",
     "too_few_vertices",
+    # Errors no QA check sees (QUIET_KINDS): only an audit, gold or consensus finds them.
+    "label_swap",
+    "attribute_error",
+    "crossing_switch",
+    "drift",
 )
+QUIET_KINDS = ("missed", "label_swap", "attribute_error", "crossing_switch", "drift")
+# How far a drifting box moves per frame (share of its width), and at most.
+DRIFT_PER_FRAME, DRIFT_MAX = 0.01, 0.4
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,10 @@ class Worker:
     out_of_image_rate: float = 0.0
     vertex_noise_px: float = 0.0
     lane_miss_rate: float = 0.0
+    label_swap_rate: float = 0.0  # a track labeled with another class
+    attribute_error_rate: float = 0.0  # one attribute of a track given another value
+    crossing_switch_rate: float = 0.0  # two crossing tracks swap ids where they cross
+    drift_rate: float = 0.0  # a track's box creeps sideways, a little more each frame
     return_rate: float = 0.0  # share of tasks taken and then returned
     decline_rate: float = 0.0  # share of tasks declined before starting
 
@@ -127,6 +144,10 @@ def build_team(team: str, region: str, seed: int = 0, size: int | None = None) -
                 out_of_image_rate=0.04 * care,
                 vertex_noise_px=1.5 * care,
                 lane_miss_rate=0.04 * care,
+                label_swap_rate=0.03 * care,
+                attribute_error_rate=0.05 * care,
+                crossing_switch_rate=0.05 * care,
+                drift_rate=0.05 * care,
                 return_rate=0.05 * care,
                 decline_rate=0.03 * care,
             )
@@ -324,6 +345,7 @@ def label_clip(
                 ids[oid][i], ids[other][i] = ids[other][i], ids[oid][i]
             errors.append(InjectedError("id_switch", oid, k, f"swapped with {other}"))
             errors.append(InjectedError("id_switch", other, k, f"swapped with {oid}"))
+    errors += _quiet_errors(truth, tracks, boxes, ids, by_id, class_ids, worker, job, source_ref)
     for oid, track_boxes in boxes.items():
         for i, box in track_boxes.items():
             shown = by_id[ids[oid][i]]
@@ -352,6 +374,85 @@ def label_clip(
         if kind == "box":
             frame.attributes = {"Number_Of_Vehicles": str(len(frame.shapes))}
     return frames, errors
+
+
+def _quiet_errors(
+    truth: ClipTruth,
+    tracks: list[_Track],
+    boxes: dict[str, dict[int, tuple[float, float, float, float]]],
+    ids: dict[str, dict[int, str]],
+    by_id: dict[str, _Track],
+    class_ids: dict[str, int],
+    worker: Worker,
+    job: str,
+    source_ref: str,
+) -> list[InjectedError]:
+    """Label swaps, attribute errors, switches where two tracks cross and slow drift, on
+    the worker's tracks (``boxes``, ``ids`` and ``by_id`` are changed in place). Drawn
+    from their own seeded stream, so the other errors stay as they were."""
+    rng = seeded("quiet", job, clip_key(source_ref), worker.worker_id)
+    errors: list[InjectedError] = []
+    classes = sorted(set(class_ids.values()))
+    seen_values: dict[str, set[str]] = defaultdict(set)
+    for track in tracks:
+        for name, value in track.attributes.items():
+            seen_values[name].add(value)
+    for oid in sorted(boxes):
+        track = by_id[oid]
+        first = min(boxes[oid])
+        if rng.random() < worker.label_swap_rate and len(classes) > 1:
+            other = rng.choice([c for c in classes if c != track.class_id])
+            track = by_id[oid] = _Track(
+                track.truth_id, oid, track.object_name, other, dict(track.attributes), track.frames
+            )
+            errors.append(InjectedError("label_swap", oid, first, f"class {other}"))
+        if rng.random() < worker.attribute_error_rate and track.attributes:
+            name = rng.choice(sorted(track.attributes))
+            others = sorted(seen_values[name] - {track.attributes[name]})
+            if others:
+                value = rng.choice(others)
+                by_id[oid] = _Track(
+                    track.truth_id,
+                    oid,
+                    track.object_name,
+                    track.class_id,
+                    {**track.attributes, name: value},
+                    track.frames,
+                )
+                errors.append(InjectedError("attribute_error", oid, first, f"{name}={value}"))
+        if rng.random() < worker.drift_rate and len(boxes[oid]) >= 8:
+            indices = sorted(boxes[oid])
+            start = indices[len(indices) // 4]
+            for i in indices:
+                if i <= start:
+                    continue
+                left, top, w, h = boxes[oid][i]
+                shift = min(DRIFT_PER_FRAME * (i - start), DRIFT_MAX) * w
+                boxes[oid][i] = (left + shift, top, w, h)
+            errors.append(InjectedError("drift", oid, start, f"{DRIFT_PER_FRAME:g} width/frame"))
+    # Where two tracks' boxes cross, the worker follows the wrong one from there on.
+    switched: set[str] = set()  # a pair swaps once (twice would undo it)
+    for oid in sorted(boxes):
+        if rng.random() >= worker.crossing_switch_rate or oid in switched:
+            continue
+        crossings = [
+            (i, other)
+            for other in sorted(boxes)
+            if other != oid and other not in switched
+            for i in sorted(set(boxes[oid]) & set(boxes[other]))
+            # Boxes that mostly overlap: the swap moves each id less than QA's IoU check sees.
+            if box_iou(boxes[oid][i], boxes[other][i]) > 0.5
+        ]
+        if not crossings:
+            continue
+        k, other = crossings[0]
+        switched |= {oid, other}
+        for i in sorted(set(boxes[oid]) & set(boxes[other])):
+            if i >= k:
+                ids[oid][i], ids[other][i] = ids[other][i], ids[oid][i]
+        errors.append(InjectedError("crossing_switch", oid, k, f"swapped with {other}"))
+        errors.append(InjectedError("crossing_switch", other, k, f"swapped with {oid}"))
+    return errors
 
 
 def audit_clip(

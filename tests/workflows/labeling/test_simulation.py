@@ -115,3 +115,127 @@ def test_any_clip_labels_and_audits_without_error(
         source,
     )
     assert len(audited) == 40
+
+
+# --- errors no QA check sees -------------------------------------------------------------
+
+
+def _quiet_worker(**rates: float):  # type: ignore[no-untyped-def]
+    from labellake.workflows.labeling.simulation import Worker
+
+    return Worker("private.q", "sub", "first-level", "quiet", 5.0, 0.0, **rates)
+
+
+def _crossing_clip():  # type: ignore[no-untyped-def]
+    """Two cars driving through each other (10x10 boxes, 20 frames), and a truck."""
+    from labellake.workflows.samples.truth import ClipTruth, TruthFrame, TruthObject
+
+    frames = []
+    for f in range(20):
+        frames.append(
+            TruthFrame(
+                f"{f + 1:06d}.jpg",
+                [
+                    TruthObject(
+                        "a", "Car", "box", (2.0 * f, 0.0, 10.0, 10.0), None, {"Moving": "Dynamic"}
+                    ),
+                    TruthObject(
+                        "b",
+                        "Car",
+                        "box",
+                        (38.0 - 2.0 * f, 0.0, 10.0, 10.0),
+                        None,
+                        {"Moving": "Stationary"},
+                    ),
+                    TruthObject(
+                        "t",
+                        "Truck",
+                        "box",
+                        (0.0, 100.0, 30.0, 20.0),
+                        None,
+                        {"Moving": "Stationary"},
+                    ),
+                ],
+            )
+        )
+    return ClipTruth(200, 200, frames)
+
+
+def _label(worker):  # type: ignore[no-untyped-def]
+    from labellake.workflows.labeling.simulation import label_clip
+
+    truth = _crossing_clip()
+    return label_clip(
+        truth,
+        [f.frame for f in truth.frames],
+        "box",
+        {"Car": 0, "Truck": 1},
+        worker,
+        "job",
+        "clip_seq.json",
+    )
+
+
+def test_a_label_swap_relabels_the_whole_track() -> None:
+    frames, errors = _label(_quiet_worker(label_swap_rate=1.0))
+    swapped = {e.object_id for e in errors if e.kind == "label_swap"}
+    assert len(swapped) == 3
+    classes = {s.object_name: s.class_id for f in frames for s in f.shapes}
+    assert classes["Car:1"] == 1 and classes["Truck:3"] == 0
+
+
+def test_an_attribute_error_takes_another_value_seen_in_the_clip() -> None:
+    frames, errors = _label(_quiet_worker(attribute_error_rate=1.0))
+    assert sorted(e.detail for e in errors if e.kind == "attribute_error") == [
+        "Moving=Dynamic",
+        "Moving=Dynamic",
+        "Moving=Stationary",
+    ]
+    first = {s.object_name: s.attributes["Moving"] for s in frames[0].shapes}
+    assert first == {"Car:1": "Stationary", "Car:2": "Dynamic", "Truck:3": "Dynamic"}
+
+
+def test_drift_creeps_without_a_jump() -> None:
+    from labellake.etl.geometry import box_iou
+    from labellake.workflows.labeling.simulation import DRIFT_PER_FRAME
+
+    frames, errors = _label(_quiet_worker(drift_rate=1.0))
+    truck = [next(s.box for s in f.shapes if s.object_name == "Truck:3") for f in frames]
+    start = next(
+        e.frame_no
+        for e in errors
+        if e.kind == "drift"
+        and "Truck" not in e.detail
+        and e.object_id == frames[0].shapes[2].object_id
+    )
+    assert truck[start][0] == 0.0
+    assert truck[-1][0] == pytest.approx(30.0 * DRIFT_PER_FRAME * (19 - start))
+    # Never a jump the QA checks see: consecutive boxes keep an IoU far above 0.4.
+    assert min(box_iou(a, b) for a, b in zip(truck, truck[1:], strict=False)) > 0.9
+
+
+def test_crossing_tracks_swap_ids_where_they_overlap() -> None:
+    frames, errors = _label(_quiet_worker(crossing_switch_rate=1.0))
+    switches = [e for e in errors if e.kind == "crossing_switch"]
+    assert len(switches) == 2  # one pair, swapped once
+    k = switches[0].frame_no
+    a_id = frames[0].shapes[0].object_id
+    before = next(s.box for s in frames[k - 1].shapes if s.object_id == a_id)
+    after = next(s.box for s in frames[k].shapes if s.object_id == a_id)
+    # The id now follows the other car: 20 px on instead of the 2 px a car moves a frame.
+    assert (k, before[0], after[0]) == (9, 16.0, 20.0)
+    from labellake.etl.geometry import box_iou
+
+    assert box_iou(before, after) > 0.4  # under QA's IoU-drop threshold it is not
+
+
+def test_the_quiet_errors_leave_the_other_errors_as_they_were() -> None:
+    from labellake.workflows.labeling.simulation import Worker
+
+    loud = dict(miss_rate=0.3, position_jump_rate=0.5, gap_rate=0.5, size_jump_rate=0.5)
+    plain, plain_errors = _label(_quiet_worker(**loud))
+    quiet = Worker(
+        "private.q", "sub", "first-level", "quiet", 5.0, 0.0, **loud, label_swap_rate=1.0
+    )
+    _, quiet_errors = _label(quiet)
+    assert [e for e in quiet_errors if e.kind != "label_swap"] == plain_errors
