@@ -29,6 +29,8 @@ from itertools import combinations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from labellake.workflows.labeling.formats import FrameLabels, Shape
+
 Box = tuple[float, float, float, float]  # left, top, width, height
 
 
@@ -152,3 +154,59 @@ def pair_agreement(groups: list[Group], a: str, b: str) -> float:
             both = a in by_worker and b in by_worker
             scores.append(sequence_iou(by_worker[a], by_worker[b]) if both else 0.0)
     return sum(scores) / len(scores) if scores else 1.0
+
+
+def from_frames(
+    frames: list[FrameLabels], class_map: dict[str, str], worker: str = ""
+) -> list[Track]:
+    """A worker's SeqLabel frames as tracks (boxes only; an object's attributes are the
+    majority over its frames)."""
+    boxes: dict[str, dict[int, Box]] = {}
+    labels: dict[str, list[str]] = {}
+    values: dict[str, dict[str, list[str]]] = {}
+    for frame in frames:
+        for shape in frame.shapes:
+            if shape.kind != "box" or shape.box is None:
+                continue
+            boxes.setdefault(shape.object_id, {})[frame.frame_no] = tuple(shape.box)  # type: ignore[assignment]
+            labels.setdefault(shape.object_id, []).append(
+                class_map.get(str(shape.class_id), str(shape.class_id))
+            )
+            for name, value in shape.attributes.items():
+                values.setdefault(shape.object_id, {}).setdefault(name, []).append(value)
+    return [
+        Track(
+            object_id,
+            _majority(labels[object_id]),
+            track_boxes,
+            {name: _majority(seen) for name, seen in values.get(object_id, {}).items()},
+            worker,
+        )
+        for object_id, track_boxes in boxes.items()
+    ]
+
+
+def to_frames(
+    tracks: list[Track], frame_names: list[str], class_ids: dict[str, int]
+) -> list[FrameLabels]:
+    """Tracks (consolidated ones, say) as SeqLabel frames; object names are
+    ``<label>:<n>`` in the order given."""
+    frames = [FrameLabels(frame_no=i, frame=name) for i, name in enumerate(frame_names)]
+    counts: Counter[str] = Counter()
+    for track in tracks:
+        counts[track.label] += 1
+        name = f"{track.label}:{counts[track.label]}"
+        for frame_no, box in sorted(track.boxes.items()):
+            if 0 <= frame_no < len(frames):
+                frames[frame_no].shapes.append(
+                    Shape(
+                        track.object_id,
+                        name,
+                        class_ids[track.label],
+                        "box",
+                        box,
+                        None,
+                        dict(track.attributes),
+                    )
+                )
+    return frames

@@ -136,3 +136,42 @@ def test_consensus_of_three_workers() -> None:
 
 def test_consensus_of_nobody_is_empty() -> None:
     assert consensus({}) == [] and consensus({"w1": [], "w2": []}) == []
+
+
+def test_three_simulated_workers_consolidate_to_better_than_the_worst() -> None:
+    """Three first-level workers label one generated clip; their consensus scores against
+    the clip's truth at least as well as the best of them, and the SeqLabel frames
+    made from it hold every consolidated box."""
+    import numpy as np
+
+    from labellake.workflows.labeling.simulation import build_team, label_clip
+    from labellake.workflows.quality.gold import Clip, score
+    from labellake.workflows.quality.tracks import from_frames, to_frames
+    from labellake.workflows.samples.synthetic import render_clip
+
+    _, truth = render_clip(np.random.default_rng(5), 40, 640, 360, "clip-01")
+    names = [f.frame for f in truth.frames]
+    class_ids, class_map = {"Vehicle": 0}, {"0": "Vehicle"}
+    gold = [Track(f"g-{track}", "Vehicle", boxes) for track, boxes in _truth_tracks(truth).items()]
+    workers = build_team("first-level", "us-east-1", seed=3)[:3]
+    by_worker = {}
+    for worker in workers:
+        frames, _ = label_clip(truth, names, "box", class_ids, worker, "job", "clip-01_seq.json")
+        by_worker[worker.worker_id] = from_frames(frames, class_map, worker.worker_id)
+    groups = consensus(by_worker)
+    consolidated = [g.consolidated for g in groups if len(g.members) >= 2]
+    singles = [score([Clip(len(names), gold, tracks)]).idf1 for tracks in by_worker.values()]
+    together = score([Clip(len(names), gold, consolidated)]).idf1
+    assert together >= max(singles) > min(singles)  # better than each of them here
+    frames = to_frames(consolidated, names, class_ids)
+    assert sum(len(f.shapes) for f in frames) == sum(len(t.boxes) for t in consolidated)
+    assert from_frames(frames, class_map)[0].boxes == consolidated[0].boxes
+
+
+def _truth_tracks(truth):  # type: ignore[no-untyped-def]
+    tracks: dict[str, dict[int, tuple[float, float, float, float]]] = {}
+    for number, frame in enumerate(truth.frames):
+        for obj in frame.objects:
+            if obj.kind == "box":
+                tracks.setdefault(obj.track_id, {})[number] = obj.box
+    return tracks
