@@ -130,6 +130,22 @@ def _box_classes(annotations: pa.Table) -> dict[str, int]:
     return {name: index for index, name in enumerate(names)}
 
 
+SHAPE_COLUMNS = [  # what the shape exporters (COCO, Label Studio) write a shape from
+    "source_ref",
+    "frame_no",
+    "frame",
+    "object_id",
+    "label",
+    "shape",
+    "box_left",
+    "top",
+    "width",
+    "height",
+    "points",
+    "attributes",
+    "confidence",
+]
+
 _YOLO_COLUMNS = [
     "source_ref",
     "frame_no",

@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from labellake.errors import LabellakeError
-from labellake.etl.export import Pieces, batches_of, joined
+from labellake.etl.export import SHAPE_COLUMNS, Pieces, batches_of, joined
 from labellake.etl.formats import CHUNK_ROWS, Chunk, ImportLog
 from labellake.etl.labeling import AnnotationRows, integer, number
 
@@ -355,23 +355,6 @@ def _categories(rows: list[dict[str, Any]]) -> dict[str, int]:
     return categories
 
 
-_COLUMNS = [  # what an image and an annotation are written from
-    "source_ref",
-    "frame_no",
-    "frame",
-    "object_id",
-    "label",
-    "shape",
-    "box_left",
-    "top",
-    "width",
-    "height",
-    "points",
-    "attributes",
-    "confidence",
-]
-
-
 def to_coco_instances(annotations: pa.Table, frame: Any) -> dict[str, str]:
     """One COCO instances file: categories, images with their size, boxes as bbox,
     polygons as segmentation, keypoints (and polylines) as keypoints, a track_id per
@@ -389,7 +372,7 @@ def instances_pieces(annotations: pa.Table, frame: Any) -> Pieces:
     tracks: dict[tuple[str, str], int] = {}
     entries: list[str] = []  # the annotations as JSON text, a piece per batch of rows
     count = 0
-    for batch in batches_of(annotations, _COLUMNS):
+    for batch in batches_of(annotations, SHAPE_COLUMNS):
         written = []
         for row in batch.to_pylist():
             key = (str(row["source_ref"]), int(row["frame_no"]))

@@ -53,7 +53,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from labellake.errors import LabellakeError
-from labellake.etl.export import BATCH_ROWS, Pieces, joined, rows_of, values_of
+from labellake.etl.export import (
+    BATCH_ROWS,
+    SHAPE_COLUMNS,
+    Pieces,
+    joined,
+    rows_of,
+    values_of,
+)
 from labellake.etl.formats import CHUNK_ROWS, Chunk, ImportLog
 from labellake.etl.labeling import AnnotationRows, creation_time, integer, number
 from labellake.lake import get_table
@@ -663,23 +670,6 @@ def _few(names: list[str]) -> str:
 # Export
 
 
-_COLUMNS = [  # what a task's regions are written from
-    "source_ref",
-    "frame_no",
-    "frame",
-    "object_id",
-    "label",
-    "shape",
-    "box_left",
-    "top",
-    "width",
-    "height",
-    "points",
-    "attributes",
-    "confidence",
-]
-
-
 def to_labelstudio(annotations: pa.Table, frame: Any) -> dict[str, str]:
     """One Label Studio import file of tasks: an image task per single-frame data object,
     a video task (video rectangles) per multi-frame one, coordinates in percent."""
@@ -693,7 +683,9 @@ def tasks_pieces(annotations: pa.Table, frame: Any) -> Pieces:
     outline = _Outline.of(annotations)
     keys = (outline.source_of, outline.work_of, outline.track_of)
     order = np.lexsort((np.arange(annotations.num_rows), outline.frame_key, *reversed(keys)))
-    rows = zip(*(key[order] for key in keys), rows_of(annotations, _COLUMNS, order), strict=True)
+    rows = zip(
+        *(key[order] for key in keys), rows_of(annotations, SHAPE_COLUMNS, order), strict=True
+    )
     pieces = ["["]  # the tasks as JSON text: image tasks a batch of rows at a time
     tasks: list[dict[str, Any]] = []
     held = 0

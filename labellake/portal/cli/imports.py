@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,10 @@ from labellake.portal.cli.common import (
     parse_size,
     track_rows,
 )
+
+if TYPE_CHECKING:
+    from labellake.etl.formats.loader import ExportFile
+    from labellake.workflows.home import Home
 
 
 @click.group("import")
@@ -123,20 +128,10 @@ def _export_command(fmt: str, title: str) -> click.Command:
         batch_id: str | None,
         force: bool,
     ) -> None:
-        from labellake.etl.formats.loader import ExportFile, job_name_of, load_export
-        from labellake.workflows.imports.groundtruth import JobLoads
+        from labellake.etl.formats.loader import ExportFile, job_name_of
 
-        home = home_of(ctx)
         export = ExportFile(path, fmt, job_name_of(path, job_name), batch_id)
-        with track_rows(f"reading {export.job_name}") as progress:
-            report = load_export(
-                export,
-                home.lake,
-                aws=home.settings.aws,
-                force=force,
-                progress=progress,
-            )
-        echo_loads(JobLoads([report]))
+        _load_export(home_of(ctx), export, force)
 
     command.__doc__ = f"Load a {title} export file into the lake as one job."
     params: list[click.Parameter] = [
@@ -192,9 +187,8 @@ def import_labelstudio(
     """Load a Label Studio JSON export file, or a project's annotations straight from a
     Label Studio server (--project ID, with --url or the labelstudio_url setting and the
     labelstudio_token setting), into the lake as one job."""
-    from labellake.etl.formats.loader import ExportFile, job_name_of, load_export
+    from labellake.etl.formats.loader import ExportFile, job_name_of
     from labellake.etl.staging import staging_folder
-    from labellake.workflows.imports.groundtruth import JobLoads
     from labellake.workflows.labeling.backends.labelstudio_client import LabelStudioClient
 
     home = home_of(ctx)
@@ -214,13 +208,16 @@ def import_labelstudio(
             with spool.open("wb") as out:
                 client.export(project, out)  # type: ignore[arg-type]
             export = ExportFile(str(spool), "labelstudio", name, batch_id, source=source)
-        with track_rows(f"reading {export.job_name}") as progress:
-            report = load_export(
-                export,
-                home.lake,
-                aws=home.settings.aws,
-                force=force,
-                progress=progress,
-                video_size=size,
-            )
+        _load_export(home, export, force, video_size=size)
+
+
+def _load_export(home: Home, export: ExportFile, force: bool, **options: object) -> None:
+    """Load one export as one job, with a progress counter, and print its reconciliation."""
+    from labellake.etl.formats.loader import load_export
+    from labellake.workflows.imports.groundtruth import JobLoads
+
+    with track_rows(f"reading {export.job_name}") as progress:
+        report = load_export(
+            export, home.lake, aws=home.settings.aws, force=force, progress=progress, **options
+        )
     echo_loads(JobLoads([report]))

@@ -15,8 +15,7 @@ over its frames).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import motrics
 
@@ -38,9 +37,6 @@ class GoldScore:
     misses: int
     box_iou: float | None  # mean over the matched tracks' shared frames; None: no match
     attribute_accuracy: float | None  # None: no gold attribute on a matched track
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ numbered from 0.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -130,7 +131,7 @@ def controls(config: dict[str, Any]) -> list[Control]:
         while name in taken:
             name, number = f"{control.name}_{number}", number + 1
         taken.add(name)
-        unique.append(Control(**{**control.__dict__, "name": name}))
+        unique.append(dataclasses.replace(control, name=name))
     return unique
 
 
@@ -192,43 +193,40 @@ def _percent(box: tuple[float, float, float, float], size: tuple[int, int]) -> d
     }
 
 
+def _control_result(control: Control, value: str, region: str | None) -> dict[str, Any] | None:
+    """One attribute value as the result of its control (on ``region``, or the task's)."""
+    if value in ("", None):
+        return None
+    if control.kind == "choices":
+        content: dict[str, Any] = {"choices": [str(value)]}
+    elif control.kind == "number":
+        try:
+            content = {"number": float(value)}
+        except ValueError:
+            return None
+    else:
+        content = {"text": [str(value)]}
+    result: dict[str, Any] = {"from_name": control.name, "to_name": MEDIA, "type": control.kind}
+    if region is not None:
+        result["id"] = region
+    return {**result, "value": content}
+
+
 def _attribute_results(
-    region: str,
-    label: str,
-    attributes: dict[str, str],
-    config: dict[str, Any],
-    only: list[Control] | None = None,
+    region: str, label: str, attributes: dict[str, str], config: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    results = []
+    """A region's attributes as the results of the per-region controls shown for its label."""
     by_attribute = {
         c.attribute: c
-        for c in (only if only is not None else controls(config))
-        if only is not None
-        or (c.per_region and c.name != AUDIT and (not c.labels or label in c.labels))
+        for c in controls(config)
+        if c.per_region and c.name != AUDIT and (not c.labels or label in c.labels)
     }
-    for name, value in attributes.items():
-        control = by_attribute.get(name)
-        if control is None or value in ("", None):
-            continue
-        if control.kind == "choices":
-            content: dict[str, Any] = {"choices": [str(value)]}
-        elif control.kind == "number":
-            try:
-                content = {"number": float(value)}
-            except ValueError:
-                continue
-        else:
-            content = {"text": [str(value)]}
-        results.append(
-            {
-                "id": region,
-                "from_name": control.name,
-                "to_name": MEDIA,
-                "type": control.kind,
-                "value": content,
-            }
-        )
-    return results
+    results = [
+        _control_result(by_attribute[name], value, region)
+        for name, value in attributes.items()
+        if name in by_attribute
+    ]
+    return [r for r in results if r is not None]
 
 
 def video_regions(
@@ -294,16 +292,14 @@ def clip_attributes(frames: list[formats.FrameLabels]) -> dict[str, str]:
 def _frame_attribute_results(
     attributes: dict[str, str], config: dict[str, Any]
 ) -> list[dict[str, Any]]:
+    """A clip's frame attributes as the results of the task-level controls."""
     by_attribute = {c.attribute: c for c in controls(config) if not c.per_region}
-    results = []
-    for name, value in attributes.items():
-        control = by_attribute.get(name)
-        if control is None or value in ("", None):
-            continue
-        for result in _attribute_results("", "", {name: value}, {"labels": []}, [control]):
-            result.pop("id")
-            results.append(result)
-    return results
+    results = [
+        _control_result(by_attribute[name], value, None)
+        for name, value in attributes.items()
+        if name in by_attribute
+    ]
+    return [r for r in results if r is not None]
 
 
 def _region_id(object_id: str, number: int) -> str:
