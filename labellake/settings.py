@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Real seconds a simulated labeling job takes before its outputs appear.",
     )
+    simulated_team_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=200,
+        description="Workers in each simulated team (default: 5 labelers, 3 auditors).",
+    )
     seed: int = Field(default=0, description="Seed of the simulated workforce and downsampling.")
     job_timeout_s: float = Field(
         default=14 * 24 * 3600,

@@ -540,6 +540,114 @@ TABLES: tuple[Table, ...] = (
             ),
         ),
     ),
+    Table(
+        name="audit_routing",
+        description="One row per object of an audited job: the probability it had of being "
+        "audited, whether it was, and what the auditor found. Written when the audit job "
+        "starts and again, with the verdicts, when it completes.",
+        unit="job",
+        columns=(
+            _c("job_name", pa.string(), "The audit job.", False),
+            _BATCH,
+            _c("audited_job", pa.string(), "The job whose objects were routed.", False),
+            _SOURCE_REF,
+            _c("object_id", pa.string(), "Track id in the audited job."),
+            _c("worker_id", pa.string(), "Worker who labeled the object."),
+            _c(
+                "mode",
+                pa.string(),
+                "How objects were chosen: risk or findings (one by one, the highest risk or "
+                "most QA findings first, up to an audit budget, with a random share), flagged "
+                "(whole data objects QA flagged), sampling (downSamplingRate) or all.",
+            ),
+            _c(
+                "risk",
+                pa.float64(),
+                "Predicted probability that an auditor fails the object (mode risk).",
+            ),
+            _c(
+                "risk_source",
+                pa.string(),
+                "What gave the risk: the audit-risk model's run id, or 'prior' before any "
+                "model was trained.",
+            ),
+            _c(
+                "probability",
+                pa.float64(),
+                "Probability the object had of being audited (0 where it could not be).",
+            ),
+            _c("routed", pa.bool_(), "Whether the object went to the audit."),
+            _c(
+                "failed",
+                pa.bool_(),
+                "The auditor's verdict: failed (Fail, or removed); null until the audit "
+                "completes, and for objects not routed.",
+            ),
+            _c(
+                "error_type",
+                pa.string(),
+                "What the auditor changed on a failed object: spurious (removed), label, "
+                "attribute or geometry.",
+            ),
+        ),
+    ),
+    Table(
+        name="dataset_quality",
+        description="One row per audited job of a batch: the errors left in what ships, "
+        "estimated from the audited sample and its audit probabilities, with a 90% bound.",
+        unit="job",
+        columns=(
+            _BATCH,
+            _c("job_name", pa.string(), "The audit job.", False),
+            _c("audited_job", pa.string(), "The job whose labels ship.", False),
+            _c("mode", pa.string(), "How the audited objects were chosen (audit_routing.mode)."),
+            _c("objects", pa.int64(), "Objects of the audited job (what ships)."),
+            _c("audited", pa.int64(), "Of those, objects in the probability sample."),
+            _c("errors_found", pa.int64(), "Sampled objects the auditor failed (and fixed)."),
+            _c("residual_errors", pa.float64(), "Estimated errors left in unaudited objects."),
+            _c("residual_rate", pa.float64(), "residual_errors / objects."),
+            _c(
+                "upper_rate",
+                pa.float64(),
+                "One-sided 90% upper bound of the residual error rate; null where some objects "
+                "had no chance of audit (mode flagged).",
+            ),
+            _c("method", pa.string(), "The estimator, in words."),
+            _c("as_of", TIMESTAMP, "When it was computed (the audit job's completion)."),
+        ),
+    ),
+    Table(
+        name="worker_reliability",
+        description="Each worker's error rate per error type with a 90% interval (Beta-"
+        "binomial, empirical-Bayes prior), as of each audit that added evidence.",
+        unit="job",
+        columns=(
+            _c("job_name", pa.string(), "The audit job whose completion refreshed it.", False),
+            _c("worker_id", pa.string(), "Worker.", False),
+            _c(
+                "error_type",
+                pa.string(),
+                "any (an audited object failed), spurious, label, attribute or geometry.",
+            ),
+            _c("estimate", pa.float64(), "Posterior mean of the error rate."),
+            _c("lower", pa.float64(), "5th percentile of the posterior."),
+            _c("upper", pa.float64(), "95th percentile of the posterior."),
+            _c(
+                "evidence",
+                pa.int64(),
+                "Audited objects of the worker behind it (weighted to the whole by the "
+                "audit probabilities).",
+            ),
+            _c("errors", pa.float64(), "Errors of that type, weighted the same way."),
+            _c(
+                "drift",
+                pa.bool_(),
+                "The interval no longer overlaps the previous one and the estimate moved by "
+                "more than 0.05.",
+            ),
+            _c("as_of", TIMESTAMP, "When it was computed."),
+        ),
+    ),
 )
 
 _BY_NAME = {table.name: table for table in TABLES}

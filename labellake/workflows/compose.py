@@ -136,6 +136,7 @@ def build_engine(home: Home, *, local_files: bool = False) -> Engine:
             account=settings.aws_account_id,
             seed=settings.seed,
             job_seconds=settings.simulated_job_seconds,
+            team_size=settings.simulated_team_size,
         ),
         aws=aws,
     )
@@ -162,7 +163,7 @@ def build_engine(home: Home, *, local_files: bool = False) -> Engine:
         orchestrator=_stepfunctions(settings) if settings.orchestrator == "stepfunctions" else None,
     )
     lake_sync.install(engine)
-    qa_routing.install(engine)
+    qa_routing.install(engine, model_workflow(home))
     return engine
 
 

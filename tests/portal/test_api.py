@@ -144,6 +144,8 @@ def _bad(request: dict[str, Any], case: str) -> bytes | dict[str, Any]:
         jobs[0]["inputConfig"]["inputManifestS3Uri"] = "/nonexistent/clips.manifest"
     elif case == "missing-config":
         jobs[1]["labelCategoryConfigS3Uri"] = "/nonexistent/config.json"
+    elif case == "audit-budget":
+        jobs[2]["inputConfig"]["qaFilter"] = {"mode": "risk", "auditBudget": 0}
     return request
 
 
@@ -156,6 +158,7 @@ def _bad(request: dict[str, Any], case: str) -> bytes | dict[str, Any]:
         ("forward-chain", "labelingJobs[2].inputConfig.chainFromJobName"),
         ("missing-manifest", "labelingJobs[0].inputConfig.inputManifestS3Uri"),
         ("missing-config", "labelingJobs[1].labelCategoryConfigS3Uri"),
+        ("audit-budget", "labelingJobs[2].inputConfig.qaFilter.auditBudget"),
     ],
 )
 def test_bad_requests_answer_400_naming_the_field(

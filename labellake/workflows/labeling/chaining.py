@@ -37,22 +37,31 @@ def chained_input(
     if not lines:
         return [], f"the parent job {parent['job_name']} produced no output"
     qa = spec.input_config.qa_filter
+    mode = "all"
     if qa is not None:
         if engine.qa_filter is None:
             raise LabellakeError(
                 f"job {job['job_name']}: inputConfig.qaFilter is set but no QA checks are "
                 "installed in this engine"
             )
-        lines = engine.qa_filter(parent, lines, qa)
+        lines = engine.qa_filter(parent, job, lines, qa)
         if not lines:
+            if qa.budgeted:
+                return [], f"{qa.mode} routing chose no object of the parent job"
             return [], "the QA checks flagged no data object of the parent job"
+        if qa.budgeted:  # the audit budget sets how much is audited: no downsampling
+            return lines, None
+        mode = "flagged"
     rate = job["down_sampling_rate"]
     if rate is None:
         rate = batch["down_sampling_rate"]
     if rate < 100:
         lines = sample(lines, rate, job, engine.config.seed)
-        if not lines:
-            return [], f"downsampling at {rate:g}% kept none of the data objects"
+        mode = "sampling" if mode == "all" else mode
+    if engine.on_routed is not None:
+        engine.on_routed(parent, job, lines, mode, rate / 100)
+    if not lines:
+        return [], f"downsampling at {rate:g}% kept none of the data objects"
     return lines, None
 
 

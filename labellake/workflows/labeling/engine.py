@@ -71,8 +71,14 @@ log = logging.getLogger(__name__)
 COMPLETE_MESSAGE = "Batch processing has completed successfully."
 FAILED_MESSAGE = "Batch processing failed"
 
-# A QA filter picks, from a parent job's output manifest lines, those the next level sees.
-QaFilterHook = Callable[[dict[str, Any], list[dict[str, Any]], QaFilter], list[dict[str, Any]]]
+# A QA filter picks, from a parent job's output manifest lines, those the next level sees:
+# (parent job, chained job, lines, the job's qaFilter) -> lines.
+QaFilterHook = Callable[
+    [dict[str, Any], dict[str, Any], list[dict[str, Any]], QaFilter], list[dict[str, Any]]
+]
+# Told what a chained job will see of its parent when whole data objects were chosen:
+# (parent job, chained job, kept lines, mode: all, sampling or flagged, sampling rate 0-1).
+RoutedHook = Callable[[dict[str, Any], dict[str, Any], list[dict[str, Any]], str, float], None]
 
 
 @dataclass
@@ -114,6 +120,7 @@ class Engine:
         self.backends = {backend.name: backend, **(backends or {})}
         self.config = config or EngineConfig()
         self.qa_filter = qa_filter
+        self.on_routed: RoutedHook | None = None
         # Where a request's URIs may point (checked once, when the batch is submitted).
         self.inputs = inputs or InputPolicy.build(
             [objects.root] if objects.is_local else [], aws=self.config.aws

@@ -16,6 +16,10 @@ from typing import Any
 
 from labellake.errors import LabellakeError
 
+# A manifest line's key, on lines of an audit job routed by risk: the ids of the objects
+# the audit checks (the other objects of the data object are shown, not checked).
+AUDIT_OBJECTS_KEY = "labellake-audit-objects"
+
 ANNOTATION_TYPES = {
     "BoundingBox": "box",
     "Polyline": "polyline",

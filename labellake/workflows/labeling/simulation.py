@@ -466,9 +466,13 @@ def audit_clip(
     source_ref: str,
     tolerance_iou: float = 0.6,
     tolerance_px: float = 8.0,
+    only: set[str] | None = None,
 ) -> tuple[list[FrameLabels], int]:
-    """An auditor's pass over the parent's labels: fixes deviations, marks Pass or Fail.
+    """An auditor's pass over the parent's labels: fixes deviations (geometry beyond the
+    tolerance, another track's id, a wrong class or attribute), marks Pass or Fail.
 
+    ``only``: the objects routed to this audit. The auditor checks just those, and leaves
+    the others as they were with no verdict; objects nobody drew are still added.
     Returns the adjusted frames and how many shapes were changed, added or removed.
     """
     rng = seeded("audit", job, clip_key(source_ref), auditor.worker_id)
@@ -508,24 +512,44 @@ def audit_clip(
         frame = FrameLabels(frame_no=index, frame=name, attributes=dict(source.attributes))
         seen_truth: set[str] = set()
         for shape, tid in matches[index]:
+            if only is not None and shape.object_id not in only:
+                frame.shapes.append(shape)  # not routed to this audit: left as it was
+                if tid is not None:
+                    seen_truth.add(tid)
+                continue
             if tid is None:
                 changes += 1  # a false positive or a duplicate: removed
                 failed.add(shape.object_id)
                 continue
+            keep_id, target = id_for_truth.get(tid, shape.object_id), tid
+            if only is not None:
+                # The object keeps its id; where it follows another track, it is redrawn
+                # on the track it mostly follows, or removed where that track is absent.
+                keep_id, target = shape.object_id, owner.get(shape.object_id, tid)
             seen_truth.add(tid)
-            keep_id = id_for_truth.get(tid, shape.object_id)
-            truth_obj = tracks[tid].frames[index]
+            if target not in tracks or index not in tracks[target].frames:
+                changes += 1
+                failed.add(shape.object_id)
+                continue
+            truth_track = tracks[target]
+            truth_obj = truth_track.frames[index]
             fixed = shape
-            if keep_id != shape.object_id or not _acceptable(
-                shape, truth_obj, tolerance_iou, tolerance_px
+            if (
+                keep_id != shape.object_id
+                or target != tid
+                or not _acceptable(shape, truth_obj, tolerance_iou, tolerance_px)
+                or shape.class_id != truth_track.class_id
+                or any(shape.attributes.get(k) != v for k, v in truth_track.attributes.items())
             ):
-                fixed = _from_truth(tracks[tid], truth_obj, kind, rng, auditor, keep_id)
+                fixed = _from_truth(truth_track, truth_obj, kind, rng, auditor, keep_id)
                 changes += 1
                 failed.add(keep_id)
             frame.shapes.append(fixed)
         for tid, track in tracks.items():
             if index in track.frames and tid not in seen_truth:
                 keep_id = id_for_truth.get(tid, track.object_id)
+                if only is not None and tid in id_for_truth and keep_id not in only:
+                    continue  # a gap in an object this audit does not check
                 frame.shapes.append(
                     _from_truth(track, track.frames[index], kind, rng, auditor, keep_id)
                 )
@@ -534,6 +558,8 @@ def audit_clip(
         out.append(frame)
     for frame in out:
         for shape in frame.shapes:
+            if only is not None and shape.object_id not in only and shape.object_id not in failed:
+                continue
             shape.attributes = {
                 **shape.attributes,
                 "audit": "Fail" if shape.object_id in failed else "Pass",

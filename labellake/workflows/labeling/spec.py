@@ -54,10 +54,21 @@ def default_workteam_arn(level: int, region: str, account: str) -> str:
 
 
 class QaFilter(BaseModel):
-    """Opts a chained job into QA routing: only data objects flagged by these checks go to it."""
+    """What of a parent job's work a chained job sees.
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    - mode ``findings`` (the default): the data objects with at least ``minFindings``
+      findings of the named QA checks, all of them; with ``auditBudget``, the objects
+      with the most findings instead, up to the budget, and a random share of all;
+    - mode ``risk``: the labeled objects most likely to fail an audit, up to
+      ``auditBudget`` (a share of the parent's objects, on average), and always a random
+      share of every object, so the quality bound of what ships stays unbiased.
+    """
 
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+
+    mode: Literal["findings", "risk"] = Field(
+        default="findings", description="findings (QA-flagged data objects) or risk."
+    )
     checks: list[str] = Field(default_factory=list, description="QA check names; empty = all.")
     min_findings: int = Field(
         default=1,
@@ -65,6 +76,53 @@ class QaFilter(BaseModel):
         alias="minFindings",
         description="Findings a data object needs to be routed.",
     )
+    audit_budget: float | None = Field(
+        default=None,
+        alias="auditBudget",
+        description="Share of the parent's objects to audit, in (0, 1]: needed by mode risk.",
+    )
+
+    @field_validator("audit_budget", mode="before")
+    @classmethod
+    def _budget_number(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)  # 1 is as good as 1.0
+        return value
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> QaFilter:
+        if self.audit_budget is None:
+            if self.mode == "risk":
+                raise _field_error(
+                    "auditBudget", "mode risk needs an audit budget, e.g. 0.2", relative=True
+                )
+            return self
+        if not 0 < self.audit_budget <= 1:
+            raise _field_error(
+                "auditBudget",
+                f"{self.audit_budget:g} is not a share of the objects; give a number in "
+                "(0, 1], e.g. 0.2 to audit a fifth of them",
+                relative=True,
+            )
+        if self.min_findings != 1:
+            raise _field_error(
+                "minFindings",
+                "applies without auditBudget; with a budget the objects with the most "
+                "findings go first",
+                relative=True,
+            )
+        if self.mode == "risk" and self.checks:
+            raise _field_error(
+                "checks",
+                "applies to mode findings; mode risk uses every check's findings as features",
+                relative=True,
+            )
+        return self
+
+    @property
+    def budgeted(self) -> bool:
+        """Objects chosen one by one up to a budget (else whole flagged data objects)."""
+        return self.audit_budget is not None
 
 
 class InputConfig(BaseModel):
@@ -84,6 +142,17 @@ class InputConfig(BaseModel):
         if self.qa_filter is not None and self.chain_from_job_name is None:
             raise _field_error(
                 "qaFilter", "applies only to a chained job (chainFromJobName)", relative=True
+            )
+        if (
+            self.qa_filter is not None
+            and self.qa_filter.budgeted
+            and self.down_sampling_rate is not None
+        ):
+            raise _field_error(
+                "downSamplingRate",
+                "does not apply with qaFilter.auditBudget, which sets how much is audited; "
+                "leave one of them out",
+                relative=True,
             )
         return self
 

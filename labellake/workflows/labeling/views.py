@@ -74,7 +74,35 @@ def show(engine: Engine, batch_id: str) -> dict[str, Any]:
             }
         )
     detail["levels"] = summaries
+    detail["qualityBound"] = quality_bound(engine, batch_id)
     return detail
+
+
+def quality_bound(engine: Engine, batch_id: str) -> list[dict[str, Any]]:
+    """Per audited job of the batch: the errors estimated left in what ships, with the
+    one-sided 90% upper bound of their rate (the dataset_quality table)."""
+    found = engine.lake.query(
+        "SELECT job_name, audited_job, mode, objects, audited, errors_found, "
+        "residual_errors, residual_rate, upper_rate, method, as_of FROM dataset_quality "
+        "WHERE batch_id = ? ORDER BY job_name",
+        [batch_id],
+    ).to_pylist()
+    return [
+        {
+            "auditJob": row["job_name"],
+            "auditedJob": row["audited_job"],
+            "mode": row["mode"],
+            "objects": row["objects"],
+            "audited": row["audited"],
+            "errorsFound": row["errors_found"],
+            "residualErrors": row["residual_errors"],
+            "residualRate": row["residual_rate"],
+            "upperRate": row["upper_rate"],
+            "method": row["method"],
+            "asOf": row["as_of"].isoformat() if row["as_of"] else None,
+        }
+        for row in found
+    ]
 
 
 def _job_detail(engine: Engine, job: dict[str, Any]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ LEVEL = 0.90
 class Evidence:
     worker: str
     error_type: str
-    errors: int
+    errors: float  # may be weighted (audits with unequal probabilities)
     opportunities: int
 
 
@@ -48,11 +48,11 @@ class Reliability:
     lower: float
     upper: float
     evidence: int  # opportunities seen
-    errors: int
+    errors: float  # may be weighted (audits with unequal probabilities)
     as_of: str = ""
 
 
-def _pooled(evidence: list[Evidence]) -> tuple[int, int]:
+def _pooled(evidence: list[Evidence]) -> tuple[float, int]:
     return sum(e.errors for e in evidence), sum(e.opportunities for e in evidence)
 
 

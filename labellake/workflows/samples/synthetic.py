@@ -96,9 +96,15 @@ def _lane_x(lane_bottom_x: float, vp_x: float, t: float, bend: float) -> float:
 
 
 def render_clip(
-    rng: np.random.Generator, frames: int, width: int, height: int, clip: str
+    rng: np.random.Generator,
+    frames: int,
+    width: int,
+    height: int,
+    clip: str,
+    vehicle_classes: bool = False,
 ) -> tuple[list[bytes], ClipTruth]:
-    """JPEG frames and their ground truth for one clip."""
+    """JPEG frames and their ground truth for one clip; ``vehicle_classes``: each vehicle
+    is labeled with its type (Car, Van, Truck, Bus) instead of Vehicle."""
     horizon = 0.42 * height
     vp_x = width / 2
     lane_bottoms = np.linspace(-0.15 * width, 1.15 * width, len(LANE_MARKINGS))
@@ -176,16 +182,16 @@ def render_clip(
             draw.rectangle(
                 [left + 0.15 * w, top + 0.1 * h, right - 0.15 * w, top + 0.4 * h], fill=(30, 40, 60)
             )
+            attributes = {"Moving": "Dynamic" if abs(vehicle.speed) > 0.001 else "Stationary"}
+            if not vehicle_classes:
+                attributes["Vehicle_Type"] = vehicle.kind
             objects.append(
                 TruthObject(
                     track_id=vehicle.track_id,
-                    label="Vehicle",
+                    label=vehicle.kind if vehicle_classes else "Vehicle",
                     kind="box",
                     box=(left, top, right - left, bottom - top),
-                    attributes={
-                        "Moving": "Dynamic" if abs(vehicle.speed) > 0.001 else "Stationary",
-                        "Vehicle_Type": vehicle.kind,
-                    },
+                    attributes=attributes,
                 )
             )
         buffer = io.BytesIO()
@@ -203,15 +209,20 @@ def generate(
     seed: int = 7,
     width: int = 640,
     height: int = 360,
+    vehicle_classes: bool = False,
 ) -> SampleSet:
-    """Write ``clips`` clips under ``dataset`` in the object store; skip if already there."""
+    """Write ``clips`` clips under ``dataset`` in the object store; skip if already there.
+
+    ``vehicle_classes``: the vehicle config has one label per vehicle type (Car, Van,
+    Truck, Bus) instead of one Vehicle label with a Vehicle_Type attribute."""
     manifest_key = f"{dataset}/clips.manifest"
     vehicle_key = f"{dataset}/vehicle_label_category.json"
     lane_key = f"{dataset}/lane_label_category.json"
     clip_names = [f"clip-{i + 1:02d}" for i in range(clips)]
     seq_uris = tuple(objects.uri(f"{dataset}/{name}_seq.json") for name in clip_names)
     params_key = f"{dataset}/.params.json"
-    params = json.dumps({"clips": clips, "frames": frames, "seed": seed, "size": [width, height]})
+    shape = {"clips": clips, "frames": frames, "seed": seed, "size": [width, height]}
+    params = json.dumps(shape | ({"vehicle_classes": True} if vehicle_classes else {}))
     if (
         objects.exists(manifest_key)
         and objects.exists(params_key)
@@ -222,7 +233,7 @@ def generate(
         )
     rng = np.random.default_rng(seed)
     for name in clip_names:
-        images, truth = render_clip(rng, frames, width, height, name)
+        images, truth = render_clip(rng, frames, width, height, name, vehicle_classes)
         frame_names = []
         for number, data in enumerate(images, start=1):
             frame_name = f"{number:06d}.jpg"
@@ -233,7 +244,14 @@ def generate(
             f"{dataset}/{name}_seq.json", json.dumps(formats.sequence_document(prefix, frame_names))
         )
         objects.write_text(f"{dataset}/{name}_gt.json", truth.to_json())
-    objects.write_text(vehicle_key, json.dumps(VEHICLE_CONFIG, indent=1))
+    vehicle_config = VEHICLE_CONFIG
+    if vehicle_classes:
+        moving = VEHICLE_CONFIG["labels"][0]["attributes"][:1]  # type: ignore[index]
+        vehicle_config = {
+            **VEHICLE_CONFIG,
+            "labels": [{"label": kind, "attributes": moving} for kind in VEHICLE_TYPES],
+        }
+    objects.write_text(vehicle_key, json.dumps(vehicle_config, indent=1))
     objects.write_text(lane_key, json.dumps(LANE_CONFIG, indent=1))
     objects.write_text(manifest_key, formats.manifest_text([{"source-ref": u} for u in seq_uris]))
     objects.write_text(params_key, params)

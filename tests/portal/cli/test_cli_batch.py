@@ -87,6 +87,14 @@ def test_create_wait_stop_retry_delete(capsys: pytest.CaptureFixture[str], tmp_p
             '{"inputManifestS3Uri": "m"}}]}',
             "labelingJobs[0].jobModality: unknown modality",
         ),
+        (
+            '{"batchId": "x", "labelingJobs": [{"jobName": "x-a", "jobModality": '
+            '"VideoObjectTracking", "jobLevel": 1, "labelCategoryConfigS3Uri": "c", '
+            '"inputConfig": {"inputManifestS3Uri": "m"}}, {"jobName": "x-b", "jobModality": '
+            '"VideoObjectTrackingAudit", "jobLevel": 2, "inputConfig": {"chainFromJobName": '
+            '"x-a", "qaFilter": {"mode": "risk", "auditBudget": 1.5}}}]}',
+            "labelingJobs[1].inputConfig.qaFilter.auditBudget: 1.5 is not a share",
+        ),
     ],
 )
 def test_bad_request_files_are_one_line(

@@ -141,8 +141,8 @@ def test_qa_filter_hook_chooses_what_the_next_level_sees(
 ) -> None:
     seen: list[dict[str, Any]] = []
 
-    def flag_first(parent: dict[str, Any], lines: list[dict[str, Any]], qa) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-        seen.append({"parent": parent["job_name"], "checks": qa.checks})
+    def flag_first(parent, job, lines, qa) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+        seen.append({"parent": parent["job_name"], "job": job["job_name"], "checks": qa.checks})
         return lines[:1]
 
     engine = make_engine()
@@ -150,7 +150,7 @@ def test_qa_filter_hook_chooses_what_the_next_level_sees(
     request = request_for("b1")
     request["labelingJobs"][2]["inputConfig"]["qaFilter"] = {"checks": ["size_jump"]}
     engine.run_to_end(engine.submit(request), poll_s=0)
-    assert seen == [{"parent": "b1-vehicle", "checks": ["size_jump"]}]
+    assert seen == [{"parent": "b1-vehicle", "job": "b1-vehicle-audit", "checks": ["size_jump"]}]
     assert engine.state.job("b1-vehicle-audit")["object_count"] == 1
     assert engine.state.job("b1-lane-audit")["object_count"] == 4  # no filter: everything
 

@@ -239,3 +239,50 @@ def test_the_quiet_errors_leave_the_other_errors_as_they_were() -> None:
     )
     _, quiet_errors = _label(quiet)
     assert [e for e in quiet_errors if e.kind != "label_swap"] == plain_errors
+
+
+def _audit(frames, only=None):  # type: ignore[no-untyped-def]
+    from labellake.workflows.labeling.simulation import audit_clip, build_team
+
+    truth = _crossing_clip()
+    auditor = build_team("second-level", "us-east-1")[0]
+    return audit_clip(
+        frames,
+        truth,
+        [f.frame for f in truth.frames],
+        "box",
+        {"Car": 0, "Truck": 1},
+        auditor,
+        "audit",
+        "clip_seq.json",
+        only=only,
+    )
+
+
+def test_an_auditor_fails_and_fixes_a_wrong_class_or_attribute() -> None:
+    for worker in (_quiet_worker(label_swap_rate=1.0), _quiet_worker(attribute_error_rate=1.0)):
+        frames, _ = _label(worker)
+        audited, changes = _audit(frames)
+        assert changes > 0
+        verdicts = {s.attributes["audit"] for f in audited for s in f.shapes}
+        assert verdicts == {"Fail"}
+        truck = [s for f in audited for s in f.shapes if s.object_name == "Truck:3"]
+        assert {s.class_id for s in truck} == {1}
+        assert {s.attributes["Moving"] for s in truck} == {"Stationary"}
+
+
+def test_an_audit_of_routed_objects_checks_only_those() -> None:
+    frames, _ = _label(_quiet_worker(label_swap_rate=1.0))
+    ids = sorted({s.object_id for f in frames for s in f.shapes})
+    routed = ids[0]
+    audited, _ = _audit(frames, only={routed})
+    for before, after in zip(frames, audited, strict=True):
+        kept = {s.object_id: s for s in after.shapes}
+        assert set(kept) == {s.object_id for s in before.shapes}
+        for shape in before.shapes:
+            seen = kept[shape.object_id]
+            if shape.object_id == routed:
+                assert seen.attributes["audit"] == "Fail"
+            else:  # not routed: as it was, with no verdict
+                assert "audit" not in seen.attributes
+                assert (seen.class_id, seen.box) == (shape.class_id, shape.box)

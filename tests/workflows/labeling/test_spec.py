@@ -117,6 +117,64 @@ def test_the_reference_request_validates_with_its_defaults() -> None:
             "labelingJobs[0].inputConfig.qaFilter",
             "chained job",
         ),
+        (
+            ["labelingJobs", 2, "inputConfig", "qaFilter"],
+            {"mode": "risk", "auditBudget": 0},
+            "labelingJobs[2].inputConfig.qaFilter.auditBudget",
+            "give a number in (0, 1]",
+        ),
+        (
+            ["labelingJobs", 2, "inputConfig", "qaFilter"],
+            {"mode": "risk", "auditBudget": 1.5},
+            "labelingJobs[2].inputConfig.qaFilter.auditBudget",
+            "give a number in (0, 1]",
+        ),
+        (
+            ["labelingJobs", 2, "inputConfig", "qaFilter"],
+            {"auditBudget": -0.2},
+            "labelingJobs[2].inputConfig.qaFilter.auditBudget",
+            "give a number in (0, 1]",
+        ),
+        (
+            ["labelingJobs", 2, "inputConfig", "qaFilter"],
+            {"mode": "risk"},
+            "labelingJobs[2].inputConfig.qaFilter.auditBudget",
+            "needs an audit budget",
+        ),
+        (
+            ["labelingJobs", 2, "inputConfig", "qaFilter"],
+            {"mode": "risk", "auditBudget": True},
+            "labelingJobs[2].inputConfig.qaFilter.auditBudget",
+            "valid number",
+        ),
+        (
+            ["labelingJobs", 2, "inputConfig", "qaFilter"],
+            {"mode": "risk", "auditBudget": 0.2, "checks": ["gap"]},
+            "labelingJobs[2].inputConfig.qaFilter.checks",
+            "applies to mode findings",
+        ),
+        (
+            ["labelingJobs", 2, "inputConfig", "qaFilter"],
+            {"auditBudget": 0.2, "minFindings": 2},
+            "labelingJobs[2].inputConfig.qaFilter.minFindings",
+            "applies without auditBudget",
+        ),
+        (
+            ["labelingJobs", 2, "inputConfig", "qaFilter"],
+            {"mode": "everything"},
+            "labelingJobs[2].inputConfig.qaFilter.mode",
+            "'findings' or 'risk'",
+        ),
+        (
+            ["labelingJobs", 2, "inputConfig"],
+            {
+                "chainFromJobName": "drive-0042-vehicle",
+                "downSamplingRate": 50,
+                "qaFilter": {"mode": "risk", "auditBudget": 0.2},
+            },
+            "labelingJobs[2].inputConfig.downSamplingRate",
+            "leave one of them out",
+        ),
         (["labelingJobs", 0, "colour"], "red", "labelingJobs[0].colour", "unknown field"),
         (["labelingJobs"], [], "labelingJobs", "at least 1"),
         (
@@ -177,3 +235,15 @@ def test_levels_are_not_limited_to_three() -> None:
 )
 def test_label_attribute_name_follows_ground_truth(job: str, modality: str, expected: str) -> None:
     assert label_attribute_name(job, modality) == expected
+
+
+def test_an_audit_budget_routes_by_risk_or_by_findings() -> None:
+    request = changed(
+        ["labelingJobs", 2, "inputConfig"],
+        {"chainFromJobName": "drive-0042-vehicle", "qaFilter": {"mode": "risk", "auditBudget": 1}},
+    )
+    qa = parse_request(request).labeling_jobs[2].input_config.qa_filter
+    assert qa is not None and qa.mode == "risk" and qa.audit_budget == 1.0 and qa.budgeted
+    request = changed(["labelingJobs", 2, "inputConfig", "qaFilter"], {"checks": ["gap"]})
+    qa = parse_request(request).labeling_jobs[2].input_config.qa_filter
+    assert qa is not None and qa.mode == "findings" and not qa.budgeted

@@ -42,6 +42,7 @@ class SimulationConfig:
     account: str = "111122223333"
     seed: int = 0
     job_seconds: float = 1.0  # real seconds a job takes before its outputs appear
+    team_size: int | None = None  # workers per team (default: 5 labelers, 3 auditors)
 
 
 class SimulatedBackend:
@@ -108,7 +109,9 @@ class SimulatedBackend:
     def workforce(self) -> list[dict[str, Any]]:
         teams = []
         for team in TEAMS:
-            workers = simulation.build_team(team, self.config.region, self.config.seed)
+            workers = simulation.build_team(
+                team, self.config.region, self.config.seed, self.config.team_size
+            )
             teams.append(
                 {
                     "workteamName": team,
@@ -166,7 +169,9 @@ class SimulatedBackend:
         kind = formats.annotation_type(config)
         class_ids = {label: int(cid) for cid, label in formats.class_map(config).items()}
         team = simulation.team_name(request.workteam_arn)
-        workers = simulation.build_team(team, self.config.region, self.config.seed)
+        workers = simulation.build_team(
+            team, self.config.region, self.config.seed, self.config.team_size
+        )
         out, base = locate(
             output_manifest_uri(request.output_prefix_uri, request.job_id), **self.aws.kwargs
         )
@@ -371,8 +376,17 @@ class SimulatedBackend:
                     f"'{parent_attribute}' to audit"
                 )
             parent = simulation.parse_seqlabel(json.loads(self._read(parent_ref)), kind)
+            routed = line.get(formats.AUDIT_OBJECTS_KEY)
             frames, changes = simulation.audit_clip(
-                parent, truth, names, kind, class_ids, worker, request.job_id, source_ref
+                parent,
+                truth,
+                names,
+                kind,
+                class_ids,
+                worker,
+                request.job_id,
+                source_ref,
+                only=None if routed is None else {str(oid) for oid in routed},
             )
             units = sum(len(f.shapes) for f in frames) // 2 + changes
             return frames, changes > 0, units
