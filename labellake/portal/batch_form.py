@@ -45,9 +45,13 @@ def build_request(
     down_sampling_rate: float,
     workteam_arn: str | None,
     backend: str | None = None,
+    audit_routing: str | None = None,
+    audit_budget: float | None = None,
 ) -> dict[str, Any]:
     """The POST /batch/create body for the form's job rows (a row's ``backend`` overrides
-    the batch's)."""
+    the batch's). ``audit_routing`` (risk or findings) with ``audit_budget``: audit jobs
+    see the objects with the highest risk (or the most QA findings) up to the budget, and
+    a random share, instead of a downsampled share of the data objects."""
     request_jobs = []
     for job in jobs:
         name = str(job.get("jobName") or "").strip()
@@ -61,7 +65,13 @@ def build_request(
         }
         if chain:
             entry["inputConfig"] = {"chainFromJobName": chain}
-            if down_sampling_rate < 100:
+            audit = str(entry["jobModality"]).endswith("Audit")
+            if audit and audit_routing in ("risk", "findings"):
+                entry["inputConfig"]["qaFilter"] = {
+                    "mode": audit_routing,
+                    "auditBudget": audit_budget,
+                }
+            elif down_sampling_rate < 100:
                 entry["inputConfig"]["downSamplingRate"] = down_sampling_rate
         else:
             entry["inputConfig"] = {"inputManifestS3Uri": manifest_uri}

@@ -293,3 +293,34 @@ def prediction_sweep(sweep: pd.DataFrame, feature: str, target: str, numeric: bo
         y=alt.Y("prediction:Q", title=f"predicted {target}"),
         tooltip=["value", alt.Tooltip("prediction:Q", format=".1f")],
     )
+
+
+def reliability_intervals(estimates: pd.DataFrame) -> alt.LayerChart:
+    """Each worker's error rate with its 90% interval (worker_id, estimate, lower, upper,
+    drift), one row per worker: a rule from lower to upper and a point at the estimate."""
+    base = alt.Chart(estimates).encode(
+        y=alt.Y(
+            "worker_id:N", sort=alt.EncodingSortField("estimate", order="descending"), title=None
+        ),
+        tooltip=[
+            "worker_id",
+            alt.Tooltip("estimate:Q", format=".3f"),
+            alt.Tooltip("lower:Q", format=".3f"),
+            alt.Tooltip("upper:Q", format=".3f"),
+            "evidence:Q",
+            "drift:N",
+        ],
+    )
+    rule = base.mark_rule(strokeWidth=2).encode(
+        x=alt.X("lower:Q", title="error rate (90% interval)", scale=alt.Scale(domain=[0, 1])),
+        x2="upper:Q",
+    )
+    point = base.mark_point(filled=True, size=60).encode(
+        x="estimate:Q",
+        color=alt.Color(
+            "drift:N",
+            title="drifted",
+            scale=alt.Scale(domain=[False, True], range=["#1565c0", "#c62828"]),
+        ),
+    )
+    return rule + point

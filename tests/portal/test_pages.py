@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -394,3 +395,49 @@ def test_pages_on_jobs_imported_from_every_format(
             if column in frame.value.columns
         ]
         assert any({"1", "2"} <= shown for shown in workers), workers
+
+
+def test_quality_shows_what_is_left_and_the_workers_error_rates(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(demo_home, "quality", monkeypatch)
+    headers = [header.value for header in app.subheader]
+    assert headers[:2] == ["Errors left in what ships", "Worker error rates"]
+    bounds = app.dataframe[0].value
+    assert set(bounds["audit_job"]) == {"demo1-vehicle-audit", "demo1-lane-audit"}
+    # The demo audits everything, so nothing is left, with certainty.
+    assert (bounds["audited"] == bounds["objects"]).all() and (bounds["upper_rate"] == 0).all()
+    assert len(app.get("vega_lite_chart")) == 2  # the intervals, and findings by check
+    app.selectbox(key="reliability_type").set_value("spurious").run()
+    assert not app.exception and "What to audit next" not in headers  # nothing routed by risk
+
+
+def test_the_batch_form_routes_audits_by_risk_within_a_budget(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = open_page(demo_home, "batches", monkeypatch)
+    app.text_input[0].input("riskform").run()
+    clips = next(s for s in app.multiselect if s.label == "Clips")
+    clips.set_value(clips.options).run()
+    routing = next(s for s in app.selectbox if s.label == "What audit jobs see")
+    routing.set_value("The riskiest objects, up to an audit budget").run()
+    next(n for n in app.number_input if n.label.startswith("Audit budget")).set_value(0.5).run()
+    request = app.json[0].value
+    request = json.loads(request) if isinstance(request, str) else request
+    next(b for b in app.button if b.label == "Submit batch").click().run()
+    assert not app.error, [e.value for e in app.error]
+    audits = [j for j in request["labelingJobs"] if j["jobLevel"] == 2]
+    assert {json_key(j) for j in audits} == {("risk", 0.5)}
+    from labellake.settings import Settings
+    from labellake.workflows.compose import build_engine, open_home
+
+    engine = build_engine(open_home(Settings(home=demo_home)))
+    assert engine.run_to_end("riskform", poll_s=0.05) == "COMPLETE"
+    shown = engine.show("riskform")["qualityBound"]
+    assert {b["mode"] for b in shown} == {"risk"} and len(shown) == 2
+    assert all(0 <= b["residualRate"] <= b["upperRate"] <= 1 for b in shown)
+
+
+def json_key(job: dict) -> tuple[str, float]:  # type: ignore[type-arg]
+    qa = job["inputConfig"]["qaFilter"]
+    return qa["mode"], qa["auditBudget"]

@@ -159,6 +159,27 @@ with st.expander("Create a batch", expanded=False):
         },
         key="jobs-editor",
     )
+    routings = {
+        "A share of the data objects (downsampling)": None,
+        "The riskiest objects, up to an audit budget": "risk",
+        "The objects with the most QA findings, up to an audit budget": "findings",
+    }
+    routing_label = st.selectbox(
+        "What audit jobs see",
+        list(routings),
+        help="With an audit budget, a random share of every object is audited too, so the "
+        "batch gets a 90% bound on the errors left in what it ships.",
+    )
+    audit_routing = routings[routing_label]
+    audit_budget = None
+    if audit_routing:
+        audit_budget = st.number_input(
+            "Audit budget (share of the labeled objects)",
+            min_value=0.01,
+            max_value=1.0,
+            value=0.2,
+            step=0.05,
+        )
     sampling = st.slider("Downsampling for chained levels (%)", 0, 100, 100)
     team = st.text_input("Level-1 work team ARN (empty: the default team)")
     default_backend = data.home().settings.labeling_backend
@@ -197,6 +218,8 @@ with st.expander("Create a batch", expanded=False):
         sampling,
         team or None,
         backend if backend != default_backend else None,
+        audit_routing,
+        audit_budget,
     )
     effort_estimate(jobs, picked if source == "Pick clips" else manifest, sampling, team)
     st.json(request, expanded=False)

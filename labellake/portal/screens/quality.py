@@ -1,4 +1,6 @@
-"""Quality: automated QA findings by check, job and worker, and the worst tracks."""
+"""Quality: the errors left in what each batch ships, workers' error rates with their
+intervals, what to audit next, automated QA findings by check, job and worker, and the
+worst tracks."""
 
 from __future__ import annotations
 
@@ -7,6 +9,45 @@ import streamlit as st
 from labellake.portal import charts, data, frames, ready
 
 st.title("Quality")
+
+st.subheader("Errors left in what ships")
+bounds = data.query("dashboards/quality_bounds")
+if bounds.empty:
+    st.info(
+        "No audit has measured a batch yet. An audit job (chainFromJobName) measures the "
+        'batch it audits; with qaFilter {"mode": "risk", "auditBudget": 0.2} it '
+        "audits the riskiest fifth and a random share, and still bounds what is left."
+    )
+else:
+    st.dataframe(
+        bounds,
+        width="stretch",
+        hide_index=True,
+        column_config={
+            "residual_rate": st.column_config.NumberColumn("residual rate", format="%.3f"),
+            "upper_rate": st.column_config.NumberColumn("90% upper bound", format="%.3f"),
+            "residual_errors": st.column_config.NumberColumn("errors left", format="%.1f"),
+        },
+    )
+
+reliability = data.query("dashboards/worker_reliability_latest")
+if not reliability.empty:
+    st.subheader("Worker error rates")
+    kinds = sorted(reliability["error_type"].unique(), key=lambda k: (k != "any", k))
+    kind = st.selectbox("Error type", kinds, key="reliability_type")
+    shown = reliability[reliability["error_type"] == kind]
+    st.altair_chart(charts.reliability_intervals(shown), width="stretch")
+    drifted = shown[shown["drift"]]
+    if not drifted.empty:
+        st.warning("Drifted since the audit before: " + ", ".join(drifted["worker_id"].astype(str)))
+
+audit_next = data.query("dashboards/audit_next")
+if not audit_next.empty:
+    st.subheader("What to audit next")
+    st.caption("Objects no audit has seen, by their predicted chance of failing one.")
+    st.dataframe(audit_next, width="stretch", hide_index=True)
+
+st.subheader("QA findings")
 by_job = data.query("views/qa_findings_per_job")
 if by_job.empty:
     st.info(

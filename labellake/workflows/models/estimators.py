@@ -3,7 +3,8 @@
 Each model is one scikit-learn pipeline: a column transformer (standard scaling of
 the numeric features, one-hot encoding of the categorical ones, unknown categories
 ignored at prediction time) and the regressor, wrapped so that a non-negative
-target is learned on a log scale. One object, saved as one artifact.
+target is learned on a log scale (not a 0/1 one: its predictions are probabilities). One
+object, saved as one artifact.
 """
 
 from __future__ import annotations
@@ -178,7 +179,9 @@ def fit_and_score(
     """Train on the training rows and score on the held-out ones, beside a baseline that
     predicts the training median; then the model to deploy, trained on every row."""
     x_train, x_test, y_train, y_test = held_out_split(x, y, held_out_fraction, seed)
-    log_target = bool((y >= 0).all())
+    # A non-negative target is learned on a log scale; a 0/1 target (a probability, such
+    # as the audit-risk model's) is not, so that its predictions stay probabilities.
+    log_target = bool((y >= 0).all()) and not set(np.unique(y)) <= {0.0, 1.0}
     model = build(estimator, params, numeric, categorical, log_target, seed)
     started = time.perf_counter()
     model.fit(x_train, y_train)
