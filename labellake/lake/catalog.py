@@ -648,6 +648,55 @@ TABLES: tuple[Table, ...] = (
             _c("as_of", TIMESTAMP, "When it was computed."),
         ),
     ),
+    Table(
+        name="consensus_objects",
+        description="One row per object k workers drew on a data object of a consensus job "
+        "(consensusCount): its consolidated track and how much the workers agreed on it.",
+        unit="job",
+        columns=(
+            _BATCH,
+            _c("job_name", pa.string(), "The consensus job.", False),
+            _SOURCE_REF,
+            _c(
+                "object_id",
+                pa.string(),
+                "Object id in the consolidated answer; null where too few workers drew it "
+                "to keep it.",
+            ),
+            _c("label", pa.string(), "Majority label of the matched tracks."),
+            _c("workers", pa.int64(), "Workers who labeled the data object (k)."),
+            _c("drawn_by", pa.list_(pa.string()), "Workers who drew this object."),
+            _c(
+                "agreement",
+                pa.float64(),
+                "Mean sequence IoU over every pair of the k workers (0 for a pair where one "
+                "did not draw it).",
+            ),
+            _c("label_agreement", pa.float64(), "Share of the k workers with the majority label."),
+            _c("frames", pa.int64(), "Frames of the consolidated track."),
+            _c("kept", pa.bool_(), "In the consolidated answer: drawn by at least half the k."),
+        ),
+    ),
+    Table(
+        name="consensus_agreement",
+        description="One row per pair of workers on a data object of a consensus job: how "
+        "much their tracks agreed.",
+        unit="job",
+        columns=(
+            _BATCH,
+            _c("job_name", pa.string(), "The consensus job.", False),
+            _SOURCE_REF,
+            _c("worker_a", pa.string(), "One worker of the pair."),
+            _c("worker_b", pa.string(), "The other."),
+            _c("objects", pa.int64(), "Objects either of them drew."),
+            _c(
+                "agreement",
+                pa.float64(),
+                "Mean over those objects of their tracks' sequence IoU (0 where one did not "
+                "draw it).",
+            ),
+        ),
+    ),
 )
 
 _BY_NAME = {table.name: table for table in TABLES}

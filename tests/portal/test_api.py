@@ -146,6 +146,10 @@ def _bad(request: dict[str, Any], case: str) -> bytes | dict[str, Any]:
         jobs[1]["labelCategoryConfigS3Uri"] = "/nonexistent/config.json"
     elif case == "audit-budget":
         jobs[2]["inputConfig"]["qaFilter"] = {"mode": "risk", "auditBudget": 0}
+    elif case == "consensus-one":
+        jobs[0]["consensusCount"] = 1
+    elif case == "consensus-over-team":
+        jobs[0]["consensusCount"] = 50
     return request
 
 
@@ -159,6 +163,8 @@ def _bad(request: dict[str, Any], case: str) -> bytes | dict[str, Any]:
         ("missing-manifest", "labelingJobs[0].inputConfig.inputManifestS3Uri"),
         ("missing-config", "labelingJobs[1].labelCategoryConfigS3Uri"),
         ("audit-budget", "labelingJobs[2].inputConfig.qaFilter.auditBudget"),
+        ("consensus-one", "labelingJobs[0].consensusCount"),
+        ("consensus-over-team", "labelingJobs[0].consensusCount"),
     ],
 )
 def test_bad_requests_answer_400_naming_the_field(

@@ -46,10 +46,12 @@ def chained_input(
             )
         lines = engine.qa_filter(parent, job, lines, qa)
         if not lines:
+            if qa.mode == "consensus":
+                return [], "the parent job's workers agreed on every object"
             if qa.budgeted:
                 return [], f"{qa.mode} routing chose no object of the parent job"
             return [], "the QA checks flagged no data object of the parent job"
-        if qa.budgeted:  # the audit budget sets how much is audited: no downsampling
+        if qa.per_object:  # the filter chose objects and recorded why: no downsampling
             return lines, None
         mode = "flagged"
     rate = job["down_sampling_rate"]

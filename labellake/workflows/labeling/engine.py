@@ -338,6 +338,7 @@ class Engine:
                 max_concurrent_task_count=spec.max_concurrent_task_count,
                 task_time_limit_s=spec.task_time_limit_s,
                 task_availability_lifetime_s=spec.task_availability_lifetime_s,
+                workers_per_object=spec.consensus_count or 1,
             )
         )
         self.state.move_job(

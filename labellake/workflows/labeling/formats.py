@@ -19,6 +19,9 @@ from labellake.errors import LabellakeError
 # A manifest line's key, on lines of an audit job routed by risk: the ids of the objects
 # the audit checks (the other objects of the data object are shown, not checked).
 AUDIT_OBJECTS_KEY = "labellake-audit-objects"
+# A manifest line's key, on output lines of a consensus job (consensusCount): the URI of
+# the data object's consensus (its objects' agreement and each worker pair's).
+CONSENSUS_KEY = "labellake-consensus-ref"
 
 ANNOTATION_TYPES = {
     "BoundingBox": "box",

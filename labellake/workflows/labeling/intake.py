@@ -97,6 +97,10 @@ def check_request(
                 check_workteam(workteam(engine, job))
             except LabellakeError as exc:
                 problems.append({"field": f"{where}.workteamArn", "message": str(exc)})
+        if job.consensus_count is not None:
+            problem = _consensus_problem(backend, job, workteam(engine, job))
+            if problem:
+                problems.append({"field": f"{where}.consensusCount", "message": problem})
         uri = job.label_category_config_uri
         field = f"{where}.labelCategoryConfigS3Uri"
         if uri and uri not in configs:
@@ -115,6 +119,24 @@ def check_request(
             problems.append(_problem(field, exc))
     problems += _label_problems(engine, request, configs)
     return problems, configs
+
+
+def _consensus_problem(backend: Any, job: LabelingJobSpec, team: str) -> str | None:
+    """Why ``job``'s consensusCount cannot be met: a backend that gives each data object to
+    one worker, or a team with fewer workers than that."""
+    team_size = getattr(backend, "team_size", None)
+    if team_size is None:
+        return (
+            f"the {backend.name} backend gives each data object to one worker; leave "
+            "consensusCount out, or run the job on the simulated or local backend"
+        )
+    size = team_size(team)
+    if job.consensus_count is not None and job.consensus_count > size:
+        return (
+            f"{job.consensus_count} workers per data object, but the work team {team} has "
+            f"{size}; lower consensusCount or add workers to the team"
+        )
+    return None
 
 
 def _label_problems(

@@ -20,15 +20,21 @@ import logging
 from collections import Counter
 from typing import Any
 
+import pyarrow as pa
+
+from labellake import jsontext
 from labellake.errors import LabellakeError
 from labellake.etl import qa
+from labellake.workflows.labeling import formats
 from labellake.workflows.labeling.engine import Engine
 from labellake.workflows.labeling.lake_sync import load_completed_job
-from labellake.workflows.labeling.spec import QaFilter, is_audit
+from labellake.workflows.labeling.spec import LabelingJobSpec, QaFilter, is_audit
 from labellake.workflows.models.workflow import ModelWorkflow
 from labellake.workflows.quality import audits
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MIN_AGREEMENT = 0.8  # qaFilter mode consensus without minAgreement
 
 
 def flagged_lines(
@@ -55,6 +61,8 @@ def routed_lines(
     lines: list[dict[str, Any]],
     spec: QaFilter,
 ) -> list[dict[str, Any]]:
+    if spec.mode == "consensus":
+        return disagreed_lines(engine, parent, job, lines, spec)
     if not spec.budgeted:
         return flagged_lines(engine, parent, lines, spec)
     load_completed_job(engine, parent["job_name"])
@@ -72,6 +80,76 @@ def routed_lines(
     )
     engine.lake.write("audit_routing", job["job_name"], routed.rows)
     return routed.lines
+
+
+def disagreed_lines(
+    engine: Engine,
+    parent: dict[str, Any],
+    job: dict[str, Any],
+    lines: list[dict[str, Any]],
+    spec: QaFilter,
+) -> list[dict[str, Any]]:
+    """The data objects with an object its workers agreed on less than minAgreement (or
+    one left out of the consolidated answer), listing the objects to check."""
+    if not consensus_completed(engine, parent["job_name"]):
+        raise LabellakeError(
+            f"job {job['job_name']}: qaFilter mode consensus needs a parent with "
+            f"consensusCount; {parent['job_name']} has none"
+        )
+    threshold = DEFAULT_MIN_AGREEMENT if spec.min_agreement is None else spec.min_agreement
+    found = engine.lake.scan(
+        "SELECT source_ref, object_id, agreement, kept FROM consensus_objects WHERE job_name = ?",
+        [parent["job_name"]],
+    ).to_pylist()
+    low: dict[str, list[str]] = {}
+    for row in found:
+        if not row["kept"]:
+            low.setdefault(row["source_ref"], [])
+        elif row["agreement"] < threshold:
+            low.setdefault(row["source_ref"], []).append(row["object_id"])
+    kept = [
+        {**line, formats.AUDIT_OBJECTS_KEY: low[_source(line)]}
+        for line in lines
+        if _source(line) in low
+    ]
+    if is_audit(job["modality"]):
+        listed = {
+            (_source(line), str(oid)) for line in kept for oid in line[formats.AUDIT_OBJECTS_KEY]
+        }
+        rows = audits.route_listed(engine.lake, job, parent, listed, "consensus")
+        engine.lake.write("audit_routing", job["job_name"], rows)
+    return kept
+
+
+def _source(line: dict[str, Any]) -> str:
+    return str(line.get("source-ref") or line.get("source"))
+
+
+def consensus_completed(engine: Engine, job_name: str) -> bool:
+    """Load a consensus job's results into consensus_objects and consensus_agreement (from
+    the output lines' consensus files); False for a job without consensus."""
+    job = engine.state.job(job_name)
+    if job is None or not job["output_manifest_uri"]:
+        return False
+    spec = LabelingJobSpec.model_validate_json(job["spec"])
+    if not spec.consensus_count:
+        return False
+    lines = formats.parse_manifest(
+        engine.read(job["output_manifest_uri"]), job["output_manifest_uri"]
+    )
+    objects: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
+    for line in lines:
+        uri = line.get(formats.CONSENSUS_KEY)
+        if not uri:
+            continue
+        found = jsontext.loads(engine.read(str(uri)), str(uri))
+        objects += [{"batch_id": job["batch_id"], **row} for row in found["objects"]]
+        pairs += [{"batch_id": job["batch_id"], **row} for row in found["pairs"]]
+    for table, rows in (("consensus_objects", objects), ("consensus_agreement", pairs)):
+        schema = engine.lake.table(table).schema
+        engine.lake.write(table, job_name, pa.Table.from_pylist(rows, schema=schema))
+    return True
 
 
 def record_routing(
@@ -124,4 +202,5 @@ def install(engine: Engine, models: ModelWorkflow | None = None) -> Engine:
         engine, parent, job, kept, mode, rate
     )
     engine.on_job_complete.append(lambda engine_, name: audit_completed(engine_, models, name))
+    engine.on_job_complete.append(consensus_completed)
     return engine

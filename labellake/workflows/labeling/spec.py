@@ -61,13 +61,15 @@ class QaFilter(BaseModel):
       with the most findings instead, up to the budget, and a random share of all;
     - mode ``risk``: the labeled objects most likely to fail an audit, up to
       ``auditBudget`` (a share of the parent's objects, on average), and always a random
-      share of every object, so the quality bound of what ships stays unbiased.
+      share of every object, so the quality bound of what ships stays unbiased;
+    - mode ``consensus`` (after a job with consensusCount): the objects its workers agreed
+      on less than ``minAgreement``, and the data objects where one was left out.
     """
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
-    mode: Literal["findings", "risk"] = Field(
-        default="findings", description="findings (QA-flagged data objects) or risk."
+    mode: Literal["findings", "risk", "consensus"] = Field(
+        default="findings", description="findings (QA-flagged data objects), risk or consensus."
     )
     checks: list[str] = Field(default_factory=list, description="QA check names; empty = all.")
     min_findings: int = Field(
@@ -81,8 +83,13 @@ class QaFilter(BaseModel):
         alias="auditBudget",
         description="Share of the parent's objects to audit, in (0, 1]: needed by mode risk.",
     )
+    min_agreement: float | None = Field(
+        default=None,
+        alias="minAgreement",
+        description="Mode consensus: objects whose workers agreed less go on (default 0.8).",
+    )
 
-    @field_validator("audit_budget", mode="before")
+    @field_validator("audit_budget", "min_agreement", mode="before")
     @classmethod
     def _budget_number(cls, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -91,6 +98,25 @@ class QaFilter(BaseModel):
 
     @model_validator(mode="after")
     def _mode_fields(self) -> QaFilter:
+        if self.mode == "consensus":
+            if self.audit_budget is not None or self.checks or self.min_findings != 1:
+                raise _field_error(
+                    "mode",
+                    "mode consensus takes minAgreement only (no auditBudget, checks or "
+                    "minFindings)",
+                    relative=True,
+                )
+            if self.min_agreement is not None and not 0 <= self.min_agreement <= 1:
+                raise _field_error(
+                    "minAgreement",
+                    f"{self.min_agreement:g} is not an agreement; give a number in [0, 1]",
+                    relative=True,
+                )
+            return self
+        if self.min_agreement is not None:
+            raise _field_error(
+                "minAgreement", 'applies to mode consensus ("mode": "consensus")', relative=True
+            )
         if self.audit_budget is None:
             if self.mode == "risk":
                 raise _field_error(
@@ -124,6 +150,12 @@ class QaFilter(BaseModel):
         """Objects chosen one by one up to a budget (else whole flagged data objects)."""
         return self.audit_budget is not None
 
+    @property
+    def per_object(self) -> bool:
+        """The filter picks objects, and records why (modes risk and consensus, and
+        findings with a budget); downsampling does not apply after it."""
+        return self.budgeted or self.mode == "consensus"
+
 
 class InputConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
@@ -145,13 +177,18 @@ class InputConfig(BaseModel):
             )
         if (
             self.qa_filter is not None
-            and self.qa_filter.budgeted
+            and self.qa_filter.per_object
             and self.down_sampling_rate is not None
         ):
             raise _field_error(
                 "downSamplingRate",
-                "does not apply with qaFilter.auditBudget, which sets how much is audited; "
-                "leave one of them out",
+                f"does not apply with qaFilter mode {self.qa_filter.mode}"
+                + (
+                    ", whose auditBudget sets how much is audited"
+                    if self.qa_filter.budgeted
+                    else ""
+                )
+                + "; leave one of them out",
                 relative=True,
             )
         return self
@@ -178,6 +215,11 @@ class LabelingJobSpec(BaseModel):
     )
     backend: str | None = Field(
         default=None, description="Labeling backend of this job (overrides the batch's)."
+    )
+    consensus_count: int | None = Field(
+        default=None,
+        alias="consensusCount",
+        description="Workers who label each data object; their tracks are consolidated.",
     )
 
     @field_validator("job_name")
@@ -206,6 +248,21 @@ class LabelingJobSpec(BaseModel):
                 "is required unless the job is chained (inputConfig.chainFromJobName)",
                 relative=True,
             )
+        if self.consensus_count is not None:
+            if self.consensus_count < 2:
+                raise _field_error(
+                    "consensusCount",
+                    f"{self.consensus_count}: a consensus needs at least 2 workers per data "
+                    "object; leave it out for one",
+                    relative=True,
+                )
+            if self.job_modality not in VIDEO_MODALITIES:
+                raise _field_error(
+                    "consensusCount",
+                    f"a {self.job_modality} job has no consensus; give it to a video "
+                    "labeling job (VideoObjectTracking or VideoObjectDetection)",
+                    relative=True,
+                )
         if is_audit(self.job_modality) and not chained:
             raise _field_error(
                 "inputConfig.chainFromJobName",

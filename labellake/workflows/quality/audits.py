@@ -186,6 +186,26 @@ def route_whole(
     return _rows(job, parent, frame, mode, None, None, probability, routed)
 
 
+def route_listed(
+    lake: Lake,
+    job: dict[str, Any],
+    parent: dict[str, Any],
+    listed: set[tuple[str, str]],
+    mode: str,
+) -> pa.Table:
+    """Routing rows where the audited objects were chosen, with certainty, by a rule that
+    leaves the others no chance (mode consensus: the objects its workers disagreed on)."""
+    frame = features(lake, parent["job_name"])
+    routed = np.array(
+        [
+            (str(ref), str(oid)) in listed
+            for ref, oid in zip(frame["source_ref"], frame["object_id"], strict=True)
+        ],
+        dtype=bool,
+    )
+    return _rows(job, parent, frame, mode, None, None, routed.astype("float64"), routed)
+
+
 def _rows(
     job: dict[str, Any],
     parent: dict[str, Any],
@@ -306,7 +326,10 @@ def quality(rows: pa.Table, as_of: dt.datetime) -> pa.Table:
         )
     else:
         residual = rate = upper = None
-        method = "none: the audited data objects were those QA flagged, with no random share"
+        method = (
+            "none: the audited objects were chosen by a rule (QA flags or disagreement), "
+            "with no random share"
+        )
     first = rows.slice(0, 1).to_pylist()[0] if rows.num_rows else {}
     return pa.table(
         {
@@ -360,8 +383,12 @@ def evidence(lake: Lake) -> list[reliability.Evidence]:
             n_all = len(audit)
             weight = 1.0 / sample["probability"]
             for error_type in ERROR_TYPES:
-                hit = sample["failed"] if error_type == "any" else (
-                    sample["failed"] & (sample["error_type"].fillna("geometry") == error_type)
+                hit = (
+                    sample["failed"]
+                    if error_type == "any"
+                    else (
+                        sample["failed"] & (sample["error_type"].fillna("geometry") == error_type)
+                    )
                 )
                 if error_type == "any" and audit["risk"].notna().all():
                     risk = audit["risk"].to_numpy(dtype="float64")

@@ -95,6 +95,12 @@ def test_create_wait_stop_retry_delete(capsys: pytest.CaptureFixture[str], tmp_p
             '"x-a", "qaFilter": {"mode": "risk", "auditBudget": 1.5}}}]}',
             "labelingJobs[1].inputConfig.qaFilter.auditBudget: 1.5 is not a share",
         ),
+        (
+            '{"batchId": "x", "labelingJobs": [{"jobName": "x-a", "jobModality": '
+            '"VideoObjectTracking", "jobLevel": 1, "labelCategoryConfigS3Uri": "c", '
+            '"inputConfig": {"inputManifestS3Uri": "m"}, "consensusCount": 1}]}',
+            "labelingJobs[0].consensusCount: 1: a consensus needs at least 2 workers",
+        ),
     ],
 )
 def test_bad_request_files_are_one_line(

@@ -54,6 +54,7 @@ class JobRequest:
     max_concurrent_task_count: int
     task_time_limit_s: int
     task_availability_lifetime_s: int
+    workers_per_object: int = 1  # consensusCount: distinct workers who label each object
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -29,6 +29,7 @@ from labellake.workflows.labeling.backends import (
     output_manifest_uri,
 )
 from labellake.workflows.labeling.spec import POINT_CLOUD_MODALITIES, base_modality, is_audit
+from labellake.workflows.quality import consensus
 from labellake.workflows.samples.truth import ClipTruth, TruthFrame, truth_uri
 
 RECORDS = "simulated-jobs"
@@ -105,6 +106,17 @@ class SimulatedBackend:
             return
         record["stopped"] = True
         self.objects.write_text(self._record_key(job_id), json.dumps(record))
+
+    def team_size(self, workteam_arn: str) -> int:
+        """Workers in the team (a consensus job needs at least consensusCount)."""
+        return len(
+            simulation.build_team(
+                simulation.team_name(workteam_arn),
+                self.config.region,
+                self.config.seed,
+                self.config.team_size,
+            )
+        )
 
     def workforce(self) -> list[dict[str, Any]]:
         teams = []
@@ -239,6 +251,58 @@ class SimulatedBackend:
             free_at[worker.worker_id] = submitted
             finished = max(finished, submitted)
             entry = dict(line)
+            if request.workers_per_object > 1 and frames_labels is not None:
+                # Consensus: more workers label the clip; the answer is their consolidation.
+                answers = {worker.worker_id: frames_labels}
+                for rank in range(1, request.workers_per_object):
+                    other = workers[(workers.index(worker) + rank) % len(workers)]
+                    other_rng = simulation.seeded("task", request.job_id, index, rank)
+                    other_frames, _, units = self._label_one(
+                        request, line, source_ref, kind, class_ids, other, False, None, ledger
+                    )
+                    taken = max(free_at[other.worker_id], start) + dt.timedelta(
+                        seconds=other_rng.uniform(30, 900)
+                    )
+                    done = taken + dt.timedelta(
+                        seconds=TASK_OVERHEAD_S
+                        + other.seconds_per_object_frame
+                        * max(units, 1)
+                        * other_rng.uniform(0.8, 1.25)
+                    )
+                    free_at[other.worker_id] = done
+                    finished = max(finished, done)
+                    answers[other.worker_id] = other_frames  # type: ignore[assignment]
+                    job_store.write_text(
+                        f"annotations/worker-response/iteration-1/{index}/"
+                        f"{done.strftime('%Y-%m-%d_%H:%M:%S.%f')[:-3]}.json",
+                        json.dumps(
+                            formats.worker_response_document(
+                                other.worker_id,
+                                other.sub,
+                                taken,
+                                done,
+                                {"trackingAnnotations": {"frameData": {"entries": []}}},
+                                self.config.region,
+                                user_pool,
+                            )
+                        ),
+                    )
+                    responses += 1
+                    events.append(event(other, "TasksSubmitted", accepted=taken, submitted=done))
+                agreed = consensus.clip_consensus(
+                    answers,  # type: ignore[arg-type]
+                    [f.frame for f in frames_labels],
+                    class_ids,
+                    request.job_id,
+                    source_ref,
+                )
+                frames_labels = agreed.frames
+                consensus_key = f"annotations/consensus/{index}.json"
+                job_store.write_text(
+                    consensus_key,
+                    json.dumps({"objects": agreed.objects, "pairs": agreed.pairs}),
+                )
+                entry[formats.CONSENSUS_KEY] = job_store.uri(consensus_key)
             if frames_labels is None:  # a single image: annotations inline
                 entry[request.label_attribute_name] = note
             else:
