@@ -697,6 +697,34 @@ TABLES: tuple[Table, ...] = (
             ),
         ),
     ),
+    Table(
+        name="gold_scores",
+        description="Per labeling job with gold clips (goldRate), per worker and for the job "
+        "as a whole: the worker's tracks on the gold clips scored against the known ones.",
+        unit="job",
+        columns=(
+            _BATCH,
+            _JOB,
+            _c("worker_id", pa.string(), "Worker; null for the job's gold clips together."),
+            _c("clips", pa.int64(), "Gold clips scored."),
+            _c("frames", pa.int64(), "Their frames."),
+            _c("gold_objects", pa.int64(), "Known tracks on them."),
+            _c("idf1", pa.float64(), "Identity F1 (IoU 0.5)."),
+            _c("mota", pa.float64(), "Multi-object tracking accuracy (CLEAR MOT)."),
+            _c("hota", pa.float64(), "Higher-order tracking accuracy."),
+            _c("deta", pa.float64(), "HOTA's detection part."),
+            _c("assa", pa.float64(), "HOTA's association part."),
+            _c("id_switches", pa.int64(), "ID switches."),
+            _c("false_positives", pa.int64(), "Boxes matching no known one."),
+            _c("misses", pa.int64(), "Known boxes no worker box matched."),
+            _c("box_iou", pa.float64(), "Mean box IoU of tracks matched to known ones."),
+            _c(
+                "attribute_accuracy",
+                pa.float64(),
+                "Share of known attribute values the matched tracks got right.",
+            ),
+        ),
+    ),
 )
 
 _BY_NAME = {table.name: table for table in TABLES}

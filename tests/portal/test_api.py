@@ -146,6 +146,9 @@ def _bad(request: dict[str, Any], case: str) -> bytes | dict[str, Any]:
         jobs[1]["labelCategoryConfigS3Uri"] = "/nonexistent/config.json"
     elif case == "audit-budget":
         jobs[2]["inputConfig"]["qaFilter"] = {"mode": "risk", "auditBudget": 0}
+    elif case == "gold-rate":
+        request["goldManifestS3Uri"] = jobs[0]["inputConfig"]["inputManifestS3Uri"]
+        jobs[0]["goldRate"] = 1.5
     elif case == "consensus-one":
         jobs[0]["consensusCount"] = 1
     elif case == "consensus-over-team":
@@ -163,6 +166,7 @@ def _bad(request: dict[str, Any], case: str) -> bytes | dict[str, Any]:
         ("missing-manifest", "labelingJobs[0].inputConfig.inputManifestS3Uri"),
         ("missing-config", "labelingJobs[1].labelCategoryConfigS3Uri"),
         ("audit-budget", "labelingJobs[2].inputConfig.qaFilter.auditBudget"),
+        ("gold-rate", "labelingJobs[0].goldRate"),
         ("consensus-one", "labelingJobs[0].consensusCount"),
         ("consensus-over-team", "labelingJobs[0].consensusCount"),
     ],

@@ -4,6 +4,8 @@ config of an audit or adjustment of it."""
 
 from __future__ import annotations
 
+import json
+import math
 import random
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +36,8 @@ def chained_input(
     lines = formats.parse_manifest(
         engine.read(parent["output_manifest_uri"]), parent["output_manifest_uri"]
     )
+    gold = gold_of(engine, parent)
+    lines = [line for line in lines if str(line.get("source-ref")) not in gold]
     if not lines:
         return [], f"the parent job {parent['job_name']} produced no output"
     qa = spec.input_config.qa_filter
@@ -65,6 +69,37 @@ def chained_input(
     if not lines:
         return [], f"downsampling at {rate:g}% kept none of the data objects"
     return lines, None
+
+
+GOLD_FILE = "gold.json"  # under a job's processing prefix: {source-ref: gold-ref}
+
+
+def gold_of(engine: Engine, job: dict[str, Any]) -> dict[str, str]:
+    """The gold clips mixed into a job (source-ref -> gold-ref); none for most jobs."""
+    key = f"{engine.processing_prefix(job)}/{GOLD_FILE}"
+    return json.loads(engine.objects.read_text(key)) if engine.objects.exists(key) else {}
+
+
+def with_gold(
+    engine: Engine,
+    batch: dict[str, Any],
+    job: dict[str, Any],
+    lines: list[dict[str, Any]],
+    rate: float,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The job's lines with gold clips mixed in at ``rate`` (their share of all tasks),
+    unmarked and in a seeded order, and which lines are gold (source-ref -> gold-ref)."""
+    uri = json.loads(batch["request"]).get("goldManifestS3Uri")
+    if not uri or rate <= 0 or not lines:
+        return lines, {}
+    own = {str(line.get("source-ref") or line.get("source")) for line in lines}
+    gold = [g for g in formats.parse_manifest(engine.read(uri), uri) if g["source-ref"] not in own]
+    wanted = len(gold) if rate >= 1 else math.ceil(rate * len(lines) / (1 - rate))
+    rng = random.Random(f"{engine.config.seed}:gold:{job['batch_id']}:{job['job_name']}".lower())
+    chosen = rng.sample(gold, min(wanted, len(gold)))
+    mixed = [*lines, *({"source-ref": g["source-ref"]} for g in chosen)]
+    rng.shuffle(mixed)
+    return mixed, {g["source-ref"]: g["gold-ref"] for g in chosen}
 
 
 def sample(

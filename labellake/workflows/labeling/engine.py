@@ -290,14 +290,19 @@ class Engine:
             lines = formats.parse_manifest(self.read(source), source)
             reason = None
             rate = job["down_sampling_rate"]
+            input_uri = source
             if rate is not None and rate < 100:
                 lines = chaining.sample(lines, rate, job, self.config.seed)
                 reason = f"downsampling at {rate:g}% kept none of the data objects"
                 input_uri = self.objects.write_text(
                     f"{prefix}/input.manifest", formats.manifest_text(lines)
                 )
-            else:
-                input_uri = source
+            lines, gold = chaining.with_gold(self, batch, job, lines, spec.gold_rate or 0.0)
+            if gold:
+                self.objects.write_text(f"{prefix}/{chaining.GOLD_FILE}", json.dumps(gold))
+                input_uri = self.objects.write_text(
+                    f"{prefix}/input.manifest", formats.manifest_text(lines)
+                )
         output_prefix = self.objects.uri(f"{prefix}/output")
         now = timestamp(self.clock())
         if not lines:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from labellake import jsontext
 from labellake.errors import LabellakeError
 from labellake.workflows.labeling import formats
 from labellake.workflows.labeling.spec import (
@@ -117,8 +118,38 @@ def check_request(
             manifests[uri] = len(check_manifest(engine, uri, job.job_modality, field))
         except LabellakeError as exc:
             problems.append(_problem(field, exc))
+    if request.gold_manifest_uri:
+        try:
+            check_gold(engine, request.gold_manifest_uri)
+        except LabellakeError as exc:
+            problems.append(_problem("goldManifestS3Uri", exc))
     problems += _label_problems(engine, request, configs)
     return problems, configs
+
+
+def check_gold(engine: Engine, uri: str) -> list[dict[str, Any]]:
+    """The gold manifest's lines, each with its sequence and gold tracks within reach."""
+    field = "goldManifestS3Uri"
+    lines = formats.parse_manifest(engine.inputs.read_text(uri, field), uri)
+    if not lines:
+        raise LabellakeError(
+            f"{field}: gold manifest {uri} has no lines; add one gold clip per line"
+        )
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        where = f"{field} ({uri} line {number})"
+        ref, gold = line.get("source-ref"), line.get("gold-ref")
+        if not isinstance(ref, str) or not isinstance(gold, str):
+            raise LabellakeError(
+                f"{where}: a gold line needs source-ref (the sequence) and gold-ref (a "
+                "SeqLabel.json of its known tracks)"
+            )
+        if ref in seen:
+            raise LabellakeError(f"{where}: {ref} is listed twice; list each gold clip once")
+        seen.add(ref)
+        formats.parse_sequence(engine.inputs.read_text(ref, f"{where} source-ref"), ref)
+        jsontext.loads(engine.inputs.read_text(gold, f"{where} gold-ref"), gold)
+    return lines
 
 
 def _consensus_problem(backend: Any, job: LabelingJobSpec, team: str) -> str | None:

@@ -16,6 +16,7 @@ Plugged into the engine as its ``qa_filter`` (for a chained job with
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from typing import Any
@@ -25,12 +26,13 @@ import pyarrow as pa
 from labellake import jsontext
 from labellake.errors import LabellakeError
 from labellake.etl import qa
-from labellake.workflows.labeling import formats
+from labellake.workflows.labeling import chaining, formats, simulation
 from labellake.workflows.labeling.engine import Engine
 from labellake.workflows.labeling.lake_sync import load_completed_job
 from labellake.workflows.labeling.spec import LabelingJobSpec, QaFilter, is_audit
 from labellake.workflows.models.workflow import ModelWorkflow
-from labellake.workflows.quality import audits
+from labellake.workflows.quality import audits, tracks
+from labellake.workflows.quality import gold as gold_scores
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ def routed_lines(
         spec.audit_budget,
         engine.config.seed,
         checks=spec.checks or None,
+        exclude=chaining.gold_of(engine, parent),
     )
     engine.lake.write("audit_routing", job["job_name"], routed.rows)
     return routed.lines
@@ -116,7 +119,9 @@ def disagreed_lines(
         listed = {
             (_source(line), str(oid)) for line in kept for oid in line[formats.AUDIT_OBJECTS_KEY]
         }
-        rows = audits.route_listed(engine.lake, job, parent, listed, "consensus")
+        rows = audits.route_listed(
+            engine.lake, job, parent, listed, "consensus", chaining.gold_of(engine, parent)
+        )
         engine.lake.write("audit_routing", job["job_name"], rows)
     return kept
 
@@ -152,6 +157,59 @@ def consensus_completed(engine: Engine, job_name: str) -> bool:
     return True
 
 
+def gold_completed(engine: Engine, job_name: str) -> None:
+    """Score a job's workers on the gold clips mixed into it (gold_scores): per worker,
+    and for the job as a whole."""
+    job = engine.state.job(job_name)
+    if job is None or not job["output_manifest_uri"]:
+        return
+    gold = chaining.gold_of(engine, job)
+    if not gold:
+        return
+    config = formats.parse_label_config(
+        engine.read(job["label_config_uri"]), job["label_config_uri"]
+    )
+    class_map = {str(cid): label for cid, label in formats.class_map(config).items()}
+    lines = formats.parse_manifest(
+        engine.read(job["output_manifest_uri"]), job["output_manifest_uri"]
+    )
+    workers = {
+        row["source_ref"]: row["worker_id"]
+        for row in engine.lake.scan(
+            "SELECT source_ref, min(worker_id) AS worker_id FROM worker_responses "
+            "WHERE job_name = ? GROUP BY source_ref",
+            [job_name],
+        ).to_pylist()
+    }
+    clips: dict[str | None, list[gold_scores.Clip]] = {None: []}
+    for line in lines:
+        ref = _source(line)
+        if ref not in gold or not line.get(job["label_attribute_name"]):
+            continue
+        answer = simulation.parse_seqlabel(
+            jsontext.loads(engine.read(line[job["label_attribute_name"]]), ref), "box"
+        )
+        known = simulation.parse_seqlabel(jsontext.loads(engine.read(gold[ref]), gold[ref]), "box")
+        clip = gold_scores.Clip(
+            max(len(answer), len(known)),
+            tracks.from_frames(known, class_map),
+            tracks.from_frames(answer, class_map),
+        )
+        clips[None].append(clip)
+        clips.setdefault(workers.get(ref), []).append(clip)
+    rows = []
+    for worker, scored in clips.items():
+        if not scored:
+            continue
+        result = gold_scores.score(scored)
+        rows.append(
+            {"batch_id": job["batch_id"], "job_name": job_name, "worker_id": worker}
+            | dataclasses.asdict(result)
+        )
+    schema = engine.lake.table("gold_scores").schema
+    engine.lake.write("gold_scores", job_name, pa.Table.from_pylist(rows, schema=schema))
+
+
 def record_routing(
     engine: Engine,
     parent: dict[str, Any],
@@ -164,7 +222,9 @@ def record_routing(
     if not is_audit(job["modality"]):
         return
     load_completed_job(engine, parent["job_name"])
-    rows = audits.route_whole(engine.lake, job, parent, kept, mode, rate)
+    rows = audits.route_whole(
+        engine.lake, job, parent, kept, mode, rate, chaining.gold_of(engine, parent)
+    )
     engine.lake.write("audit_routing", job["job_name"], rows)
 
 
@@ -203,4 +263,5 @@ def install(engine: Engine, models: ModelWorkflow | None = None) -> Engine:
     )
     engine.on_job_complete.append(lambda engine_, name: audit_completed(engine_, models, name))
     engine.on_job_complete.append(consensus_completed)
+    engine.on_job_complete.append(gold_completed)
     return engine

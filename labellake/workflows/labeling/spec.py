@@ -221,6 +221,19 @@ class LabelingJobSpec(BaseModel):
         alias="consensusCount",
         description="Workers who label each data object; their tracks are consolidated.",
     )
+    gold_rate: float | None = Field(
+        default=None,
+        alias="goldRate",
+        description="Share of the job's tasks that are gold clips (from the batch's "
+        "goldManifestS3Uri), mixed in unmarked and scored against their known tracks.",
+    )
+
+    @field_validator("gold_rate", mode="before")
+    @classmethod
+    def _rate_number(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
 
     @field_validator("job_name")
     @classmethod
@@ -263,6 +276,21 @@ class LabelingJobSpec(BaseModel):
                     "labeling job (VideoObjectTracking or VideoObjectDetection)",
                     relative=True,
                 )
+        if self.gold_rate is not None:
+            if not 0 <= self.gold_rate <= 1:
+                raise _field_error(
+                    "goldRate",
+                    f"{self.gold_rate:g} is not a share of the tasks; give a number in "
+                    "[0, 1], e.g. 0.1 for one gold clip in ten tasks",
+                    relative=True,
+                )
+            if self.job_modality not in VIDEO_MODALITIES or chained:
+                raise _field_error(
+                    "goldRate",
+                    "gold clips are mixed into video labeling jobs of the first level they "
+                    "start from (inputConfig.inputManifestS3Uri)",
+                    relative=True,
+                )
         if is_audit(self.job_modality) and not chained:
             raise _field_error(
                 "inputConfig.chainFromJobName",
@@ -292,6 +320,12 @@ class BatchRequest(BaseModel):
         description="Labeling backend of the batch's jobs: simulated, local, groundtruth or "
         "labelstudio (default: the deployment's).",
     )
+    gold_manifest_uri: str | None = Field(
+        default=None,
+        alias="goldManifestS3Uri",
+        description="Gold clips: manifest lines of source-ref (the sequence) and gold-ref "
+        "(a SeqLabel.json of its known tracks). Jobs take them at their goldRate.",
+    )
 
     @field_validator("batch_id")
     @classmethod
@@ -315,6 +349,12 @@ class BatchRequest(BaseModel):
                     "(job names compare case-insensitively)",
                 )
             seen[key] = index
+        for index, job in enumerate(self.labeling_jobs):
+            if job.gold_rate and not self.gold_manifest_uri:
+                raise _field_error(
+                    f"labelingJobs[{index}].goldRate",
+                    "needs the batch's goldManifestS3Uri: the gold clips to mix in",
+                )
         levels = sorted({job.job_level for job in self.labeling_jobs})
         if levels != list(range(1, len(levels) + 1)):
             raise _field_error(

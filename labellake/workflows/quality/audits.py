@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,12 +80,15 @@ def _source(line: dict[str, Any]) -> str:
     return str(line.get("source-ref") or line.get("source"))
 
 
-def features(lake: Lake, job_name: str) -> pd.DataFrame:
-    """One row per labeled object of ``job_name`` (sql/views/object_risk_features.sql)."""
-    return lake.scan(
+def features(lake: Lake, job_name: str, exclude: Iterable[str] = ()) -> pd.DataFrame:
+    """One row per labeled object of ``job_name`` (sql/views/object_risk_features.sql),
+    but those on the data objects ``exclude`` names (gold clips: they do not ship)."""
+    frame = lake.scan(
         "SELECT * FROM object_risk_features WHERE job_name = ? ORDER BY source_ref, object_id",
         [job_name],
     ).to_pandas()
+    skip = set(exclude)
+    return frame[~frame["source_ref"].isin(skip)].reset_index(drop=True) if skip else frame
 
 
 def risk_scores(frame: pd.DataFrame, models: ModelWorkflow | None) -> tuple[np.ndarray, str]:
@@ -119,11 +123,12 @@ def route_by_score(
     budget: float,
     seed: int,
     checks: list[str] | None = None,
+    exclude: Iterable[str] = (),
 ) -> Routed:
     """The objects with the highest score up to ``budget``, and a random share of all
     (``routing``). The score is the predicted risk (mode risk) or the number of QA
     findings of ``checks`` on the object (mode findings)."""
-    frame = features(lake, parent["job_name"])
+    frame = features(lake, parent["job_name"], exclude)
     if mode == "risk":
         score, source = risk_scores(frame, models)
         risk: np.ndarray | None = score
@@ -176,9 +181,10 @@ def route_whole(
     kept: list[dict[str, Any]],
     mode: str,
     rate: float,
+    exclude: Iterable[str] = (),
 ) -> pa.Table:
     """Routing rows where whole data objects were chosen (modes all, sampling, flagged)."""
-    frame = features(lake, parent["job_name"])
+    frame = features(lake, parent["job_name"], exclude)
     taken = {_source(line) for line in kept}
     routed = frame["source_ref"].isin(taken).to_numpy()
     # flagged: certain where flagged, never elsewhere; else the sampling rate
@@ -192,10 +198,11 @@ def route_listed(
     parent: dict[str, Any],
     listed: set[tuple[str, str]],
     mode: str,
+    exclude: Iterable[str] = (),
 ) -> pa.Table:
     """Routing rows where the audited objects were chosen, with certainty, by a rule that
     leaves the others no chance (mode consensus: the objects its workers disagreed on)."""
-    frame = features(lake, parent["job_name"])
+    frame = features(lake, parent["job_name"], exclude)
     routed = np.array(
         [
             (str(ref), str(oid)) in listed

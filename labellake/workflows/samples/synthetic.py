@@ -258,3 +258,35 @@ def generate(
     return SampleSet(
         objects.uri(manifest_key), objects.uri(vehicle_key), objects.uri(lane_key), seq_uris
     )
+
+
+def gold_manifest(objects: ObjectStore, samples: SampleSet, dataset: str) -> str:
+    """A gold manifest for the vehicle clips of ``samples`` (written under ``dataset``):
+    lines of source-ref and gold-ref, a SeqLabel.json of each clip's known vehicle tracks."""
+    config = json.loads(objects.read_text(f"{dataset}/vehicle_label_category.json"))
+    class_ids = {label: int(cid) for cid, label in formats.class_map(config).items()}
+    lines = []
+    for uri in samples.clips:
+        name = uri.rsplit("/", 1)[-1].removesuffix("_seq.json")
+        truth = ClipTruth.from_json(objects.read_text(f"{dataset}/{name}_gt.json"))
+        frames = []
+        for number, truth_frame in enumerate(truth.frames):
+            frame = formats.FrameLabels(frame_no=number, frame=truth_frame.frame)
+            for obj in truth_frame.objects:
+                if obj.kind != "box" or obj.box is None or obj.label not in class_ids:
+                    continue
+                frame.shapes.append(
+                    formats.Shape(
+                        object_id=obj.track_id,
+                        object_name=f"{obj.label}:{obj.track_id}",
+                        class_id=class_ids[obj.label],
+                        kind="box",
+                        box=obj.box,
+                        attributes=dict(obj.attributes),
+                    )
+                )
+            frames.append(frame)
+        gold_key = f"{dataset}/{name}_gold.json"
+        objects.write_text(gold_key, json.dumps(formats.seqlabel_document(frames, tracking=True)))
+        lines.append({"source-ref": uri, "gold-ref": objects.uri(gold_key)})
+    return objects.write_text(f"{dataset}/gold.manifest", formats.manifest_text(lines))

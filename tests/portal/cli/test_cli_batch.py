@@ -101,6 +101,12 @@ def test_create_wait_stop_retry_delete(capsys: pytest.CaptureFixture[str], tmp_p
             '"inputConfig": {"inputManifestS3Uri": "m"}, "consensusCount": 1}]}',
             "labelingJobs[0].consensusCount: 1: a consensus needs at least 2 workers",
         ),
+        (
+            '{"batchId": "x", "goldManifestS3Uri": "g", "labelingJobs": [{"jobName": "x-a", '
+            '"jobModality": "VideoObjectTracking", "jobLevel": 1, "labelCategoryConfigS3Uri": '
+            '"c", "inputConfig": {"inputManifestS3Uri": "m"}, "goldRate": -0.5}]}',
+            "labelingJobs[0].goldRate: -0.5 is not a share of the tasks",
+        ),
     ],
 )
 def test_bad_request_files_are_one_line(
