@@ -47,11 +47,16 @@ def build_request(
     backend: str | None = None,
     audit_routing: str | None = None,
     audit_budget: float | None = None,
+    consensus_count: int = 1,
+    gold_manifest_uri: str | None = None,
+    gold_rate: float = 0.0,
 ) -> dict[str, Any]:
     """The POST /batch/create body for the form's job rows (a row's ``backend`` overrides
     the batch's). ``audit_routing`` (risk or findings) with ``audit_budget``: audit jobs
     see the objects with the highest risk (or the most QA findings) up to the budget, and
-    a random share, instead of a downsampled share of the data objects."""
+    a random share, instead of a downsampled share of the data objects.
+    ``consensus_count`` (above 1) and ``gold_rate`` (with ``gold_manifest_uri``) apply to
+    the first-level video labeling jobs."""
     request_jobs = []
     for job in jobs:
         name = str(job.get("jobName") or "").strip()
@@ -76,12 +81,22 @@ def build_request(
         else:
             entry["inputConfig"] = {"inputManifestS3Uri": manifest_uri}
             entry["labelCategoryConfigS3Uri"] = config_uris.get(name, "")
+            if str(entry["jobModality"]).startswith("Video") and not str(
+                entry["jobModality"]
+            ).endswith("Audit"):
+                boxes = (job.get("shape") or "box") == "box"  # box tracks consolidate, score
+                if consensus_count > 1 and boxes:
+                    entry["consensusCount"] = consensus_count
+                if gold_manifest_uri and gold_rate > 0 and boxes:
+                    entry["goldRate"] = gold_rate
         if workteam_arn and level == 1:
             entry["workteamArn"] = workteam_arn
         if str(job.get("backend") or "").strip():
             entry["backend"] = str(job["backend"]).strip()
         request_jobs.append(entry)
     request: dict[str, Any] = {"batchId": batch_id, "labelingJobs": request_jobs}
+    if gold_manifest_uri and gold_rate > 0:
+        request["goldManifestS3Uri"] = gold_manifest_uri
     if backend:
         request["backend"] = backend
     return request

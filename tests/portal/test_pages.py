@@ -441,3 +441,79 @@ def test_the_batch_form_routes_audits_by_risk_within_a_budget(
 def json_key(job: dict) -> tuple[str, float]:  # type: ignore[type-arg]
     qa = job["inputConfig"]["qaFilter"]
     return qa["mode"], qa["auditBudget"]
+
+
+def test_quality_shows_gold_scores_and_consensus_disagreements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labellake.settings import Settings
+    from labellake.workflows.compose import build_engine, open_home
+    from labellake.workflows.samples import synthetic
+
+    home = tmp_path / "home"
+    engine = build_engine(open_home(Settings(home=home, simulated_job_seconds=0)))
+    work = synthetic.generate(engine.objects, dataset="w", clips=3, frames=12, seed=5)
+    gold = synthetic.generate(engine.objects, dataset="g", clips=2, frames=12, seed=6)
+    request = {
+        "batchId": "qp",
+        "goldManifestS3Uri": synthetic.gold_manifest(engine.objects, gold, "g"),
+        "labelingJobs": [
+            {
+                "jobName": "qp-vehicle",
+                "jobModality": "VideoObjectTracking",
+                "jobLevel": 1,
+                "labelCategoryConfigS3Uri": work.vehicle_config_uri,
+                "inputConfig": {"inputManifestS3Uri": work.manifest_uri},
+                "consensusCount": 2,
+                "goldRate": 0.3,
+            }
+        ],
+    }
+    engine.submit(request)
+    assert engine.run_to_end("qp", poll_s=0) == "COMPLETE"
+    app = open_page(home, "quality", monkeypatch)
+    headers = [header.value for header in app.subheader]
+    assert "Gold scores" in headers and "Consensus disagreements" in headers
+    tables = [frame.value for frame in app.dataframe]
+    scores = next(t for t in tables if "idf1" in t.columns)
+    assert "(all workers)" in set(scores["worker_id"])
+    objects = next(t for t in tables if "label_agreement" in t.columns)
+    assert objects["agreement"].is_monotonic_increasing
+
+
+def test_the_batch_form_takes_a_consensus_and_gold_clips(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labellake.settings import Settings
+    from labellake.workflows.compose import build_engine, open_home
+    from labellake.workflows.samples import synthetic
+
+    engine = build_engine(open_home(Settings(home=demo_home)))
+    gold_set = synthetic.generate(engine.objects, dataset="formgold", clips=2, frames=12, seed=9)
+    gold = synthetic.gold_manifest(engine.objects, gold_set, "formgold")
+    app = open_page(demo_home, "batches", monkeypatch)
+    app.text_input[0].input("consform").run()
+    clips = next(s for s in app.multiselect if s.label == "Clips")
+    clips.set_value(clips.options).run()
+    next(n for n in app.number_input if n.label.startswith("Workers per clip")).set_value(2).run()
+    next(t for t in app.text_input if t.label.startswith("Gold manifest")).input(gold).run()
+    next(n for n in app.number_input if n.label.startswith("Gold rate")).set_value(0.5).run()
+    request = app.json[0].value
+    request = json.loads(request) if isinstance(request, str) else request
+    assert request["goldManifestS3Uri"] == gold
+    jobs = {j["jobName"]: j for j in request["labelingJobs"]}
+    assert jobs["consform-vehicle"]["consensusCount"] == 2
+    assert jobs["consform-vehicle"]["goldRate"] == 0.5
+    # Polylines are neither consolidated nor scored on gold.
+    assert "consensusCount" not in jobs["consform-lane"] and "goldRate" not in jobs["consform-lane"]
+    next(b for b in app.button if b.label == "Submit batch").click().run()
+    assert not app.error, [e.value for e in app.error]
+    assert engine.run_to_end("consform", poll_s=0.05) == "COMPLETE"
+    assert (
+        engine.lake.query(
+            "SELECT count(*) FROM consensus_objects WHERE job_name = 'consform-vehicle'"
+        )
+        .column(0)[0]
+        .as_py()
+        > 0
+    )

@@ -181,6 +181,25 @@ with st.expander("Create a batch", expanded=False):
             step=0.05,
         )
     sampling = st.slider("Downsampling for chained levels (%)", 0, 100, 100)
+    consensus_count = st.number_input(
+        "Workers per clip (consensus)",
+        min_value=1,
+        max_value=20,
+        value=1,
+        help="Above 1, each clip of a level-1 video job goes to that many workers; their "
+        "tracks are consolidated and their agreement recorded.",
+    )
+    gold_manifest = st.text_input(
+        "Gold manifest (source-ref and gold-ref per line; empty: no gold clips)"
+    )
+    gold_rate = st.number_input(
+        "Gold rate (share of level-1 tasks that are gold clips)",
+        min_value=0.0,
+        max_value=1.0,
+        value=0.0,
+        step=0.05,
+        disabled=not gold_manifest.strip(),
+    )
     team = st.text_input("Level-1 work team ARN (empty: the default team)")
     default_backend = data.home().settings.labeling_backend
     backend = st.selectbox(
@@ -220,6 +239,9 @@ with st.expander("Create a batch", expanded=False):
         backend if backend != default_backend else None,
         audit_routing,
         audit_budget,
+        int(consensus_count),
+        gold_manifest.strip() or None,
+        float(gold_rate),
     )
     effort_estimate(jobs, picked if source == "Pick clips" else manifest, sampling, team)
     st.json(request, expanded=False)

@@ -1,6 +1,6 @@
 """Quality: the errors left in what each batch ships, workers' error rates with their
-intervals, what to audit next, automated QA findings by check, job and worker, and the
-worst tracks."""
+intervals, gold scores, consensus disagreements, what to audit next, automated QA
+findings by check, job and worker, and the worst tracks."""
 
 from __future__ import annotations
 
@@ -40,6 +40,26 @@ if not reliability.empty:
     drifted = shown[shown["drift"]]
     if not drifted.empty:
         st.warning("Drifted since the audit before: " + ", ".join(drifted["worker_id"].astype(str)))
+
+gold = data.query("dashboards/gold_scores")
+if not gold.empty:
+    st.subheader("Gold scores")
+    st.caption(
+        "Workers' tracks on the gold clips mixed into their jobs (goldRate), against the "
+        "known tracks: IDF1, MOTA and HOTA at IoU 0.5."
+    )
+    st.dataframe(gold, width="stretch", hide_index=True)
+
+disagreements = data.query("dashboards/consensus_disagreements")
+if not disagreements.empty:
+    st.subheader("Consensus disagreements")
+    st.caption(
+        "Objects the workers of a consensus job (consensusCount) agreed on least: the mean "
+        "sequence IoU over every pair of them. qaFilter mode consensus sends those below "
+        "minAgreement to the next level."
+    )
+    st.dataframe(disagreements, width="stretch", hide_index=True)
+    st.dataframe(data.query("dashboards/consensus_pairs"), width="stretch", hide_index=True)
 
 audit_next = data.query("dashboards/audit_next")
 if not audit_next.empty:

@@ -176,6 +176,24 @@ def _label_problems(
     """Jobs whose shapes their backend cannot draw (polylines on Label Studio's video)."""
     problems = []
     for index, job in enumerate(request.labeling_jobs):
+        config = configs.get(ancestor_config(request, job) or "")
+        kind = formats.annotation_type(config) if config is not None else "box"
+        if job.consensus_count and kind != "box":
+            problems.append(
+                {
+                    "field": f"labelingJobs[{index}].consensusCount",
+                    "message": f"workers' tracks are consolidated for boxes; this job draws "
+                    f"{kind}s, so leave consensusCount out",
+                }
+            )
+        if job.gold_rate and kind != "box":
+            problems.append(
+                {
+                    "field": f"labelingJobs[{index}].goldRate",
+                    "message": f"gold clips are scored on box tracks; this job draws "
+                    f"{kind}s, so leave goldRate out",
+                }
+            )
         check_labels = getattr(
             engine.backends.get(backend_name(engine, request, job)), "check_labels", None
         )

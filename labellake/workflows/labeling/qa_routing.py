@@ -159,7 +159,8 @@ def consensus_completed(engine: Engine, job_name: str) -> bool:
 
 def gold_completed(engine: Engine, job_name: str) -> None:
     """Score a job's workers on the gold clips mixed into it (gold_scores): per worker,
-    and for the job as a whole."""
+    and for the job as a whole (only that, for a consensus job, whose answers are the
+    workers' consolidation)."""
     job = engine.state.job(job_name)
     if job is None or not job["output_manifest_uri"]:
         return
@@ -181,6 +182,7 @@ def gold_completed(engine: Engine, job_name: str) -> None:
             [job_name],
         ).to_pylist()
     }
+    consensus = bool(LabelingJobSpec.model_validate_json(job["spec"]).consensus_count)
     clips: dict[str | None, list[gold_scores.Clip]] = {None: []}
     for line in lines:
         ref = _source(line)
@@ -196,7 +198,8 @@ def gold_completed(engine: Engine, job_name: str) -> None:
             tracks.from_frames(answer, class_map),
         )
         clips[None].append(clip)
-        clips.setdefault(workers.get(ref), []).append(clip)
+        if not consensus:  # a consensus answer is no one worker's: scored as the job's
+            clips.setdefault(workers.get(ref), []).append(clip)
     rows = []
     for worker, scored in clips.items():
         if not scored:

@@ -160,3 +160,14 @@ def test_a_consensus_larger_than_the_team_is_refused(tmp_path: Path) -> None:
         engine.submit(request(samples, 2) | {"backend": "local"})
     problems = {p["field"]: p["message"] for p in refused.value.problems}
     assert "gives each data object to one worker" in problems["labelingJobs[0].consensusCount"]
+
+
+def test_a_consensus_of_polylines_is_refused(tmp_path: Path) -> None:
+    engine = build_engine(open_home(Settings(home=tmp_path / "h", simulated_job_seconds=0)))
+    samples = synthetic.generate(engine.objects, dataset="c", clips=1, frames=4, seed=5)
+    body = request(samples, 2)
+    body["labelingJobs"][0]["labelCategoryConfigS3Uri"] = samples.lane_config_uri
+    with pytest.raises(SpecError) as refused:
+        engine.submit(body)
+    problems = {p["field"]: p["message"] for p in refused.value.problems}
+    assert "this job draws polylines" in problems["labelingJobs[0].consensusCount"]

@@ -251,7 +251,7 @@ class SimulatedBackend:
             free_at[worker.worker_id] = submitted
             finished = max(finished, submitted)
             entry = dict(line)
-            if request.workers_per_object > 1 and frames_labels is not None:
+            if request.workers_per_object > 1 and frames_labels is not None and kind == "box":
                 # Consensus: more workers label the clip; the answer is their consolidation.
                 answers = {worker.worker_id: frames_labels}
                 for rank in range(1, request.workers_per_object):
