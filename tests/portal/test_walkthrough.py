@@ -1,10 +1,12 @@
 """The reference walkthrough with people, in headless Chromium, on the local workforce.
 
 A batch (vehicle boxes and lane polylines at level 1, their audits at level 2,
-backend local, one clip of 10 frames) is created through the API. A first-level
-worker signs in, draws two boxes and a polyline with real mouse events and
-submits both tasks; a second-level worker sees those labels, moves a box, marks
-Pass and Fail and submits. The batch completes, its notification arrives at a
+backend local, one clip of 10 frames; the vehicle boxes with a consensus of 2) is
+created through the API. A first-level worker signs in, draws two boxes and a
+polyline with real mouse events and submits both tasks; a second first-level worker
+draws the two boxes too, and the vehicle job consolidates the two answers. A
+second-level worker sees the consolidated labels, moves a box, marks Pass and Fail
+and submits. The batch completes, its notification arrives at a
 webhook on 127.0.0.1, and the Workforce dashboard lists both workers with their
 measured task times. Screenshots land in the test's temporary folder.
 """
@@ -39,7 +41,12 @@ from tests.portal.browsing import (
 
 pytestmark = needs_chromium
 
-PASSWORDS = {"ann": "ann-labels-boxes", "bea": "bea-audits-boxes", "ada": "ada-runs-the-lake"}
+PASSWORDS = {
+    "ann": "ann-labels-boxes",
+    "cal": "cal-labels-boxes-too",
+    "bea": "bea-audits-boxes",
+    "ada": "ada-runs-the-lake",
+}
 
 
 @pytest.fixture
@@ -136,6 +143,8 @@ def test_the_reference_walkthrough_with_people(  # type: ignore[no-untyped-def]
     _cli(home, "workforce", "add-team", "second-level")
     _cli(home, "workforce", "add-worker", "--team", "first-level", "--name", "ann",
          "--password-stdin", password=PASSWORDS["ann"])  # fmt: skip
+    _cli(home, "workforce", "add-worker", "--team", "first-level", "--name", "cal",
+         "--password-stdin", password=PASSWORDS["cal"])  # fmt: skip
     _cli(home, "workforce", "add-worker", "--team", "second-level", "--name", "bea",
          "--password-stdin", password=PASSWORDS["bea"])  # fmt: skip
     _cli(home, "account", "add", "ada", "--role", "analyst", "--password-stdin",
@@ -147,6 +156,7 @@ def test_the_reference_walkthrough_with_people(  # type: ignore[no-untyped-def]
 
     with serve(home, portal_auth="1", notify_webhook_url=hook) as urls:
         request = {**demo_request("walk", samples), "backend": "local"}
+        request["labelingJobs"][0]["consensusCount"] = 2  # the vehicle boxes
         code, posted = api_call(urls, "/batch/create", request)
         assert code == 200, posted
 
@@ -194,6 +204,20 @@ def test_the_reference_walkthrough_with_people(  # type: ignore[no-untyped-def]
         wait_ready(page, "Tasks", after=before)
         page.screenshot(path=str(shots / "labeling-polyline.png"))
         _submit(page, canvas, "walk-lane")
+        page.get_by_role("button", name="Sign out").click()
+
+        # The consensus: cal draws the two boxes too (the clip's other vehicle task).
+        _sign_in(page, str(urls["portal"]), "cal")
+        canvas = _open_task(page, "walk-vehicle")
+        origin = canvas.locator("canvas").bounding_box()
+        _drag(page, origin, (102, 98), (182, 162))
+        _drag(page, origin, (300, 152), (398, 230))
+        canvas.locator("#objects div", has_text="Vehicle:2").wait_for(timeout=30_000)
+        page.keyboard.press("d")
+        canvas.get_by_text("Frame 2 / 10").wait_for(timeout=30_000)
+        canvas.get_by_role("button", name="Copy previous").click()
+        canvas.locator("#objects div", has_text="Vehicle:2").wait_for(timeout=30_000)
+        _submit(page, canvas, "walk-vehicle")
         page.get_by_role("button", name="Sign out").click()
 
         # Level 2: bea sees ann's labels, moves a box, marks Pass and Fail.
@@ -249,13 +273,23 @@ def test_the_reference_walkthrough_with_people(  # type: ignore[no-untyped-def]
         "select worker_id, count(*) as tasks, min(time_spent_s) as fastest "
         "from worker_responses group by 1 order by 1"
     ).to_pylist()
-    assert [(r["worker_id"], r["tasks"]) for r in rows] == [("local.ann", 2), ("local.bea", 2)]
+    assert [(r["worker_id"], r["tasks"]) for r in rows] == [
+        ("local.ann", 2),
+        ("local.bea", 2),
+        ("local.cal", 1),
+    ]
     assert all(r["fastest"] > 0 for r in rows)
     audited = lake.query(
         "select label, attributes['audit'] as verdict, count(*) as n from annotations "
         "where job_name = 'walk-vehicle-audit' group by all order by all"
     ).to_pylist()
     assert {r["verdict"] for r in audited} == {"Pass", "Fail"}
+    # The two workers' boxes matched: two objects, agreed on well.
+    agreed = lake.query(
+        "select agreement, drawn_by from consensus_objects where job_name = 'walk-vehicle'"
+    ).to_pylist()
+    assert len(agreed) == 2 and all(r["drawn_by"] == ["local.ann", "local.cal"] for r in agreed)
+    assert all(r["agreement"] > 0.5 for r in agreed)
     assert sorted(p.name for p in shots.iterdir()) == [
         "audit-boxes.png",
         "labeling-boxes.png",

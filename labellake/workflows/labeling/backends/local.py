@@ -48,6 +48,7 @@ from labellake.workflows.labeling.backends.local_tasks import (
 )
 from labellake.workflows.labeling.spec import VIDEO_MODALITIES, base_modality
 from labellake.workflows.people.workforce import Workforce, worker_id
+from labellake.workflows.quality import consensus
 from labellake.workflows.statedb import OnStateDb, StateDb, state_db
 
 
@@ -113,6 +114,13 @@ class LocalBackend:
                 f"{team}` and its workers with `labellake workforce add-worker --team {team}`"
             ) from None
 
+    def team_size(self, workteam_arn: str) -> int:
+        """Workers in the local team (a consensus job needs at least consensusCount)."""
+        try:
+            return len(self.workforce_store.team(team_of(workteam_arn))["workers"])
+        except NotFoundError:
+            return 0  # check_workteam says the team is missing
+
     def create_job(self, request: JobRequest) -> None:
         lines = formats.parse_manifest(
             self._read(request.input_manifest_uri), request.input_manifest_uri
@@ -142,7 +150,10 @@ class LocalBackend:
         out, key = locate(manifest_uri, **self.aws.kwargs)
         if not out.exists(key):
             self._write_events(job_id, request)
-            out.write_text(key, formats.manifest_text([json.loads(r["output"]) for r in rows]))
+            lines = [json.loads(r["output"]) for r in rows]
+            if request.workers_per_object > 1:
+                lines = self._consolidate(request, rows)
+            out.write_text(key, formats.manifest_text(lines))
         if job["status"] != WorkJobStatus.COMPLETED:
             self.tasks.complete(job_id)
         return JobStatus(BackendJobStatus.COMPLETED, output_manifest_uri=manifest_uri)
@@ -277,14 +288,17 @@ class LocalBackend:
         moment = dt.datetime.fromtimestamp(submitted, dt.UTC)
         job_root = request.output_prefix_uri.rstrip("/") + f"/{request.job_id}"
         job_store = type(self.objects).from_uri(job_root, **self.aws.kwargs)
-        seq_key = f"annotations/consolidated-annotation/output/{task.data_object_id}/SeqLabel.json"
+        index = self.tasks.data_object(task, request.workers_per_object)
+        seq_key = f"annotations/consolidated-annotation/output/{index}/SeqLabel.json"
+        if request.workers_per_object > 1:  # each worker's own; consolidated at the end
+            seq_key = f"annotations/worker-labels/{index}/{task.data_object_id}/SeqLabel.json"
         frames = drafts.to_frame_labels(draft, work.config)
         adjustment = None
         if task.audit:
             adjustment = "adjusted" if drafts.adjusted(work.original or {}, draft) else "unadjusted"
         entry = dict(json.loads(row["line"]))
         stamp = moment.strftime("%Y-%m-%d_%H:%M:%S.%f")[:-3]
-        response_key = f"annotations/worker-response/iteration-1/{task.data_object_id}/{stamp}.json"
+        response_key = f"annotations/worker-response/iteration-1/{index}/{stamp}.json"
         written = [
             job_store.write_text(
                 seq_key,
@@ -334,6 +348,54 @@ class LocalBackend:
         return self.tasks.events(job_id)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _consolidate(self, request: JobRequest, rows: list[Any]) -> list[dict[str, Any]]:
+        """A consensus job's output lines: per data object, its workers' labels matched and
+        consolidated (``quality.consensus``), with the agreement in a consensus file."""
+        config = formats.parse_label_config(
+            self._read(request.label_config_uri), request.label_config_uri
+        )
+        class_ids = {label: int(cid) for cid, label in formats.class_map(config).items()}
+        kind = formats.annotation_type(config)
+        job_root = request.output_prefix_uri.rstrip("/") + f"/{request.job_id}"
+        job_store = type(self.objects).from_uri(job_root, **self.aws.kwargs)
+        size = len(rows) // request.workers_per_object
+        lines = []
+        for index in range(size):
+            replicas = [rows[r * size + index] for r in range(request.workers_per_object)]
+            entries = [json.loads(row["output"]) for row in replicas]
+            answers = {
+                worker_id(row["worker"]): simulation.parse_seqlabel(
+                    json.loads(self._read(entry[request.label_attribute_name])), kind
+                )
+                for row, entry in zip(replicas, entries, strict=True)
+            }
+            first = entries[0]
+            names = [frame.frame for frame in next(iter(answers.values()))]
+            agreed = consensus.clip_consensus(
+                answers, names, class_ids, request.job_id, str(first.get("source-ref"))
+            )
+            seq_key = f"annotations/consolidated-annotation/output/{index}/SeqLabel.json"
+            job_store.write_text(
+                seq_key,
+                json.dumps(
+                    formats.seqlabel_document(
+                        agreed.frames, tracking="Tracking" in request.modality
+                    )
+                ),
+            )
+            consensus_key = f"annotations/consensus/{index}.json"
+            job_store.write_text(
+                consensus_key, json.dumps({"objects": agreed.objects, "pairs": agreed.pairs})
+            )
+            lines.append(
+                {
+                    **first,
+                    request.label_attribute_name: job_store.uri(seq_key),
+                    formats.CONSENSUS_KEY: job_store.uri(consensus_key),
+                }
+            )
+        return lines
 
     def _read(self, uri: str) -> str:
         return read_uri(uri, **self.aws.kwargs).decode("utf-8")

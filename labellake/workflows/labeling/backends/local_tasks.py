@@ -144,7 +144,9 @@ class TaskQueue:
     # -- jobs --------------------------------------------------------------------------
 
     def add_job(self, request: JobRequest, lines: list[dict[str, Any]], created_at: float) -> None:
-        """Queue a job with one task per manifest line; a job queued already is left be."""
+        """Queue a job with one task per manifest line (``workers_per_object`` tasks per
+        line for a consensus: task r x lines + i is worker r's of line i); a job queued
+        already is left be."""
         with self.db.transaction() as con:
             if con.execute(
                 "SELECT 1 FROM work_jobs WHERE job_id = ?", (request.job_id,)
@@ -169,11 +171,12 @@ class TaskQueue:
                 [
                     (
                         request.job_id,
-                        index,
+                        replica * len(lines) + index,
                         line.get("source-ref") or line.get("source"),
                         json.dumps(line),
                         WorkTaskStatus.QUEUED,
                     )
+                    for replica in range(request.workers_per_object)
                     for index, line in enumerate(lines)
                 ],
             )
@@ -186,12 +189,24 @@ class TaskQueue:
         return dict(row)
 
     def outputs(self, job_id: str) -> list[Any]:
-        """Each task's status and output line, in data object order."""
+        """Each task's status, worker and output line, in task order."""
         with self.db.connect() as con:
             return con.execute(
-                "SELECT status, output FROM work_tasks WHERE job_id = ? ORDER BY data_object_id",
+                "SELECT status, worker, output FROM work_tasks WHERE job_id = ? "
+                "ORDER BY data_object_id",
                 (job_id,),
             ).fetchall()
+
+    def data_object(self, task: Task, workers_per_object: int) -> int:
+        """The data object (manifest line) a task labels: its number, or, in a consensus
+        of k workers, its number modulo the job's lines."""
+        if workers_per_object <= 1:
+            return task.data_object_id
+        with self.db.connect() as con:
+            tasks = con.execute(
+                "SELECT count(*) FROM work_tasks WHERE job_id = ?", (task.job_id,)
+            ).fetchone()[0]
+        return task.data_object_id % (tasks // workers_per_object)
 
     def complete(self, job_id: str) -> None:
         with self.db.transaction() as con:
@@ -324,12 +339,29 @@ class TaskQueue:
                 if held >= request["max_concurrent_task_count"]:
                     full.append(job["job_name"])
                     continue
+                # A consensus needs distinct workers: not a second task of a data object
+                # this worker holds or labeled.
+                done = {
+                    r["source_ref"]
+                    for r in con.execute(
+                        "SELECT source_ref FROM work_tasks WHERE job_id = ? AND worker = ? "
+                        "AND status IN (?, ?)",
+                        (
+                            job["job_id"],
+                            account,
+                            WorkTaskStatus.ACCEPTED,
+                            WorkTaskStatus.SUBMITTED,
+                        ),
+                    )
+                }
                 for row in con.execute(
-                    "SELECT data_object_id, declined_by FROM work_tasks WHERE job_id = ? AND "
-                    "status = ? ORDER BY data_object_id",
+                    "SELECT data_object_id, source_ref, declined_by FROM work_tasks WHERE "
+                    "job_id = ? AND status = ? ORDER BY data_object_id",
                     (job["job_id"], WorkTaskStatus.QUEUED),
                 ):
                     if account.lower() in json.loads(row["declined_by"]):
+                        continue
+                    if row["source_ref"] in done:
                         continue
                     expires = now + request["task_time_limit_s"]
                     con.execute(

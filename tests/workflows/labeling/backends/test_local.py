@@ -359,3 +359,45 @@ def test_tasks_left_past_their_availability_fail_the_batch(setup: Setup) -> None
         in (batch["message"])
     )
     assert setup.local.queue("ann") == []  # the failed batch's jobs were stopped
+
+
+def test_a_consensus_of_two_people(setup: Setup) -> None:
+    request = setup.request("pair")
+    request["labelingJobs"] = request["labelingJobs"][:1]
+    request["labelingJobs"][0]["consensusCount"] = 2
+    setup.engine.submit(request)
+    setup.engine.advance("pair")
+    assert setup.local.queue("ann")[0]["tasks"] == 2  # one clip, two workers
+    first = setup.local.claim("ann")
+    assert setup.local.claim("ann") == first  # the task ann holds, handed back
+
+    def label(account: str, task: Any, dx: int) -> None:
+        draft = setup.local.open(account, task.key).draft
+        for frame in range(10):
+            _box(draft, frame, "v1", [10 + frame + dx, 20, 50, 40], Moving="Dynamic")
+        if account == "ann":  # only ann sees the second car
+            for frame in range(10):
+                _box(draft, frame, "v2", [200, 100, 80, 60], Moving="Stationary")
+        setup.clock.advance(60)
+        setup.local.submit(account, task.key, draft, 640, 360)
+
+    label("ann", first, 0)
+    with pytest.raises(TaskError, match="no task is waiting"):
+        setup.local.claim("ann")  # the clip's other task needs another worker
+    second = setup.local.claim("al")
+    assert first.source_ref == second.source_ref and first.key != second.key
+    label("al", second, 3)
+    assert setup.engine.run_to_end("pair", poll_s=0) == BatchStatus.COMPLETE
+    job = setup.state.job("pair-vehicle")
+    (line,) = formats.parse_manifest(setup.engine.read(job["output_manifest_uri"]), "out")
+    found = json.loads(setup.engine.read(line[formats.CONSENSUS_KEY]))
+    agreements = sorted(round(o["agreement"], 2) for o in found["objects"])
+    assert agreements[0] == 0.0 and agreements[1] > 0.8  # the second car: ann's alone
+    assert [(p["worker_a"], p["worker_b"]) for p in found["pairs"]] == [("local.al", "local.ann")]
+    seqlabel = json.loads(setup.engine.read(line["pair-vehicle-ref"]))
+    boxes = seqlabel["tracking-annotations"][0]["annotations"]
+    assert sorted(b["left"] for b in boxes) == [12, 200]  # the median of 10 and 13, rounded
+    rows = setup.engine.lake.query(
+        "SELECT worker_id FROM worker_responses WHERE job_name = 'pair-vehicle' ORDER BY 1"
+    ).column(0)
+    assert rows.to_pylist() == ["local.al", "local.ann"]
