@@ -619,15 +619,18 @@ TABLES: tuple[Table, ...] = (
     Table(
         name="worker_reliability",
         description="Each worker's error rate per error type with a 90% interval (Beta-"
-        "binomial, empirical-Bayes prior), as of each audit that added evidence.",
+        "binomial, empirical-Bayes prior), as of each audit, gold-scored job or consensus "
+        "that added evidence.",
         unit="job",
         columns=(
-            _c("job_name", pa.string(), "The audit job whose completion refreshed it.", False),
+            _c("job_name", pa.string(), "The job whose completion refreshed it.", False),
             _c("worker_id", pa.string(), "Worker.", False),
             _c(
                 "error_type",
                 pa.string(),
-                "any (an audited object failed), spurious, label, attribute or geometry.",
+                "any (an audited object failed), spurious, label, attribute or geometry "
+                "(what the auditor changed), gold (known objects missed or mixed up on gold "
+                "clips: 1 - IDF1) or consensus (against the majority of a consensus).",
             ),
             _c("estimate", pa.float64(), "Posterior mean of the error rate."),
             _c("lower", pa.float64(), "5th percentile of the posterior."),

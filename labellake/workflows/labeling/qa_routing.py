@@ -154,6 +154,7 @@ def consensus_completed(engine: Engine, job_name: str) -> bool:
     for table, rows in (("consensus_objects", objects), ("consensus_agreement", pairs)):
         schema = engine.lake.table(table).schema
         engine.lake.write(table, job_name, pa.Table.from_pylist(rows, schema=schema))
+    refresh_reliability(engine, job_name)
     return True
 
 
@@ -211,6 +212,14 @@ def gold_completed(engine: Engine, job_name: str) -> None:
         )
     schema = engine.lake.table("gold_scores").schema
     engine.lake.write("gold_scores", job_name, pa.Table.from_pylist(rows, schema=schema))
+    refresh_reliability(engine, job_name)
+
+
+def refresh_reliability(engine: Engine, job_name: str) -> None:
+    """Every worker's error rates, as of the completion of ``job_name`` (an audit, a job
+    with gold clips, or a consensus)."""
+    rows = audits.reliability_rows(engine.lake, job_name, engine.clock())
+    engine.lake.write("worker_reliability", job_name, rows)
 
 
 def record_routing(
@@ -245,9 +254,7 @@ def audit_completed(engine: Engine, models: ModelWorkflow | None, job_name: str)
     rows = audits.verdicts(engine.lake, rows, job_name)
     engine.lake.write("audit_routing", job_name, rows)
     engine.lake.write("dataset_quality", job_name, audits.quality(rows, when))
-    engine.lake.write(
-        "worker_reliability", job_name, audits.reliability_rows(engine.lake, job_name, when)
-    )
+    refresh_reliability(engine, job_name)
     if models is None:
         return
     try:

@@ -414,10 +414,53 @@ def evidence(lake: Lake) -> list[reliability.Evidence]:
     return found
 
 
+def gold_evidence(lake: Lake) -> list[reliability.Evidence]:
+    """Per worker, error type ``gold``: the known objects of the gold clips they labeled,
+    and the share of them their tracks missed or mixed up (1 - IDF1 of those objects)."""
+    rows = lake.scan(
+        "SELECT worker_id, sum(gold_objects) AS objects, "
+        "sum(gold_objects * (1 - coalesce(idf1, 0))) AS wrong FROM gold_scores "
+        "WHERE worker_id IS NOT NULL AND gold_objects > 0 GROUP BY worker_id"
+    ).to_pylist()
+    return [
+        reliability.Evidence(
+            r["worker_id"], "gold", min(max(r["wrong"], 0.0), r["objects"]), int(r["objects"])
+        )
+        for r in rows
+    ]
+
+
+def consensus_evidence(lake: Lake) -> list[reliability.Evidence]:
+    """Per worker, error type ``consensus``: the objects of the clips they labeled in a
+    consensus, and those where they went against the majority: an object kept that they
+    did not draw, or one they drew that too few others did to keep."""
+    pairs = lake.scan(
+        "SELECT job_name, source_ref, worker_a, worker_b FROM consensus_agreement"
+    ).to_pylist()
+    workers: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for pair in pairs:
+        workers[(pair["job_name"], pair["source_ref"])] |= {pair["worker_a"], pair["worker_b"]}
+    seen: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # worker -> [errors, objects]
+    for row in lake.scan(
+        "SELECT job_name, source_ref, drawn_by, kept FROM consensus_objects"
+    ).to_pylist():
+        drawn = set(row["drawn_by"] or [])
+        for worker in workers.get((row["job_name"], row["source_ref"]), set()):
+            seen[worker][1] += 1
+            seen[worker][0] += (worker not in drawn) if row["kept"] else (worker in drawn)
+    return [
+        reliability.Evidence(worker, "consensus", errors, objects)
+        for worker, (errors, objects) in sorted(seen.items())
+    ]
+
+
 def reliability_rows(lake: Lake, audit_job: str, as_of: dt.datetime) -> pa.Table:
-    """Every worker's error rates as of now, flagged where they drifted since the last."""
+    """Every worker's error rates as of now (from audits, gold clips and consensus),
+    flagged where they drifted since the last."""
     stamp = as_of.isoformat()
-    now = reliability.estimate(evidence(lake), as_of=stamp)
+    now = reliability.estimate(
+        [*evidence(lake), *gold_evidence(lake), *consensus_evidence(lake)], as_of=stamp
+    )
     previous = lake.scan(
         "SELECT worker_id, error_type, estimate, lower, upper, evidence, errors, as_of, "
         "job_name FROM worker_reliability WHERE job_name <> ? ORDER BY as_of",

@@ -140,6 +140,21 @@ def test_a_consensus_of_two_then_an_audit_of_what_they_disagreed_on(tmp_path: Pa
     assert {(r["source_ref"], r["object_id"]) for r in routing if r["routed"]} == low
     (quality,) = engine.show("cons")["qualityBound"]
     assert quality["upperRate"] is None  # chosen by a rule: no bound
+    # Going against the majority counts in each worker's reliability.
+    against = engine.lake.query(
+        "SELECT worker_id, evidence, errors FROM worker_reliability "
+        "WHERE job_name = 'cons-vehicle' AND error_type = 'consensus'"
+    ).to_pylist()
+    labelers = {w for r in objects for w in r["drawn_by"]}
+    assert {r["worker_id"] for r in against} == labelers
+    assert sum(r["evidence"] for r in against) == sum(
+        len({p["worker_a"], p["worker_b"]})
+        * sum(1 for o in objects if o["source_ref"] == p["source_ref"])
+        for p in pairs
+    )
+    assert sum(r["errors"] for r in against) == sum(
+        1 for o in objects if o["kept"] and len(o["drawn_by"]) == 1
+    )
 
 
 def test_a_consensus_larger_than_the_team_is_refused(tmp_path: Path) -> None:
@@ -157,7 +172,7 @@ def test_a_consensus_larger_than_the_team_is_refused(tmp_path: Path) -> None:
     ]
     assert engine.state.batch("cons") is None
     with pytest.raises(SpecError) as refused:
-        engine.submit(request(samples, 2) | {"backend": "local"})
+        engine.submit(request(samples, 2) | {"backend": "labelstudio"})
     problems = {p["field"]: p["message"] for p in refused.value.problems}
     assert "gives each data object to one worker" in problems["labelingJobs[0].consensusCount"]
 

@@ -70,6 +70,17 @@ def test_gold_clips_are_mixed_in_scored_per_worker_and_not_shipped(engine: Engin
     for score in scores:
         assert 0 < score["idf1"] <= 1 and score["mota"] <= 1 and 0 < score["hota"] <= 1
         assert 0.5 < score["box_iou"] <= 1
+    # The gold clips count in each worker's reliability: 1 - IDF1 of their known objects.
+    gold_evidence = engine.lake.query(
+        "SELECT worker_id, evidence, errors FROM worker_reliability "
+        "WHERE job_name = 'gb-vehicle' AND error_type = 'gold'"
+    ).to_pylist()
+    assert {(r["worker_id"], r["evidence"]) for r in gold_evidence} == {
+        (s["worker_id"], s["gold_objects"]) for s in per_worker
+    }
+    for row in gold_evidence:
+        score = next(s for s in per_worker if s["worker_id"] == row["worker_id"])
+        assert row["errors"] == pytest.approx(score["gold_objects"] * (1 - score["idf1"]))
     # The audit and the bound see the job's own clips only.
     audit = engine.state.job("gb-audit")
     assert audit["object_count"] == 6
