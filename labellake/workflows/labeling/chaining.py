@@ -37,7 +37,7 @@ def chained_input(
         engine.read(parent["output_manifest_uri"]), parent["output_manifest_uri"]
     )
     gold = gold_of(engine, parent)
-    lines = [line for line in lines if str(line.get("source-ref")) not in gold]
+    lines = [line for line in lines if formats.data_object(line) not in gold]
     if not lines:
         return [], f"the parent job {parent['job_name']} produced no output"
     qa = spec.input_config.qa_filter
@@ -92,7 +92,7 @@ def with_gold(
     uri = json.loads(batch["request"]).get("goldManifestS3Uri")
     if not uri or rate <= 0 or not lines:
         return lines, {}
-    own = {str(line.get("source-ref") or line.get("source")) for line in lines}
+    own = {formats.data_object(line) for line in lines}
     gold = [g for g in formats.parse_manifest(engine.read(uri), uri) if g["source-ref"] not in own]
     wanted = len(gold) if rate >= 1 else math.ceil(rate * len(lines) / (1 - rate))
     rng = random.Random(f"{engine.config.seed}:gold:{job['batch_id']}:{job['job_name']}".lower())

@@ -357,7 +357,7 @@ class Engine:
                 payload={"backendJobId": job_id, "objects": len(lines)},
             ),
             # One task per data object; a retried job starts its tasks afresh.
-            tasks=[str(line.get("source-ref") or line.get("source")) for line in lines],
+            tasks=[formats.data_object(line) for line in lines],
             backend_job_id=job_id,
             input_manifest_uri=input_uri,
             label_config_uri=config_uri,

@@ -23,6 +23,12 @@ AUDIT_OBJECTS_KEY = "labellake-audit-objects"
 # the data object's consensus (its objects' agreement and each worker pair's).
 CONSENSUS_KEY = "labellake-consensus-ref"
 
+
+def data_object(line: dict[str, Any]) -> str:
+    """A manifest line's data object: its source-ref (or inline source)."""
+    return str(line.get("source-ref") or line.get("source"))
+
+
 ANNOTATION_TYPES = {
     "BoundingBox": "box",
     "Polyline": "polyline",

@@ -48,11 +48,7 @@ def flagged_lines(
     )
     findings = qa.run_checks(annotations, checks=spec.checks or None)
     per_object = Counter(findings.column("source_ref").to_pylist())
-    return [
-        line
-        for line in lines
-        if per_object[line.get("source-ref") or line.get("source")] >= spec.min_findings
-    ]
+    return [line for line in lines if per_object[formats.data_object(line)] >= spec.min_findings]
 
 
 def routed_lines(
@@ -111,23 +107,21 @@ def disagreed_lines(
         elif row["agreement"] < threshold:
             low.setdefault(row["source_ref"], []).append(row["object_id"])
     kept = [
-        {**line, formats.AUDIT_OBJECTS_KEY: low[_source(line)]}
+        {**line, formats.AUDIT_OBJECTS_KEY: low[formats.data_object(line)]}
         for line in lines
-        if _source(line) in low
+        if formats.data_object(line) in low
     ]
     if is_audit(job["modality"]):
         listed = {
-            (_source(line), str(oid)) for line in kept for oid in line[formats.AUDIT_OBJECTS_KEY]
+            (formats.data_object(line), str(oid))
+            for line in kept
+            for oid in line[formats.AUDIT_OBJECTS_KEY]
         }
         rows = audits.route_listed(
             engine.lake, job, parent, listed, "consensus", chaining.gold_of(engine, parent)
         )
         engine.lake.write("audit_routing", job["job_name"], rows)
     return kept
-
-
-def _source(line: dict[str, Any]) -> str:
-    return str(line.get("source-ref") or line.get("source"))
 
 
 def consensus_completed(engine: Engine, job_name: str) -> bool:
@@ -186,7 +180,7 @@ def gold_completed(engine: Engine, job_name: str) -> None:
     consensus = bool(LabelingJobSpec.model_validate_json(job["spec"]).consensus_count)
     clips: dict[str | None, list[gold_scores.Clip]] = {None: []}
     for line in lines:
-        ref = _source(line)
+        ref = formats.data_object(line)
         if ref not in gold or not line.get(job["label_attribute_name"]):
             continue
         answer = simulation.parse_seqlabel(

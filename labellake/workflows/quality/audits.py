@@ -36,6 +36,7 @@ import pyarrow as pa
 from labellake import sql
 from labellake.errors import LabellakeError, NotFoundError
 from labellake.lake import Lake
+from labellake.workflows.labeling import formats
 from labellake.workflows.labeling.formats import AUDIT_OBJECTS_KEY
 from labellake.workflows.models import dataset as datasets
 from labellake.workflows.models.workflow import ModelWorkflow, RunRequest
@@ -74,10 +75,6 @@ class Routed:
 
     lines: list[dict[str, Any]]
     rows: pa.Table
-
-
-def _source(line: dict[str, Any]) -> str:
-    return str(line.get("source-ref") or line.get("source"))
 
 
 def features(lake: Lake, job_name: str, exclude: Iterable[str] = ()) -> pd.DataFrame:
@@ -144,9 +141,9 @@ def route_by_score(
         if take:
             chosen[ref].append(str(oid))
     kept = [
-        {**line, AUDIT_OBJECTS_KEY: chosen[_source(line)]}
+        {**line, AUDIT_OBJECTS_KEY: chosen[formats.data_object(line)]}
         for line in lines
-        if chosen.get(_source(line))
+        if chosen.get(formats.data_object(line))
     ]
     rows = _rows(job, parent, frame, mode, risk, source, probability, drawn)
     return Routed(kept, rows)
@@ -185,7 +182,7 @@ def route_whole(
 ) -> pa.Table:
     """Routing rows where whole data objects were chosen (modes all, sampling, flagged)."""
     frame = features(lake, parent["job_name"], exclude)
-    taken = {_source(line) for line in kept}
+    taken = {formats.data_object(line) for line in kept}
     routed = frame["source_ref"].isin(taken).to_numpy()
     # flagged: certain where flagged, never elsewhere; else the sampling rate
     probability = routed.astype("float64") if mode == "flagged" else np.full(len(frame), rate)
