@@ -127,8 +127,11 @@ def route_by_score(
     findings of ``checks`` on the object (mode findings)."""
     frame = features(lake, parent["job_name"], exclude)
     if mode == "risk":
-        score, source = risk_scores(frame, models)
-        risk: np.ndarray | None = score
+        risk_, source = risk_scores(frame, models)
+        risk: np.ndarray | None = risk_
+        # An audit fixes every error of an object it fails: rank by the errors it is
+        # expected to fix, the risk times one more than the object's QA findings.
+        score = risk_ * (1.0 + frame["findings"].to_numpy(dtype="float64"))
     else:
         score, source, risk = finding_counts(lake, parent["job_name"], frame, checks), None, None
     probability = routing.audit_probabilities(score, budget)
