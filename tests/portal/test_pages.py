@@ -436,6 +436,11 @@ def test_the_batch_form_routes_audits_by_risk_within_a_budget(
     shown = engine.show("riskform")["qualityBound"]
     assert {b["mode"] for b in shown} == {"risk"} and len(shown) == 2
     assert all(0 <= b["residualRate"] <= b["upperRate"] <= 1 for b in shown)
+    page = open_page(demo_home, "batches", monkeypatch)
+    batch = next(s for s in page.selectbox if s.label == "Batch")
+    batch.set_value("riskform").run()
+    bound = next(d.value for d in page.dataframe if "upperRate" in d.value.columns)
+    assert set(bound["auditJob"]) == {"riskform-vehicle-audit", "riskform-lane-audit"}
 
 
 def json_key(job: dict) -> tuple[str, float]:  # type: ignore[type-arg]

@@ -329,6 +329,24 @@ if show:
                             f"{job['labelingJobName']}-output.manifest",
                             key=f"download-{job['labelingJobName']}",
                         )
+    if show.get("qualityBound"):
+        st.markdown("**Errors left in what ships** (one-sided 90% upper bound)")
+        st.dataframe(
+            pd.DataFrame(show["qualityBound"])[
+                [
+                    "auditedJob",
+                    "auditJob",
+                    "mode",
+                    "objects",
+                    "audited",
+                    "errorsFound",
+                    "residualRate",
+                    "upperRate",
+                ]
+            ],
+            width="stretch",
+            hide_index=True,
+        )
     stop, retry, delete = st.columns(3)
     stopping = stop.button("Stop batch", disabled=show["status"] != "IN_PROGRESS")
     if stopping and data.attempt(engine.stop, chosen, actor=auth.actor()):
