@@ -163,7 +163,9 @@ def build_engine(home: Home, *, local_files: bool = False) -> Engine:
         orchestrator=_stepfunctions(settings) if settings.orchestrator == "stepfunctions" else None,
     )
     lake_sync.install(engine)
-    qa_routing.install(engine, model_workflow(home))
+    # Made when first needed (a risk routing or an audit's end), so that the engine
+    # starts without the model store's resources.
+    qa_routing.install(engine, lambda: model_workflow(home))
     return engine
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -234,7 +235,9 @@ def record_routing(
     engine.lake.write("audit_routing", job["job_name"], rows)
 
 
-def audit_completed(engine: Engine, models: ModelWorkflow | None, job_name: str) -> None:
+def audit_completed(
+    engine: Engine, models: Callable[[], ModelWorkflow | None], job_name: str
+) -> None:
     """An audit job's verdicts, the batch's quality bound, the workers' reliability, and a
     retrained audit-risk model."""
     job = engine.state.job(job_name)
@@ -249,23 +252,35 @@ def audit_completed(engine: Engine, models: ModelWorkflow | None, job_name: str)
     engine.lake.write("audit_routing", job_name, rows)
     engine.lake.write("dataset_quality", job_name, audits.quality(rows, when))
     refresh_reliability(engine, job_name)
-    if models is None:
+    workflow = models()
+    if workflow is None:
         return
     try:
-        audits.train_risk_model(engine.lake, models, engine.config.seed)
+        audits.train_risk_model(engine.lake, workflow, engine.config.seed)
     except LabellakeError:
         # Routing goes on with the model it has (or the prior); the run says why.
         log.warning("the audit-risk model could not be retrained", exc_info=True)
 
 
-def install(engine: Engine, models: ModelWorkflow | None = None) -> Engine:
+def install(
+    engine: Engine, models: ModelWorkflow | Callable[[], ModelWorkflow] | None = None
+) -> Engine:
+    """Install the routing hooks; ``models`` (or a function making it, called when first
+    needed) trains and serves the audit-risk model."""
+    made: list[ModelWorkflow | None] = []
+
+    def workflow() -> ModelWorkflow | None:
+        if not made:
+            made.append(models() if callable(models) else models)
+        return made[0]
+
     engine.qa_filter = lambda parent, job, lines, spec: routed_lines(
-        engine, models, parent, job, lines, spec
+        engine, workflow(), parent, job, lines, spec
     )
     engine.on_routed = lambda parent, job, kept, mode, rate: record_routing(
         engine, parent, job, kept, mode, rate
     )
-    engine.on_job_complete.append(lambda engine_, name: audit_completed(engine_, models, name))
+    engine.on_job_complete.append(lambda engine_, name: audit_completed(engine_, workflow, name))
     engine.on_job_complete.append(consensus_completed)
     engine.on_job_complete.append(gold_completed)
     return engine

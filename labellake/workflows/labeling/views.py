@@ -81,7 +81,8 @@ def show(engine: Engine, batch_id: str) -> dict[str, Any]:
 def quality_bound(engine: Engine, batch_id: str) -> list[dict[str, Any]]:
     """Per audited job of the batch: the errors estimated left in what ships, with the
     one-sided 90% upper bound of their rate (the dataset_quality table)."""
-    found = engine.lake.query(
+    # In process over the lake's files (local or S3), never a query engine's round trip.
+    found = engine.lake.scan(
         "SELECT job_name, audited_job, mode, objects, audited, errors_found, "
         "residual_errors, residual_rate, upper_rate, method, as_of FROM dataset_quality "
         "WHERE batch_id = ? ORDER BY job_name",

@@ -45,6 +45,7 @@ from labellake.workflows.models.store import (
     check_movable,
     eviction_reason,
     no_endpoint,
+    replaced_reason,
     unknown_run,
 )
 
@@ -348,7 +349,13 @@ class DynamoModelRunStore:
     # -- endpoints --------------------------------------------------------------------------
 
     def deploy(
-        self, endpoint_id: str, model_name: str, run_id: str, artifact_uri: str, limit: int
+        self,
+        endpoint_id: str,
+        model_name: str,
+        run_id: str,
+        artifact_uri: str,
+        limit: int,
+        replaces: bool = False,
     ) -> list[str]:
         now = timestamp()
         endpoint = {
@@ -366,7 +373,14 @@ class DynamoModelRunStore:
                     "deployed once"
                 )
             seen = self._get(LIVE_ID, LIVE)
-            live = [endpoint_id, *(json.loads(seen["endpoints"]["S"]) if seen else [])]
+            before = json.loads(seen["endpoints"]["S"]) if seen else []
+            replaced = []
+            if replaces:
+                for old in before:
+                    item = self._get(old, ENDPOINT)
+                    if item is not None and item.get("model_name", {}).get("S") == model_name:
+                        replaced.append(old)
+            live = [endpoint_id, *(old for old in before if old not in replaced)]
             kept, evicted = live[:limit], live[limit:]
             actions = [
                 {
@@ -377,6 +391,7 @@ class DynamoModelRunStore:
                     }
                 },
                 self._live_put(kept, seen),
+                *(self._evict(old, now, replaced_reason(endpoint_id)) for old in replaced),
                 *(self._evict(old, now, eviction_reason(endpoint_id, limit)) for old in evicted),
             ]
             try:
@@ -385,7 +400,7 @@ class DynamoModelRunStore:
                 if error_code(exc) == "TransactionCanceledException":
                     continue  # another deploy came first, or this endpoint is recorded: look again
                 raise
-            return evicted
+            return [*replaced, *evicted]
         raise ConflictError(
             f"endpoints kept changing while {endpoint_id} was being deployed; try again"
         )

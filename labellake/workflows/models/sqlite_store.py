@@ -24,6 +24,7 @@ from labellake.workflows.models.store import (
     check_movable,
     eviction_reason,
     no_endpoint,
+    replaced_reason,
     unknown_run,
 )
 from labellake.workflows.statedb import OnStateDb, StateDb, state_db
@@ -206,11 +207,19 @@ class SqliteModelRunStore:
     # -- endpoints ------------------------------------------------------------------------
 
     def deploy(
-        self, endpoint_id: str, model_name: str, run_id: str, artifact_uri: str, limit: int
+        self,
+        endpoint_id: str,
+        model_name: str,
+        run_id: str,
+        artifact_uri: str,
+        limit: int,
+        replaces: bool = False,
     ) -> list[str]:
-        """Put an endpoint in service; the oldest beyond ``limit`` are deleted (returned)."""
+        """Put an endpoint in service; with ``replaces`` the model's other live endpoints
+        are deleted; then the oldest beyond ``limit`` are (all of them returned)."""
         now = timestamp()
         live_status = str(EndpointStatus.IN_SERVICE)
+        replaced: list[str] = []
         try:
             with self.db.transaction() as con:
                 con.execute(
@@ -218,6 +227,21 @@ class SqliteModelRunStore:
                     "artifact_uri, status, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (endpoint_id, model_name, run_id, artifact_uri, live_status, now),
                 )
+                if replaces:
+                    replaced = [
+                        r["endpoint_id"]
+                        for r in con.execute(
+                            "SELECT endpoint_id FROM model_endpoints WHERE status = ? AND "
+                            "model_name = ? AND endpoint_id <> ?",
+                            (live_status, model_name, endpoint_id),
+                        )
+                    ]
+                    for old in replaced:
+                        con.execute(
+                            "UPDATE model_endpoints SET status = ?, deleted_at = ?, "
+                            "deleted_reason = ? WHERE endpoint_id = ?",
+                            (str(EndpointStatus.DELETED), now, replaced_reason(endpoint_id), old),
+                        )
                 live = [
                     r["endpoint_id"]
                     for r in con.execute(
@@ -242,7 +266,7 @@ class SqliteModelRunStore:
             raise ConflictError(
                 f"model endpoint '{endpoint_id}' is recorded already; an endpoint is deployed once"
             ) from exc
-        return evicted
+        return [*replaced, *evicted]
 
     def endpoints(self, live_only: bool = False) -> list[dict[str, Any]]:
         query, args = "SELECT * FROM model_endpoints", ()

@@ -100,6 +100,11 @@ def no_endpoint(model_name: str) -> str:
     )
 
 
+def replaced_reason(endpoint_id: str) -> str:
+    """Why an endpoint was marked Deleted when its model's ``endpoint_id`` replaced it."""
+    return f"replaced by {endpoint_id}, of the same model"
+
+
 def eviction_reason(endpoint_id: str, limit: int) -> str:
     """Why an endpoint was marked Deleted when ``endpoint_id`` was deployed."""
     return f"oldest of {limit + 1} endpoints when {endpoint_id} was deployed (at most {limit} live)"
@@ -195,10 +200,18 @@ class ModelRunStore(Protocol):
     # -- endpoints --------------------------------------------------------------------------
 
     def deploy(
-        self, endpoint_id: str, model_name: str, run_id: str, artifact_uri: str, limit: int
+        self,
+        endpoint_id: str,
+        model_name: str,
+        run_id: str,
+        artifact_uri: str,
+        limit: int,
+        replaces: bool = False,
     ) -> list[str]:
-        """Put an endpoint in service; the oldest beyond ``limit`` are marked Deleted with
-        the reason, and returned. ConflictError if the endpoint id is recorded already."""
+        """Put an endpoint in service; with ``replaces``, the model's other live endpoints
+        are marked Deleted (replaced by this one); then the oldest beyond ``limit`` are,
+        with the reason. Returns those marked. ConflictError if the endpoint id is
+        recorded already."""
         ...
 
     def endpoints(self, live_only: bool = False) -> list[dict[str, Any]]:

@@ -185,8 +185,12 @@ class ModelWorkflow:
 
     # -- carrying a run out ----------------------------------------------------------------
 
-    def execute(self, run_id: str, request: RunRequest, data: Dataset) -> None:
-        """TRAINING_MODEL -> CREATING_MODEL -> DEPLOYING_ENDPOINT -> READY, or ERROR."""
+    def execute(
+        self, run_id: str, request: RunRequest, data: Dataset, replace: bool = False
+    ) -> None:
+        """TRAINING_MODEL -> CREATING_MODEL -> DEPLOYING_ENDPOINT -> READY, or ERROR;
+        ``replace``: the new endpoint takes the place of the model's live ones (a model
+        retrained as data arrives keeps one endpoint, and other models keep theirs)."""
         stage, artifact_key = "TrainingFailed", None
         try:
             model, chosen, scores = self._train(run_id, request, data)
@@ -198,7 +202,12 @@ class ModelWorkflow:
             self.registry.move(run_id, RunStatus.DEPLOYING_ENDPOINT, artifact_uri=artifact_uri)
             endpoint_id = f"{run_id}-endpoint"
             evicted = self.registry.deploy(
-                endpoint_id, request.model_name, run_id, artifact_uri, self.config.max_endpoints
+                endpoint_id,
+                request.model_name,
+                run_id,
+                artifact_uri,
+                self.config.max_endpoints,
+                replaces=replace,
             )
             with self._lock:
                 for old in evicted:

@@ -517,7 +517,7 @@ def train_risk_model(lake: Lake, models: ModelWorkflow, seed: int = 0) -> str | 
         seed=seed,
     )
     run_id = models.submit(request, data, actor="labellake")
-    models.execute(run_id, request, data)
+    models.execute(run_id, request, data, replace=True)  # one live audit-risk endpoint
     run = models.registry.run(run_id)
     if run["status"] != "READY":
         raise LabellakeError(f"the audit-risk model run {run_id} failed: {run.get('cause')}")

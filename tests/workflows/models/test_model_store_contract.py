@@ -273,6 +273,19 @@ def test_deploying_beyond_the_limit_deletes_the_oldest(store: ModelRunStore) -> 
     assert store.endpoints(live_only=True)[0] == store.endpoints()[0]
 
 
+def test_an_endpoint_that_replaces_takes_its_models_place_only(store: ModelRunStore) -> None:
+    store.deploy("r1", "audit-risk", "run1", "s3://b/1", limit=5)
+    store.deploy("x1", "effort", "run2", "s3://b/2", limit=5)
+    store.deploy("r2", "audit-risk", "run3", "s3://b/3", limit=5)  # both live: no replace
+    replaced = store.deploy("r3", "audit-risk", "run4", "s3://b/4", limit=5, replaces=True)
+    assert sorted(replaced) == ["r1", "r2"]
+    live = [e["endpoint_id"] for e in store.endpoints(live_only=True)]
+    assert live == ["r3", "x1"]  # the other model keeps its endpoint
+    r1 = next(e for e in store.endpoints() if e["endpoint_id"] == "r1")
+    assert r1["status"] == EndpointStatus.DELETED
+    assert r1["deleted_reason"] == "replaced by r3, of the same model"
+
+
 def test_an_endpoint_id_is_deployed_once(store: ModelRunStore) -> None:
     store.deploy("e1", "effort", "r1", "s3://b/1", limit=1)
     with pytest.raises(ConflictError, match="model endpoint 'e1' is recorded already"):
