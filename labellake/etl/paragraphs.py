@@ -17,7 +17,9 @@ The techniques, as the reference solution documents them, and two more:
   clearly larger than the typical gap between lines.
 - ``period``: a line ending in a full stop closes a paragraph; trailing text with
   no full stop is a paragraph too.
-- ``layout``: Textract's LAYOUT_* blocks, one row each.
+- ``layout``: Textract's LAYOUT_* blocks, one row each (a list one row, its items
+  inside it; figure text role ``figure``). On a response without them it falls back to
+  ``spacing`` and says so (``used``).
 - ``auto``: layout when the response has it; otherwise headers by height or
   indentation, and paragraph breaks by spacing, first-line indentation and short
   lines that end a sentence.
@@ -54,6 +56,7 @@ ROLES = (
     "page_number",
     "list",
     "table",
+    "figure",
 )
 LAYOUT_ROLES = {
     "LAYOUT_TITLE": "title",
@@ -64,7 +67,7 @@ LAYOUT_ROLES = {
     "LAYOUT_LIST": "list",
     "LAYOUT_TABLE": "table",
     "LAYOUT_TEXT": "paragraph",
-    "LAYOUT_FIGURE": "paragraph",
+    "LAYOUT_FIGURE": "figure",
     "LAYOUT_KEY_VALUE": "paragraph",
 }
 HEADERS = ("title", "section_header")
@@ -274,8 +277,10 @@ def segment(lines: list[Line], technique: str = "auto") -> list[Segment]:
         raise DocumentError(f"technique '{technique}': use one of {', '.join(TECHNIQUES)}")
     if not lines:
         raise DocumentError("no lines to split")
-    if technique == "layout" or (technique == "auto" and has_layout(lines)):
+    if technique in ("layout", "auto") and has_layout(lines):
         return _by_layout(lines)
+    if technique == "layout":
+        technique = "spacing"  # no LAYOUT blocks to follow (``used`` says so)
     ordered = reading_order(lines)
     furniture = page_furniture(ordered)
     body = [line for line in ordered if line.id not in furniture]
@@ -297,6 +302,19 @@ def segment(lines: list[Line], technique: str = "auto") -> list[Segment]:
         segments += [s for s in tops if s.lines[0].top >= 0.5]
     _name_headers(segments)
     return segments
+
+
+def used(lines: list[Line], technique: str) -> tuple[str, str | None]:
+    """The technique ``segment`` really uses on these lines, and why, when it is not the
+    one asked for (layout on a response without LAYOUT blocks falls back to spacing)."""
+    if technique in ("layout", "auto") and has_layout(lines):
+        return "layout", None
+    if technique == "layout":
+        return "spacing", (
+            "technique layout: the response has no LAYOUT blocks (Textract's AnalyzeDocument "
+            "with the LAYOUT feature makes them); the paragraphs were split by spacing"
+        )
+    return technique, None
 
 
 def _assemble(body: list[Line], marks: Marks, list_items: bool) -> list[Segment]:
@@ -363,15 +381,15 @@ def _by_layout(lines: list[Line]) -> list[Segment]:
             segments.append(block)
         block.lines.append(line)
     flush()
-    _name_headers(segments)
+    _name_headers(segments, find_title=False)  # Textract said which block is a title
     return segments
 
 
-def _name_headers(segments: list[Segment]) -> None:
-    """The first header of the document becomes its title when it is the tallest one;
-    every row gets the header it sits under."""
+def _name_headers(segments: list[Segment], find_title: bool = True) -> None:
+    """With ``find_title``, the first header of the document becomes its title when it is
+    the tallest one; every row gets the header it sits under."""
     headers = [s for s in segments if s.role in HEADERS]
-    if headers and all(s.role == "section_header" for s in headers):
+    if find_title and headers and all(s.role == "section_header" for s in headers):
         first = headers[0]
         tallest = max(statistics.median([ln.height for ln in s.lines]) for s in headers)
         if first.page == 1 and statistics.median([ln.height for ln in first.lines]) >= tallest:

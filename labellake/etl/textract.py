@@ -77,6 +77,14 @@ def read_lines(response: Any) -> list[Line]:
         if kind.startswith("LAYOUT_"):
             for child in _children(block):
                 layout_of.setdefault(child, (kind, str(block.get("Id"))))
+    # A layout block inside another (LAYOUT_LIST holds a LAYOUT_TEXT per item): its lines
+    # belong to the outermost one.
+    for line_id, (kind, block_id) in list(layout_of.items()):
+        seen = {block_id}
+        while block_id in layout_of and layout_of[block_id][1] not in seen:
+            kind, block_id = layout_of[block_id]
+            seen.add(block_id)
+        layout_of[line_id] = (kind, block_id)
     lines = []
     for block in blocks:
         if block.get("BlockType") != "LINE":

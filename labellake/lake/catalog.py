@@ -303,7 +303,7 @@ TABLES: tuple[Table, ...] = (
                 "role",
                 pa.string(),
                 "paragraph, title, section_header, page_header, page_footer, "
-                "page_number, list or table.",
+                "page_number, list, table or figure (text inside a figure: no sentiment).",
             ),
             _c("header", pa.string(), "Header the paragraph sits under."),
             _c("text", pa.string(), "Paragraph text."),

@@ -245,3 +245,70 @@ def test_hyphenated_words_are_joined_whole() -> None:
 def test_unknown_technique() -> None:
     with pytest.raises(DocumentError, match="technique 'magic'"):
         paragraphs.segment(page_lines(SPACED), "magic")
+
+
+def _block(kind: str, block_id: str, children: list[str] = (), **extra: object) -> dict:  # type: ignore[type-arg, assignment]
+    block: dict = {"BlockType": kind, "Id": block_id, **extra}  # type: ignore[type-arg]
+    if children:
+        block["Relationships"] = [{"Type": "CHILD", "Ids": list(children)}]
+    return block
+
+
+def _line(block_id: str, text: str, top: float, height: float = BODY_H) -> dict:  # type: ignore[type-arg]
+    box = {"Left": 0.1, "Top": top, "Width": 0.5, "Height": height}
+    return _block("LINE", block_id, Text=text, Geometry={"BoundingBox": box})
+
+
+def layout_response() -> dict:  # type: ignore[type-arg]
+    """One page as Textract's LAYOUT feature answers it: a section header (no title), a
+    list whose items are LAYOUT_TEXT blocks, and a figure with text in it."""
+    lines = [
+        _line("h", "Results", 0.10, 0.02),
+        _line("i1", "- first item", 0.15),
+        _line("i2", "- second item", 0.17),
+        _line("f1", "Axis 0 10 20", 0.30),
+        _line("f2", "Legend: revenue", 0.32),
+        _line("t", "Revenue grew in every quarter.", 0.40),
+    ]
+    return {
+        "Blocks": [
+            _block("PAGE", "p", [b["Id"] for b in lines]),
+            *lines,
+            _block("LAYOUT_SECTION_HEADER", "L1", ["h"]),
+            _block("LAYOUT_TEXT", "L2", ["i1"]),
+            _block("LAYOUT_TEXT", "L3", ["i2"]),
+            _block("LAYOUT_LIST", "L4", ["L2", "L3"]),
+            _block("LAYOUT_FIGURE", "L5", ["f1", "f2"]),
+            _block("LAYOUT_TEXT", "L6", ["t"]),
+        ]
+    }
+
+
+def test_a_layout_list_is_one_row_with_its_items_and_figure_text_is_a_figure() -> None:
+    lines = textract.read_lines(layout_response())
+    segments = paragraphs.segment(lines, "layout")
+    assert rows(segments) == [
+        ("section_header", "Results"),
+        ("list", "- first item - second item"),
+        ("figure", "Axis 0 10 20 Legend: revenue"),
+        ("paragraph", "Revenue grew in every quarter."),
+    ]
+    assert every_line_once(lines, segments)
+
+
+def test_textract_headers_keep_the_role_textract_gave_them() -> None:
+    # No LAYOUT_TITLE on the page: the first, tallest header stays a section header.
+    segments = paragraphs.segment(textract.read_lines(layout_response()), "auto")
+    assert [s.role for s in segments].count("title") == 0
+    assert segments[-1].header == "Results"
+
+
+def test_layout_without_layout_blocks_says_it_split_by_spacing() -> None:
+    response = layout_response()
+    response["Blocks"] = [b for b in response["Blocks"] if not b["BlockType"].startswith("LAYOUT")]
+    lines = textract.read_lines(response)
+    assert paragraphs.used(lines, "layout")[0] == "spacing"
+    assert "no LAYOUT blocks" in str(paragraphs.used(lines, "layout")[1])
+    assert rows(paragraphs.segment(lines, "layout")) == rows(paragraphs.segment(lines, "spacing"))
+    assert paragraphs.used(textract.read_lines(layout_response()), "layout") == ("layout", None)
+    assert paragraphs.used(lines, "auto") == ("auto", None)

@@ -95,6 +95,12 @@ cols[0].metric("Overall sentiment", row["sentiment"] or "-")
 cols[1].metric("Positive", f"{(row['score_positive'] or 0):.2f}")
 cols[2].metric("Negative", f"{(row['score_negative'] or 0):.2f}")
 cols[3].metric("Pages", int(row["pages"] or 0))
+st.caption(
+    "The scores are the paragraphs' scores averaged by their length; the overall label "
+    "follows from them: MIXED when Positive and Negative are both at least 0.12, else the "
+    "side that leads the other by 0.05 or more, else NEUTRAL. Headers, page furniture and "
+    "figure text carry no sentiment."
+)
 
 headers = data.query("views/header_sentiment")
 headers = headers[headers["doc_id"] == doc_id]

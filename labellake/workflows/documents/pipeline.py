@@ -150,6 +150,9 @@ def ingest_one(source: Source, lake: Lake, options: Options) -> Outcome:
     except textract.DocumentError as exc:
         return _failed(lake, source, fingerprint, options, str(exc))
     problems = list(detected.problems)
+    technique, fell_back = paragraphs.used(lines, options.technique)
+    if fell_back:
+        problems.append(fell_back)
     scored_at = [i for i, s in enumerate(segments) if s.role in SCORED_ROLES and s.text]
     scored = score([segments[i].text for i in scored_at], options)
     results: list[dict[str, Any] | None] = [None] * len(segments)
@@ -157,11 +160,6 @@ def ingest_one(source: Source, lake: Lake, options: Options) -> Outcome:
         results[index] = scored.results[position]
     for position, reason in sorted(scored.errors.items()):
         problems.append(f"paragraph {scored_at[position] + 1}: sentiment failed ({reason})")
-    technique = (
-        "layout"
-        if options.technique == "auto" and textract.has_layout(lines)
-        else options.technique
-    )
     rows = paragraphs.paragraphs_table(source.doc_id, segments, technique, results)
     overall = overall_sentiment(
         [(segments[i].text, results[i]) for i in scored_at if results[i] is not None]
@@ -216,13 +214,21 @@ def score(texts: list[str], options: Options) -> sentiment.Scored:
     return sentiment.vader(texts)
 
 
-def overall_sentiment(scored: list[tuple[str, dict[str, Any]]]) -> dict[str, Any] | None:
-    """The document's sentiment from its paragraphs, each weighing by its length.
+# A side wins the document when its length-weighted score leads the other's by this much
+# (VADER's own +-0.05 threshold for a paragraph's compound score).
+WIN_MARGIN = 0.05
 
-    The label is the one most of the text carries, MIXED when positive and negative
-    paragraphs each carry at least a quarter of it; the scores are the paragraphs'
-    scores averaged by length. (Averaged scores alone would call nearly every
-    document NEUTRAL: most words of any paragraph are neutral.)
+
+def overall_sentiment(scored: list[tuple[str, dict[str, Any]]]) -> dict[str, Any] | None:
+    """The document's sentiment from its paragraphs' scores, each weighing by its length.
+
+    The scores are the paragraphs' four scores averaged by length; the label follows from
+    them, so that it agrees with the scores shown beside it:
+    - MIXED when the weighted Positive and Negative are both at least ``MIXED_SHARE``
+      (0.12, the paragraph rule's share);
+    - else POSITIVE (NEGATIVE) when the weighted Positive (Negative) leads the other by at
+      least ``WIN_MARGIN`` (0.05);
+    - else NEUTRAL.
     """
     if not scored:
         return None
@@ -232,14 +238,19 @@ def overall_sentiment(scored: list[tuple[str, dict[str, Any]]]) -> dict[str, Any
         name: sum(w * r["scores"][name] for w, (_, r) in zip(weights, scored, strict=True)) / total
         for name in sentiment.SCORES
     }
-    share = dict.fromkeys(sentiment.LABELS, 0.0)
-    for w, (_, r) in zip(weights, scored, strict=True):
-        share[r["sentiment"]] += w / total
-    if share["POSITIVE"] >= 0.25 and share["NEGATIVE"] >= 0.25:
-        label = "MIXED"
-    else:
-        label = max(sentiment.LABELS, key=lambda name: share[name])
-    return {"sentiment": label, "scores": scores}
+    return {"sentiment": document_label(scores), "scores": scores}
+
+
+def document_label(scores: dict[str, float]) -> str:
+    """The label of a document's length-weighted scores (``overall_sentiment``)."""
+    positive, negative = scores["Positive"], scores["Negative"]
+    if min(positive, negative) >= sentiment.MIXED_SHARE:
+        return "MIXED"
+    if positive - negative >= WIN_MARGIN:
+        return "POSITIVE"
+    if negative - positive >= WIN_MARGIN:
+        return "NEGATIVE"
+    return "NEUTRAL"
 
 
 def _unchanged(lake: Lake, doc_id: str, fingerprint: str, options: Options) -> bool:

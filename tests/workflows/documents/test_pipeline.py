@@ -294,3 +294,65 @@ def test_documents_under_an_s3_prefix(
         f"s3://{s3_bucket}/inbox/json/detected.json",
         f"s3://{s3_bucket}/inbox/report.pdf",
     ]
+
+
+def test_layout_on_a_response_without_layout_says_it_fell_back(
+    tmp_path: Path, bare_lake: Lake
+) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    response = json.loads((EXAMPLES / "textract-analyze-layout.json").read_text())
+    response["Blocks"] = [b for b in response["Blocks"] if not b["BlockType"].startswith("LAYOUT")]
+    (folder / "plain.json").write_text(json.dumps(response))
+    (outcome,) = ingest(find_sources([str(folder)]), bare_lake, Options(technique="layout"))
+    assert outcome.status == "ok"
+    (doc,) = bare_lake.query("SELECT problems FROM documents").to_pylist()
+    assert "technique layout: the response has no LAYOUT blocks" in doc["problems"]
+    used = bare_lake.query("SELECT DISTINCT technique FROM paragraphs").column(0).to_pylist()
+    assert used == ["spacing"]
+
+
+def test_figure_text_gets_no_sentiment(tmp_path: Path, bare_lake: Lake) -> None:
+    from tests.etl.test_paragraphs import layout_response
+
+    folder = tmp_path / "fig"
+    folder.mkdir()
+    (folder / "fig.json").write_text(json.dumps(layout_response()))
+    ingest(find_sources([str(folder)]), bare_lake, Options())
+    rows = bare_lake.query(
+        "SELECT role, sentiment FROM paragraphs ORDER BY paragraph_no"
+    ).to_pylist()
+    assert [r["role"] for r in rows] == ["section_header", "list", "figure", "paragraph"]
+    assert rows[2]["sentiment"] is None and rows[3]["sentiment"] is not None
+
+
+@pytest.mark.parametrize(
+    "paragraphs_scored,label",
+    [
+        # review-two-column-1 as the Documents page showed it: POSITIVE beside these scores.
+        ([(0.052, 0.054, 0.864, 0.030)], "NEUTRAL"),
+        ([(0.30, 0.05, 0.65, 0.0)], "POSITIVE"),
+        ([(0.02, 0.20, 0.78, 0.0)], "NEGATIVE"),
+        ([(0.20, 0.15, 0.55, 0.10)], "MIXED"),
+        # A long neutral paragraph outweighs a short glowing one.
+        ([(0.9, 0.0, 0.1, 0.0), (0.0, 0.0, 1.0, 0.0), (0.0, 0.0, 1.0, 0.0)], "NEUTRAL"),
+    ],
+)
+def test_a_documents_label_follows_from_the_scores_it_shows(
+    paragraphs_scored: list[tuple[float, float, float, float]], label: str
+) -> None:
+    from labellake.workflows.documents.pipeline import overall_sentiment
+
+    texts = ["short"] + ["a much longer paragraph " * 20] * 2
+    scored = [
+        (
+            texts[i],
+            {
+                "sentiment": "POSITIVE",  # the paragraphs' own labels do not decide it
+                "scores": dict(zip(("Positive", "Negative", "Neutral", "Mixed"), s, strict=True)),
+            },
+        )
+        for i, s in enumerate(paragraphs_scored)
+    ]
+    overall = overall_sentiment(scored)
+    assert overall is not None and overall["sentiment"] == label
