@@ -10,8 +10,16 @@ from labellake.portal import charts, data, frames, ready
 
 st.title("Quality")
 
+
+def _stamped(frame):  # type: ignore[no-untyped-def]
+    """``as_of`` as text (UTC), so tables and charts take it as it is."""
+    if "as_of" in frame and not frame.empty:
+        frame = frame.assign(as_of=frame["as_of"].dt.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    return frame
+
+
 st.subheader("Errors left in what ships")
-bounds = data.query("dashboards/quality_bounds")
+bounds = _stamped(data.query("dashboards/quality_bounds"))
 if bounds.empty:
     st.info(
         "No audit has measured a batch yet. An audit job (chainFromJobName) measures the "
@@ -30,7 +38,7 @@ else:
         },
     )
 
-reliability = data.query("dashboards/worker_reliability_latest")
+reliability = _stamped(data.query("dashboards/worker_reliability_latest"))
 if not reliability.empty:
     st.subheader("Worker error rates")
     kinds = sorted(reliability["error_type"].unique(), key=lambda k: (k != "any", k))
