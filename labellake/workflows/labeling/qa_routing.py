@@ -54,7 +54,7 @@ def flagged_lines(
 
 def routed_lines(
     engine: Engine,
-    models: ModelWorkflow | None,
+    models: Callable[[], ModelWorkflow | None],
     parent: dict[str, Any],
     job: dict[str, Any],
     lines: list[dict[str, Any]],
@@ -68,7 +68,7 @@ def routed_lines(
     assert spec.audit_budget is not None
     routed = audits.route_by_score(
         engine.lake,
-        models,
+        models() if spec.mode == "risk" else None,  # the model store only when needed
         job,
         parent,
         lines,
@@ -275,7 +275,7 @@ def install(
         return made[0]
 
     engine.qa_filter = lambda parent, job, lines, spec: routed_lines(
-        engine, workflow(), parent, job, lines, spec
+        engine, workflow, parent, job, lines, spec
     )
     engine.on_routed = lambda parent, job, kept, mode, rate: record_routing(
         engine, parent, job, kept, mode, rate
