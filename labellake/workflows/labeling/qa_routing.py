@@ -91,16 +91,19 @@ def disagreed_lines(
 ) -> list[dict[str, Any]]:
     """The data objects with an object its workers agreed on less than minAgreement (or
     one left out of the consolidated answer), listing the objects to check."""
-    if not consensus_completed(engine, parent["job_name"]):
+    if not LabelingJobSpec.model_validate_json(parent["spec"]).consensus_count:
         raise LabellakeError(
             f"job {job['job_name']}: qaFilter mode consensus needs a parent with "
             f"consensusCount; {parent['job_name']} has none"
         )
+    query = (
+        "SELECT source_ref, object_id, agreement, kept FROM consensus_objects WHERE job_name = ?"
+    )
+    found = engine.lake.scan(query, [parent["job_name"]]).to_pylist()
+    if not found:  # loaded when the parent completed, unless a crash came in between
+        consensus_completed(engine, parent["job_name"])
+        found = engine.lake.scan(query, [parent["job_name"]]).to_pylist()
     threshold = DEFAULT_MIN_AGREEMENT if spec.min_agreement is None else spec.min_agreement
-    found = engine.lake.scan(
-        "SELECT source_ref, object_id, agreement, kept FROM consensus_objects WHERE job_name = ?",
-        [parent["job_name"]],
-    ).to_pylist()
     low: dict[str, list[str]] = {}
     for row in found:
         if not row["kept"]:

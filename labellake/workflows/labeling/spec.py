@@ -376,6 +376,12 @@ class BatchRequest(BaseModel):
                     f"'{parent.job_name}' (level {parent.job_level}); a chain must point "
                     "to a job of a lower level",
                 )
+            qa = job.input_config.qa_filter
+            if qa is not None and qa.mode == "consensus" and not parent.consensus_count:
+                raise _field_error(
+                    f"labelingJobs[{index}].inputConfig.qaFilter.mode",
+                    f"consensus needs a parent with consensusCount; '{parent.job_name}' has none",
+                )
             if base_modality(parent.job_modality) != base_modality(job.job_modality):
                 raise _field_error(
                     f"labelingJobs[{index}].jobModality",

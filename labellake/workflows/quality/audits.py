@@ -370,48 +370,50 @@ def evidence(lake: Lake) -> list[reliability.Evidence]:
     The audits' rates are averaged weighted by the worker's objects in each; the evidence
     is that rate times the objects audited (so the interval stays as wide as the sample
     is small)."""
-    rows = lake.scan(
-        "SELECT job_name, worker_id, risk, probability, routed, failed, error_type "
+    # Summed per worker and audit in the query: the lake holds a row per routed object.
+    by_type = ", ".join(
+        f"sum(CASE WHEN routed AND failed AND coalesce(error_type, 'geometry') = '{kind}' "
+        f"THEN 1 / probability ELSE 0 END) AS {kind}_weight"
+        for kind in ERROR_TYPES[1:]
+    )
+    audits_ = lake.scan(
+        "SELECT worker_id, job_name, count(*) AS objects, "
+        "CAST(sum(CASE WHEN routed THEN 1 ELSE 0 END) AS BIGINT) AS audited, "
+        "CAST(sum(CASE WHEN risk IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS unrisked, "
+        "sum(risk) AS risk_sum, "
+        "sum(CASE WHEN routed THEN ((CASE WHEN failed THEN 1 ELSE 0 END) - risk) / probability "
+        "ELSE 0 END) AS residual, "
+        "sum(CASE WHEN routed THEN 1 / probability ELSE 0 END) AS weight, "
+        "sum(CASE WHEN routed AND failed THEN 1 / probability ELSE 0 END) AS any_weight, "
+        f"{by_type} "
         "FROM audit_routing WHERE worker_id IS NOT NULL AND probability > 0 "
         f"AND mode IN ({', '.join(repr(m) for m in PROBABILITY_MODES)}) "
-        "AND (failed IS NOT NULL OR NOT routed)"
-    ).to_pandas()
-    if rows.empty:
-        return []
-    rows["failed"] = rows["failed"].fillna(False).astype(bool)
-    found = []
-    for worker, mine in rows.groupby("worker_id", sort=True):
-        objects = audited = 0
-        weighted: dict[str, float] = defaultdict(float)  # error type -> sum of rate x objects
-        for _, audit in mine.groupby("job_name", sort=True):
-            sample = audit[audit["routed"]]
-            if sample.empty:
-                continue
-            n_all = len(audit)
-            weight = 1.0 / sample["probability"]
-            for error_type in ERROR_TYPES:
-                hit = (
-                    sample["failed"]
-                    if error_type == "any"
-                    else (
-                        sample["failed"] & (sample["error_type"].fillna("geometry") == error_type)
-                    )
-                )
-                if error_type == "any" and audit["risk"].notna().all():
-                    risk = audit["risk"].to_numpy(dtype="float64")
-                    residual = (hit.astype(float) - sample["risk"]) * weight
-                    rate = (risk.sum() + residual.sum()) / n_all
-                else:
-                    rate = float((hit.astype(float) * weight).sum() / weight.sum())
-                weighted[error_type] += min(max(rate, 0.0), 1.0) * n_all
-            objects += n_all
-            audited += len(sample)
-        if not audited:
+        "AND (failed IS NOT NULL OR NOT routed) "
+        "GROUP BY worker_id, job_name ORDER BY worker_id, job_name"
+    ).to_pylist()
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for audit in audits_:
+        if not audit["audited"]:
             continue
+        seen = totals[audit["worker_id"]]
         for error_type in ERROR_TYPES:
-            share = weighted[error_type] / objects
-            found.append(reliability.Evidence(str(worker), error_type, share * audited, audited))
-    return found
+            if error_type == "any" and not audit["unrisked"]:
+                rate = (audit["risk_sum"] + audit["residual"]) / audit["objects"]
+            else:
+                rate = audit[f"{error_type}_weight"] / audit["weight"]
+            seen[error_type] += min(max(rate, 0.0), 1.0) * audit["objects"]
+        seen["objects"] += audit["objects"]
+        seen["audited"] += audit["audited"]
+    return [
+        reliability.Evidence(
+            worker,
+            error_type,
+            seen[error_type] / seen["objects"] * seen["audited"],
+            int(seen["audited"]),
+        )
+        for worker, seen in sorted(totals.items())
+        for error_type in ERROR_TYPES
+    ]
 
 
 def gold_evidence(lake: Lake) -> list[reliability.Evidence]:
@@ -461,9 +463,12 @@ def reliability_rows(lake: Lake, audit_job: str, as_of: dt.datetime) -> pa.Table
     now = reliability.estimate(
         [*evidence(lake), *gold_evidence(lake), *consensus_evidence(lake)], as_of=stamp
     )
+    # Drift compares with each worker's previous estimate only.
     previous = lake.scan(
-        "SELECT worker_id, error_type, estimate, lower, upper, evidence, errors, as_of, "
-        "job_name FROM worker_reliability WHERE job_name <> ? ORDER BY as_of",
+        "SELECT * FROM (SELECT worker_id, error_type, estimate, lower, upper, evidence, "
+        "errors, as_of, row_number() OVER (PARTITION BY worker_id, error_type "
+        "ORDER BY as_of DESC, job_name DESC) AS newest FROM worker_reliability "
+        "WHERE job_name <> ?) WHERE newest = 1",
         [audit_job],
     ).to_pylist()
     history = [

@@ -188,6 +188,12 @@ def test_the_reference_request_validates_with_its_defaults() -> None:
             "takes minAgreement only",
         ),
         (
+            ["labelingJobs", 2, "inputConfig"],
+            {"chainFromJobName": "drive-0042-vehicle", "qaFilter": {"mode": "consensus"}},
+            "labelingJobs[2].inputConfig.qaFilter.mode",
+            "consensus needs a parent with consensusCount",
+        ),
+        (
             ["labelingJobs", 2, "inputConfig", "qaFilter"],
             {"minAgreement": 0.5},
             "labelingJobs[2].inputConfig.qaFilter.minAgreement",
