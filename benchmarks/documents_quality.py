@@ -82,19 +82,19 @@ def f1(tp: int, fp: int, fn: int) -> float:
 
 def segmentation(docs: int, folder: Path) -> tuple[dict, list[tuple[str, str]]]:
     results: dict[tuple[str, str], list[dict]] = {}
-    paragraphs: list[tuple[str, str]] = []
+    labeled: list[tuple[str, str]] = []
     for layout in LAYOUTS:
         for seed in range(docs):
             path = folder / f"{layout}-{seed}.pdf"
             sample = write_pdf(path, layout, seed=seed, sections=8)
-            paragraphs += [(r.text, r.sentiment) for r in sample.rows if r.sentiment]
+            labeled += [(r.text, r.sentiment) for r in sample.rows if r.sentiment]
             found = detection.from_pdf(path.read_bytes(), path.name)
             lines = textract.read_lines(found.responses)
             ids = match(sample, lines)
             for technique in TECHNIQUES:
                 segments = paragraphs.segment(lines, technique)
                 results.setdefault((layout, technique), []).append(score(sample, ids, segments))
-    return results, paragraphs
+    return results, labeled
 
 
 def report(results: dict) -> None:
@@ -157,7 +157,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        results, paragraphs = segmentation(args.docs, Path(folder))
+        results, labeled = segmentation(args.docs, Path(folder))
     report(results)
     print()
     backends = ["vader"] + (["comprehend"] if args.comprehend else [])
@@ -166,7 +166,7 @@ def main() -> None:
         for row in map(json.loads, LABELED.read_text().splitlines())
         if row
     ]
-    sentiment_accuracy("generated paragraphs", paragraphs, backends)
+    sentiment_accuracy("generated paragraphs", labeled, backends)
     sentiment_accuracy("shipped reviews", shipped, backends)
 
 

@@ -12,9 +12,14 @@ the response's order:
 - exact-paragraph F1: rows whose lines are exactly one LAYOUT_TEXT block's lines, over
   the technique's paragraph rows and the LAYOUT_TEXT blocks;
 - header/footer F1: lines put in page_header / page_footer rows against the lines of
-  LAYOUT_HEADER / LAYOUT_FOOTER blocks (blank where a document has neither);
-- mixed: paragraph rows holding lines of two LAYOUT_TEXT blocks that sit side by side
-  (their horizontal extents do not overlap), i.e. two columns in one paragraph.
+  LAYOUT_HEADER / LAYOUT_FOOTER blocks, over all documents (per document: blank where
+  a document has neither);
+- title/section header F1: lines put in title / section_header rows against the lines of
+  LAYOUT_TITLE / LAYOUT_SECTION_HEADER blocks, over all documents;
+- mixed: rows holding lines of two LAYOUT_TEXT blocks that sit side by side (their
+  horizontal extents do not overlap), i.e. two columns in one paragraph. A sentence
+  carried on from the last line of one block to the first line of the next (the foot of
+  a column to the head of the next) is reading order, not a mix.
 
 Run: .venv/bin/python benchmarks/documents_real.py [FOLDER]
 (default benchmarks/data/textract_layout; ORIGIN.md there says where each file is from)
@@ -23,6 +28,7 @@ Run: .venv/bin/python benchmarks/documents_real.py [FOLDER]
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import statistics
 from dataclasses import dataclass, replace
@@ -36,6 +42,7 @@ CORPUS = Path(__file__).parent / "data/textract_layout"
 TECHNIQUES = ("auto", "font", "indent", "spacing", "period")
 BASELINES = ("one_line", "whole_page")
 FURNITURE = {"LAYOUT_HEADER": "page_header", "LAYOUT_FOOTER": "page_footer"}
+HEADINGS = {"LAYOUT_TITLE", "LAYOUT_SECTION_HEADER"}
 
 
 @dataclass
@@ -43,9 +50,15 @@ class Score:
     boundary_f1: float
     pk: float
     windowdiff: float
-    exact_f1: float
-    furniture_f1: float | None
+    exact_f1: float | None  # None: the document has no LAYOUT_TEXT block
+    furniture: tuple[int, int, int]  # header/footer lines: hits, false, missed
+    headings: tuple[int, int, int]  # title/section header lines: hits, false, missed
     mixed: int
+
+    @property
+    def furniture_f1(self) -> float | None:
+        hit, false, missed = self.furniture
+        return f1(hit, false, missed) if hit + missed else None
 
 
 def f1(tp: int, fp: int, fn: int) -> float:
@@ -86,90 +99,130 @@ def score(lines: list[textract.Line], rows: list[tuple[str, list[str]]]) -> Scor
         if line.layout == "LAYOUT_TEXT" and line.layout_id:
             blocks.setdefault(line.layout_id, set()).add(line.id)
     truth_paragraphs = {frozenset(ids) for ids in blocks.values()}
-    found_paragraphs = {frozenset(ids) for role, ids in rows if role == "paragraph"}
+    text_lines = set().union(*truth_paragraphs) if truth_paragraphs else set()
+    # Rows made only of table, figure, title, ... lines are not paragraphs to score.
+    found_paragraphs = {frozenset(ids) for _, ids in rows if text_lines & set(ids)}
     exact = len(truth_paragraphs & found_paragraphs)
-    exact_f1 = f1(exact, len(found_paragraphs) - exact, len(truth_paragraphs) - exact)
+    exact_f1 = (
+        f1(exact, len(found_paragraphs) - exact, len(truth_paragraphs) - exact)
+        if truth_paragraphs
+        else None
+    )
     truth_furniture = {
         (i, FURNITURE[by_id[i].layout or ""]) for i in by_id if by_id[i].layout in FURNITURE
     }
     found_furniture = {(i, role) for role, ids in rows if role in FURNITURE.values() for i in ids}
-    furniture = None
-    if truth_furniture:
-        hit = len(truth_furniture & found_furniture)
-        furniture = f1(hit, len(found_furniture) - hit, len(truth_furniture) - hit)
-    extent = {
-        block: (
-            min(by_id[i].left for i in ids),
-            max(by_id[i].right for i in ids),
-        )
-        for block, ids in blocks.items()
-    }
-    mixed = 0
-    for role, ids in rows:
-        if role != "paragraph":
+    hit = len(truth_furniture & found_furniture)
+    furniture = (hit, len(found_furniture) - hit, len(truth_furniture) - hit)
+    truth_headings = {i for i in by_id if by_id[i].layout in HEADINGS}
+    found_headings = {i for role, ids in rows if role in paragraphs.HEADERS for i in ids}
+    hit = len(truth_headings & found_headings)
+    headings = (hit, len(found_headings) - hit, len(truth_headings) - hit)
+    mixed = sum(
+        _mixes(ids, by_id, blocks) for role, ids in rows if role not in FURNITURE.values()
+    )
+    return Score(boundary, seg_pk, seg_wd, exact_f1, furniture, headings, mixed)
+
+
+def _mixes(ids: list[str], by_id: dict, blocks: dict[str, set[str]]) -> bool:
+    """Whether a row mixes two columns: it holds lines of two LAYOUT_TEXT blocks that sit
+    side by side on a page, other than a sentence carried from the last line of one to
+    the first line of the next (the foot of a column to the head of the next)."""
+    runs: list[list[str]] = []
+    for i in ids:
+        block = by_id[i].layout_id if by_id[i].layout == "LAYOUT_TEXT" else None
+        if block is None:
             continue
-        held = sorted({by_id[i].layout_id for i in ids if by_id[i].layout == "LAYOUT_TEXT"})
-        if any(
-            extent[a][1] <= extent[b][0] or extent[b][1] <= extent[a][0]
-            for x, a in enumerate(held)
-            for b in held[x + 1 :]
-            if by_id[next(iter(blocks[a]))].page == by_id[next(iter(blocks[b]))].page
-        ):
-            mixed += 1
-    return Score(boundary, seg_pk, seg_wd, exact_f1, furniture, mixed)
+        if runs and by_id[runs[-1][-1]].layout_id == block:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    names = [by_id[run[0]].layout_id for run in runs]
+    if len(set(names)) < len(names):
+        return True  # back and forth between blocks
+    order = {b: sorted(members, key=lambda i: by_id[i].order) for b, members in blocks.items()}
+    for x, y in zip(runs, runs[1:], strict=False):
+        a, b = by_id[x[0]].layout_id, by_id[y[0]].layout_id
+        left = (min(by_id[i].left for i in blocks[a]), max(by_id[i].right for i in blocks[a]))
+        right = (min(by_id[i].left for i in blocks[b]), max(by_id[i].right for i in blocks[b]))
+        side_by_side = left[1] <= right[0] or right[1] <= left[0]
+        same_page = by_id[x[0]].page == by_id[y[0]].page
+        handoff = x[-1] == order[a][-1] and y[0] == order[b][0]
+        if side_by_side and same_page and not handoff:
+            return True
+    return False
+
+
+def load(path: Path) -> object:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def evaluate(path: Path) -> dict[str, Score]:
-    truth = textract.read_lines(json.loads(path.read_text()))
+    truth = textract.read_lines(load(path))
     bare = [replace(line, layout=None, layout_id=None) for line in truth]  # layout removed
-    results = {}
-    for method in (*TECHNIQUES, *BASELINES):
-        found = rows_of(method, bare)
-        results[method] = score(truth, found)
-    return results
+    return {method: score(truth, rows_of(method, bare)) for method in (*TECHNIQUES, *BASELINES)}
+
+
+def cell(value: float | None) -> str:
+    return "   -" if value is None else f"{value:.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=CORPUS)
     args = parser.parse_args()
-    files = sorted(args.folder.glob("*.json"))
+    files = sorted([*args.folder.glob("*.json"), *args.folder.glob("*.json.gz")])
     if not files:
-        raise SystemExit(f"no Textract responses (*.json) in {args.folder}")
+        raise SystemExit(f"no Textract responses (*.json, *.json.gz) in {args.folder}")
     methods = (*TECHNIQUES, *BASELINES)
     every: dict[str, list[Score]] = {m: [] for m in methods}
     print(f"{len(files)} documents in {args.folder}")
-    print("exact-paragraph F1 per document (boundary F1 in brackets); mixed rows; header/footer F1")
-    print(f"{'document':<44}" + "".join(f"{m:>16}" for m in methods))
+    print("exact-paragraph F1 per document (boundary F1 in brackets); auto's rows mixing two")
+    print("columns; auto's header/footer F1 where Textract marks headers or footers")
+    print(f"{'document':<36}" + "".join(f"{m:>13}" for m in methods) + "  mixed  hdr/ftr")
     for path in files:
         results = evaluate(path)
         cells = "".join(
-            f"{results[m].exact_f1:>7.2f} ({results[m].boundary_f1:.2f})" for m in methods
+            f"{cell(results[m].exact_f1):>6} ({results[m].boundary_f1:.2f})" for m in methods
         )
-        mixed = results["auto"].mixed
-        furniture = results["auto"].furniture_f1
-        extra = f"  auto mixed {mixed}" + (
-            f", header/footer F1 {furniture:.2f}" if furniture is not None else ""
-        )
-        print(f"{path.stem[:43]:<44}{cells}{extra}")
+        auto = results["auto"]
+        name = path.name.removesuffix(".gz").removesuffix(".json")
+        print(f"{name[:35]:<36}{cells}  {auto.mixed:>5}  {cell(auto.furniture_f1):>7}")
         for method in methods:
             every[method].append(results[method])
-    print("\nmedians")
+    scored = [s.exact_f1 is not None for s in every["auto"]]
+    print(f"\nmedians (exact F1 over the {sum(scored)} documents with LAYOUT_TEXT blocks)")
     print(f"{'':<20}" + "".join(f"{m:>12}" for m in methods))
     for name in ("exact_f1", "boundary_f1", "pk", "windowdiff"):
-        values = [statistics.median(getattr(s, name) for s in every[m]) for m in methods]
+        values = [
+            statistics.median(
+                v for v in (getattr(s, name) for s in every[m]) if v is not None
+            )
+            for m in methods
+        ]
         print(f"{name:<20}" + "".join(f"{v:>12.2f}" for v in values))
-    furniture = [s.furniture_f1 for s in every["auto"] if s.furniture_f1 is not None]
-    if furniture:
-        print(
-            f"auto header/footer F1: median {statistics.median(furniture):.2f} over "
-            f"{len(furniture)} documents with LAYOUT_HEADER/LAYOUT_FOOTER"
-        )
-    beaten = sum(
-        a.exact_f1 < b.exact_f1 for a, b in zip(every["auto"], every["one_line"], strict=True)
-    )
+    hit, false, missed = (sum(x) for x in zip(*(s.furniture for s in every["auto"]), strict=True))
+    per_doc = [s.furniture_f1 for s in every["auto"] if s.furniture_f1 is not None]
     print(
-        f"auto below one-line-per-paragraph (exact F1) on {beaten} of {len(files)} documents; "
+        f"auto header/footer lines, all documents: F1 {f1(hit, false, missed):.2f} "
+        f"({hit} found, {false} false, {missed} missed); median per document "
+        f"{statistics.median(per_doc):.2f} over the {len(per_doc)} with LAYOUT_HEADER/FOOTER"
+    )
+    hit, false, missed = (sum(x) for x in zip(*(s.headings for s in every["auto"]), strict=True))
+    print(
+        f"auto title/section header lines, all documents: F1 {f1(hit, false, missed):.2f} "
+        f"({hit} found, {false} false, {missed} missed)"
+    )
+    below = [
+        path.name
+        for path, a, b in zip(files, every["auto"], every["one_line"], strict=True)
+        if a.exact_f1 is not None and b.exact_f1 is not None and a.exact_f1 < b.exact_f1
+    ]
+    print(
+        f"auto below one-line-per-paragraph (exact F1) on {len(below)} of {sum(scored)} "
+        f"documents{': ' + ', '.join(below) if below else ''}; "
         f"rows mixing two columns: {sum(s.mixed for s in every['auto'])}"
     )
 

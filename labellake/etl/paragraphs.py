@@ -20,9 +20,17 @@ The techniques, as the reference solution documents them, and two more:
 - ``layout``: Textract's LAYOUT_* blocks, one row each (a list one row, its items
   inside it; figure text role ``figure``). On a response without them it falls back to
   ``spacing`` and says so (``used``).
-- ``auto``: layout when the response has it; otherwise headers by height or
-  indentation, and paragraph breaks by spacing, first-line indentation and short
-  lines that end a sentence.
+- ``auto``: layout when the response has it. Otherwise paragraphs are blocks of lines
+  found from where the lines sit (``blocks``): a line runs on into the line right below
+  it when the two are close (at most 0.7 of a line height apart), of a like height and
+  share some width, and neither has another line between them. So lines side by side (two
+  columns, a table's cells) never share a paragraph. A block ends early at a short line
+  that ends a sentence, an indented first line, a list item, or a short opening line
+  above one twice as wide (a header); a block that ends mid-sentence goes on at the
+  head of the next column or page when that starts in lower case. Single lines side by
+  side in three or more aligned rows are one ``table`` row. Headers are blocks of one or
+  two lines set taller than the body, or short lines ending no sentence with a paragraph
+  right below.
 """
 
 from __future__ import annotations
@@ -101,6 +109,8 @@ class Marks:
 
     header: list[bool]
     starts: list[bool]
+    order: list[int] | None = None  # the lines' order, when the technique reorders them
+    table: list[bool] | None = None  # lines of a table
 
 
 def _height_clusters(heights: list[float]) -> list[list[float]]:
@@ -200,64 +210,264 @@ def period(lines: list[Line]) -> Marks:
     return Marks([False] * len(lines), starts)
 
 
-def combined(lines: list[Line]) -> Marks:
-    """Headers by height, by indentation, or as short lines set apart above that end
-    no sentence; paragraph breaks by spacing, first-line indentation, or a short line that ends a
-    sentence, and wherever a header or a list item begins."""
-    taller = taller_than_body(lines)
-    out = outdented(lines)
-    gap = wide_gap(lines)
-    widths = _column_widths(lines)
-    gaps = _gaps(lines)
+LINE_GAP = 0.7  # most space between two lines of a paragraph, in line heights
+HEIGHT_RATIO = 1.35  # lines of one paragraph differ less than this in height
+CELL_WIDTH = 0.25  # the widest line a table cell has, as a share of the page
 
-    def standalone(i: int) -> bool:
-        """A short line set apart above, ending no sentence, with text below it."""
-        line = lines[i]
-        return (
-            (gaps[i] is None or gap[i])
-            and i + 1 < len(lines)
-            and lines[i + 1].page == line.page
-            and len(line.text.split()) <= 8
-            and line.width < 0.5 * widths[i]
-            and not SENTENCE_END.search(line.text)
-            and not LIST_ITEM.match(line.text)
-        )
 
-    headers = [
-        taller[i]
-        or (out[i] and len(line.text.split()) <= 12 and not SENTENCE_END.search(line.text))
-        or standalone(i)
-        for i, line in enumerate(lines)
+def _overlap(a: Line, b: Line) -> float:
+    return min(a.right, b.right) - max(a.left, b.left)
+
+
+def _below(lines: list[Line]) -> tuple[dict[int, int], set[int]]:
+    """For each line, the line right below it on its page that it runs on into: the
+    nearest line below that shares some of its width, when that line's nearest line
+    above is this one too, close enough and of a like height. Also the lines with a line
+    of a like height less than three lines above them (not the head of a column)."""
+    covered: set[int] = set()
+    nearest_below: dict[int, tuple[float, int]] = {}
+    nearest_above: dict[int, tuple[float, int]] = {}
+    by_page: dict[int, list[int]] = {}
+    for i, line in enumerate(lines):
+        by_page.setdefault(line.page, []).append(i)
+    for idx in by_page.values():
+        idx.sort(key=lambda i: lines[i].top)
+        for x, j in enumerate(idx):
+            b = lines[j]
+            for i in reversed(idx[:x]):
+                a = lines[i]
+                if a.bottom < b.top - 3 * b.height:
+                    if a.top < b.top - 6 * b.height:
+                        break
+                    continue
+                if _overlap(a, b) <= 0 or a.top >= b.top:
+                    continue
+                gap = b.top - a.bottom
+                if gap < -0.5 * min(a.height, b.height):
+                    continue  # side by side rather than one above the other
+                if max(a.height, b.height) <= HEIGHT_RATIO * min(a.height, b.height):
+                    covered.add(j)
+                if j not in nearest_above or gap < nearest_above[j][0]:
+                    nearest_above[j] = (gap, i)
+                if i not in nearest_below or gap < nearest_below[i][0]:
+                    nearest_below[i] = (gap, j)
+    links = {}
+    for i, (gap, j) in nearest_below.items():
+        a, b = lines[i], lines[j]
+        low, high = sorted((a.height, b.height))
+        if (
+            nearest_above.get(j, (0.0, -1))[1] == i
+            and gap <= LINE_GAP * low
+            and high <= HEIGHT_RATIO * low
+        ):
+            links[i] = j
+    return links, covered
+
+
+def _breaks(a: Line, b: Line, edge: float, right: float, first: bool) -> bool:
+    """A paragraph ends at ``a`` though ``b`` runs on below it: ``a`` is a short line that
+    ends a sentence, ``b`` starts indented, ``b`` is a list item, or ``a`` opens its block
+    as a short line that ends no sentence above one twice as wide (a header)."""
+    height = min(a.height, b.height)
+    text = a.text.rstrip()
+    short_end = SENTENCE_END.search(text) is not None and a.right < right - 2 * height
+    indented = b.left > edge + 0.8 * height and b.left > a.left + 0.8 * height
+    heading = (
+        first
+        and a.width < 0.5 * b.width
+        and len(text.split()) <= 12
+        and not SENTENCE_END.search(text)
+        and not text.endswith(("-", ",", ";", ":"))
+        and not LIST_ITEM.match(text)
+    )
+    return short_end or indented or heading or LIST_ITEM.match(b.text) is not None
+
+
+def _continues(a: list[Line], b: list[Line], head: bool) -> bool:
+    """Block ``b`` goes on with block ``a``'s sentence at the ``head`` of the next column
+    or page: ``a`` ends mid-sentence, ``b`` starts in lower case, in text of a like
+    height."""
+    last, first = a[-1], b[0]
+    low, high = sorted((last.height, first.height))
+    next_column = first.page > last.page or first.top < last.top
+    return (
+        head
+        and next_column
+        and len(a) > 1
+        and high <= HEIGHT_RATIO * low
+        and not SENTENCE_END.search(last.text.rstrip())
+        and first.text[:1].islower()
+    )
+
+
+def blocks(lines: list[Line]) -> list[list[int]]:
+    """Lines grouped into paragraphs by where they sit: each line runs on into the line
+    right below it (close, of a like height, sharing some width, neither with another
+    line in between), unless a paragraph ends there. Lines side by side, in two columns or
+    in a table's cells, never share a block. Blocks come in reading order."""
+    links, covered = _below(lines)
+    chains: list[list[int]] = []
+    has_above = set(links.values())
+    for start in sorted(set(range(len(lines))) - has_above):
+        chain = [start]
+        while chain[-1] in links:
+            chain.append(links[chain[-1]])
+        chains.append(chain)
+    result: list[list[int]] = []
+    for chain in chains:
+        edge = min(lines[i].left for i in chain)
+        right = max(lines[i].right for i in chain)
+        current = [chain[0]]
+        for i, j in zip(chain, chain[1:], strict=False):
+            if _breaks(lines[i], lines[j], edge, right, first=len(current) == 1):
+                result.append(current)
+                current = []
+            current.append(j)
+        result.append(current)
+    rank = {line.id: n for n, line in enumerate(reading_order(lines))}
+    result.sort(key=lambda block: min(rank[lines[i].id] for i in block))
+    merged: list[list[int]] = []
+    for block in result:
+        if merged and _continues(
+            [lines[i] for i in merged[-1]], [lines[i] for i in block], block[0] not in covered
+        ):
+            merged[-1] = merged[-1] + block
+        else:
+            merged.append(block)
+    return merged
+
+
+def tables(lines: list[Line], groups: list[list[int]]) -> list[set[int]]:
+    """Which blocks make up a table: blocks of one or two lines that sit side by side in
+    rows (sharing at least half a line's height), in three or more rows one under another
+    with at least two cells in line with the row above. Returns sets of block numbers."""
+    small = [
+        n
+        for n, block in enumerate(groups)
+        if len(block) == 1 and lines[block[0]].width <= CELL_WIDTH
     ]
-    edges = _column_edges(lines)
-    starts = _after_headers(headers)
-    for i in range(1, len(lines)):
-        line, previous = lines[i], lines[i - 1]
-        indented = line.left > edges[i] + 0.015 and previous.left <= edges[i - 1] + 0.005
-        short_end = SENTENCE_END.search(previous.text.rstrip()) is not None and (
-            previous.width < 0.8 * widths[i - 1]
+    span = {
+        n: (
+            min(lines[i].left for i in groups[n]),
+            min(lines[i].top for i in groups[n]),
+            max(lines[i].right for i in groups[n]),
+            max(lines[i].bottom for i in groups[n]),
         )
-        listed = LIST_ITEM.match(line.text) is not None
-        starts[i] = starts[i] or gap[i] or indented or short_end or listed
-    return Marks(headers, starts)
+        for n in range(len(groups))
+    }
+    page = {n: lines[groups[n][0]].page for n in range(len(groups))}
+    parent = {n: n for n in small}
+
+    def find(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    in_row: set[int] = set()
+    for x, m in enumerate(small):
+        for n in small[x + 1 :]:
+            (l1, t1, r1, b1), (l2, t2, r2, b2) = span[m], span[n]
+            height = min(lines[groups[m][0]].height, lines[groups[n][0]].height)
+            if (
+                page[m] == page[n]
+                and min(b1, b2) - max(t1, t2) >= 0.5 * height
+                and (r1 <= l2 or r2 <= l1)
+            ):
+                parent[find(m)] = find(n)
+                in_row.update((m, n))
+    rows: dict[int, list[int]] = {}
+    for n in in_row:
+        rows.setdefault(find(n), []).append(n)
+    ordered = sorted(rows.values(), key=lambda row: (page[row[0]], min(span[n][1] for n in row)))
+    tables_: list[list[list[int]]] = []
+    for row in ordered:
+        top = min(span[n][1] for n in row)
+        height = statistics.median(lines[groups[n][0]].height for n in row)
+        if tables_:
+            last = tables_[-1][-1]
+            bottom = max(span[n][3] for n in last)
+            left = min(span[n][0] for n in row), max(span[n][2] for n in row)
+            above = min(span[n][0] for n in last), max(span[n][2] for n in last)
+            aligned = sum(
+                any(min(span[n][2], span[m][2]) > max(span[n][0], span[m][0]) for m in last)
+                for n in row
+            )
+            if (
+                page[last[0]] == page[row[0]]
+                and top - bottom <= 2.5 * height
+                and min(left[1], above[1]) > max(left[0], above[0])
+                and aligned >= 2
+            ):
+                tables_[-1].append(row)
+                continue
+        tables_.append([row])
+    found: list[set[int]] = []
+    for table in tables_:
+        if len(table) < 3:
+            continue
+        members = {n for row in table for n in row}
+        found.append(members)
+    return found
 
 
-def _column_widths(lines: list[Line]) -> list[float]:
-    widths = [0.0] * len(lines)
-    for group in _by_column(lines):
-        full = max(lines[i].width for i in group)
-        for i in group:
-            widths[i] = full
-    return widths
-
-
-def _column_edges(lines: list[Line]) -> list[float]:
-    edges = [0.0] * len(lines)
-    for group in _by_column(lines):
-        edge = Counter(round(lines[i].left, 3) for i in group).most_common(1)[0][0]
-        for i in group:
-            edges[i] = edge
-    return edges
+def combined(lines: list[Line]) -> Marks:
+    """Paragraphs as blocks of lines (``blocks``). A block of one or two lines is a header
+    when it is set taller than the body, or when it is short, ends no sentence and has a
+    paragraph right below it that starts further right or runs twice as wide. The lines
+    come back in the blocks' order (``Marks.order``)."""
+    groups = blocks(lines)
+    table_of: dict[int, int] = {}
+    for number, members in enumerate(tables(lines, groups)):
+        for n in members:
+            table_of[n] = number
+    joined: list[list[int]] = []
+    placed: dict[int, int] = {}
+    for n, block in enumerate(groups):
+        if n in table_of and table_of[n] in placed:
+            joined[placed[table_of[n]]] += block
+        else:
+            if n in table_of:
+                placed[table_of[n]] = len(joined)
+            joined.append(list(block))
+    table_rows = set(placed.values())
+    groups = joined
+    order = [i for block in groups for i in block]
+    taller = taller_than_body(lines)
+    headers = [False] * len(lines)
+    starts = [False] * len(lines)
+    table = [False] * len(lines)
+    for n in table_rows:
+        for i in groups[n]:
+            table[i] = True
+    for n, block in enumerate(groups):
+        starts[block[0]] = True
+        if len(block) > 2 or n in table_rows:
+            continue
+        own = [lines[i] for i in block]
+        text = join_lines([line.text for line in own])
+        below = groups[n + 1] if n + 1 < len(groups) else None
+        set_above = False
+        if below is not None:
+            under = [lines[i] for i in below]
+            gap = under[0].top - own[-1].bottom
+            set_above = (
+                under[0].page == own[0].page
+                and -0.5 * own[-1].height < gap < 3 * own[-1].height
+                and (
+                    min(ln.left for ln in own) < min(ln.left for ln in under) - 0.01
+                    or max(ln.width for ln in own) < 0.5 * max(ln.width for ln in under)
+                )
+            )
+        short = (
+            len(text.split()) <= 12 and not SENTENCE_END.search(text) and not LIST_ITEM.match(text)
+        )
+        if all(taller[i] for i in block) or (short and set_above):
+            for i in block:
+                headers[i] = True
+    return Marks(
+        [headers[i] for i in order], [starts[i] for i in order], order, [table[i] for i in order]
+    )
 
 
 def _after_headers(headers: list[bool]) -> list[bool]:
@@ -285,23 +495,44 @@ def segment(lines: list[Line], technique: str = "auto") -> list[Segment]:
     furniture = page_furniture(ordered)
     body = [line for line in ordered if line.id not in furniture]
     marks = MARKERS[technique](body) if body else Marks([], [])
+    if marks.order is not None:
+        body = [body[i] for i in marks.order]
     segments: list[Segment] = []
-    body_segments = _assemble(body, marks, list_items=technique == "auto")
+    body_segments = _assemble(
+        body, marks, list_items=technique == "auto", blocks=marks.order is not None
+    )
     # Page furniture goes back in page order: a header before the page, a footer after.
     by_page: dict[int, list[Segment]] = {}
     for piece in body_segments:
         by_page.setdefault(piece.page, []).append(piece)
     for page in sorted({line.page for line in ordered}):
-        tops = [
-            Segment(furniture[ln.id], [ln])
-            for ln in ordered
-            if ln.page == page and ln.id in furniture
-        ]
-        segments += [s for s in tops if s.lines[0].top < 0.5]
+        furniture_rows: list[Segment] = []
+        for ln in ordered:
+            if ln.page != page or ln.id not in furniture:
+                continue
+            last = furniture_rows[-1] if furniture_rows else None
+            if (
+                last is not None
+                and last.role == furniture[ln.id]
+                and 0 <= ln.top - last.lines[-1].bottom <= LINE_GAP * ln.height
+                and _overlap(last.lines[-1], ln) > 0
+            ):
+                last.lines.append(ln)  # a header or footer of more than one line
+            else:
+                furniture_rows.append(Segment(furniture[ln.id], [ln]))
+        above = [s for s in furniture_rows if _heads_page(s)]
+        segments += above
         segments += by_page.get(page, [])
-        segments += [s for s in tops if s.lines[0].top >= 0.5]
+        segments += [s for s in furniture_rows if not _heads_page(s)]
     _name_headers(segments)
     return segments
+
+
+def _heads_page(piece: Segment) -> bool:
+    """Whether a page header, footer or page number goes before the page's text."""
+    if piece.role == "page_number":
+        return piece.lines[0].top < 0.5
+    return piece.role == "page_header"
 
 
 def used(lines: list[Line], technique: str) -> tuple[str, str | None]:
@@ -317,10 +548,16 @@ def used(lines: list[Line], technique: str) -> tuple[str, str | None]:
     return technique, None
 
 
-def _assemble(body: list[Line], marks: Marks, list_items: bool) -> list[Segment]:
+def _assemble(
+    body: list[Line], marks: Marks, list_items: bool, blocks: bool = False
+) -> list[Segment]:
+    """Rows from marked lines. With ``blocks``, the marks start every row; otherwise a
+    header line right under another of its height continues it (a wrapped header)."""
     segments: list[Segment] = []
     for i, line in enumerate(body):
         role = "section_header" if marks.header[i] else "paragraph"
+        if marks.table is not None and marks.table[i]:
+            role = "table"
         if role == "paragraph" and list_items and LIST_ITEM.match(line.text):
             role = "list"
         current = segments[-1] if segments else None
@@ -334,6 +571,7 @@ def _assemble(body: list[Line], marks: Marks, list_items: bool) -> list[Segment]
             current.lines.append(line)
         elif (
             current is not None
+            and not blocks
             and current.role == "section_header"
             and role == "section_header"
             and line.text.strip()

@@ -19,6 +19,8 @@ from typing import Any
 from labellake.errors import LabellakeError
 
 MARGIN_BAND = 0.07  # top and bottom share of a page where running headers and footers sit
+FURNITURE_GAP = 2.0  # body line heights of empty space that set a page header or footer apart
+FURNITURE_LINES = 12  # the most lines a page header or footer has
 PAGE_NUMBER = re.compile(r"^\s*(page\s+)?\d{1,4}(\s*(/|of)\s*\d{1,4})?\s*$", re.IGNORECASE)
 
 
@@ -152,31 +154,63 @@ def join_lines(texts: Iterable[str]) -> str:
 def page_furniture(lines: list[Line]) -> dict[str, str]:
     """Roles of running page headers, footers and page numbers, by line id.
 
-    A line in the top or bottom band of its page is a page number when it reads like
-    one, and a page header or footer when the same text (digits aside) is in that
-    band on another page too, or when it is a short line set smaller than the body.
+    A page's header is the group of lines at the top of its text, set apart from the rest
+    by an empty band at least two body lines high, within the top 8% of the text's height
+    and of at most 12 lines; its footer is such a group at the bottom, below 80% of the
+    text's height. Lines in the page's top or bottom band whose text (digits aside)
+    recurs there on another page are headers and footers too; those that read like a
+    page number are page numbers.
     """
-    pages = {line.page for line in lines}
+    roles: dict[str, str] = {}
+    if not lines:
+        return roles
+    body_height = statistics.median([line.height for line in lines])
+    pages: dict[int, list[Line]] = {}
+    for line in lines:
+        pages.setdefault(line.page, []).append(line)
+    for on_page in pages.values():
+        groups = _bands(on_page, gap=FURNITURE_GAP * body_height)
+        if len(groups) < 2:
+            continue
+        top = min(line.top for line in on_page)
+        span = max(line.bottom for line in on_page) - top
+        first, last = groups[0], groups[-1]
+        if len(first) <= FURNITURE_LINES and max(ln.bottom for ln in first) - top <= 0.08 * span:
+            roles.update((line.id, "page_header") for line in first)
+        if len(last) <= FURNITURE_LINES and min(ln.top for ln in last) - top >= 0.8 * span:
+            roles.update((line.id, "page_footer") for line in last)
 
     def key(line: Line) -> str:
         return re.sub(r"\d+", "#", " ".join(line.text.lower().split()))
 
-    body_height = statistics.median([line.height for line in lines]) if lines else 0.0
     top_band = [ln for ln in lines if ln.bottom <= MARGIN_BAND]
     bottom_band = [ln for ln in lines if ln.top >= 1 - MARGIN_BAND]
-    roles: dict[str, str] = {}
     for band, role in ((top_band, "page_header"), (bottom_band, "page_footer")):
         seen: dict[str, set[int]] = {}
         for line in band:
             seen.setdefault(key(line), set()).add(line.page)
         for line in band:
-            if PAGE_NUMBER.match(line.text):
-                roles[line.id] = "page_number"
-            elif (len(pages) > 1 and len(seen[key(line)]) > 1) or (
-                line.height < 0.85 * body_height and len(line.text.split()) <= 12
-            ):
+            if len(pages) > 1 and len(seen[key(line)]) > 1:
                 roles[line.id] = role
+    for line in lines:
+        if PAGE_NUMBER.match(line.text) and (
+            line.id in roles or line.bottom <= MARGIN_BAND or line.top >= 1 - MARGIN_BAND
+        ):
+            roles[line.id] = "page_number"
     return roles
+
+
+def _bands(lines: list[Line], gap: float) -> list[list[Line]]:
+    """A page's lines, top to bottom, in groups split where an empty band at least
+    ``gap`` high runs across the whole page."""
+    groups: list[list[Line]] = []
+    lowest = 0.0
+    for line in sorted(lines, key=lambda ln: ln.top):
+        if not groups or line.top - lowest > gap:
+            groups.append([])
+        groups[-1].append(line)
+        lowest = max(lowest, line.bottom) if len(groups[-1]) > 1 else line.bottom
+    return groups
 
 
 def columns(lines: list[Line]) -> list[float]:
