@@ -118,9 +118,7 @@ def score(lines: list[textract.Line], rows: list[tuple[str, list[str]]]) -> Scor
     found_headings = {i for role, ids in rows if role in paragraphs.HEADERS for i in ids}
     hit = len(truth_headings & found_headings)
     headings = (hit, len(found_headings) - hit, len(truth_headings) - hit)
-    mixed = sum(
-        _mixes(ids, by_id, blocks) for role, ids in rows if role not in FURNITURE.values()
-    )
+    mixed = sum(_mixes(ids, by_id, blocks) for role, ids in rows if role not in FURNITURE.values())
     return Score(boundary, seg_pk, seg_wd, exact_f1, furniture, headings, mixed)
 
 
@@ -197,9 +195,7 @@ def main() -> None:
     print(f"{'':<20}" + "".join(f"{m:>12}" for m in methods))
     for name in ("exact_f1", "boundary_f1", "pk", "windowdiff"):
         values = [
-            statistics.median(
-                v for v in (getattr(s, name) for s in every[m]) if v is not None
-            )
+            statistics.median(v for v in (getattr(s, name) for s in every[m]) if v is not None)
             for m in methods
         ]
         print(f"{name:<20}" + "".join(f"{v:>12.2f}" for v in values))
