@@ -525,3 +525,39 @@ def test_the_batch_form_takes_a_consensus_and_gold_clips(
         .as_py()
         > 0
     )
+
+
+def test_documents_show_each_row_role_and_leave_figure_text_out_of_the_charts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    from labellake.settings import Settings
+    from labellake.workflows.compose import open_home
+
+    # A real Textract response with a title, section headers, text, a table and figures
+    # (benchmarks/data/textract_layout/ORIGIN.md says where it is from).
+    corpus = Path(__file__).parents[2] / "benchmarks/data/textract_layout"
+    source = tmp_path / "matrix.json"
+    source.write_bytes(gzip.decompress((corpus / "awstxr-matrix.json.gz").read_bytes()))
+    home = tmp_path / "home"
+    with pytest.raises(SystemExit) as done:
+        main(["--home", str(home), "documents", "ingest", str(source)])
+    assert done.value.code == 0
+    app = open_page(home, "documents", monkeypatch)
+    roles = next(m for m in app.multiselect if m.label == "Roles")
+    assert {"figure", "table", "section_header", "paragraph"} <= set(roles.value)
+    shown = "\n".join(str(h.proto.body) for h in app.get("html") if "<small" in h.proto.body)
+    assert "· figure ·" in shown and "· section header ·" in shown and "· table ·" in shown
+    roles.set_value(["figure"]).run()
+    shown = [str(h.proto.body) for h in app.get("html") if "<small" in h.proto.body]
+    assert shown and all("· figure ·" in body for body in shown)
+    lake = open_home(Settings(home=home), create=False).lake
+    figures = lake.query("SELECT sentiment FROM paragraphs WHERE role = 'figure'").to_pylist()
+    assert figures and all(row["sentiment"] is None for row in figures)
+    [by_header] = lake.query("SELECT sum(paragraphs) AS n FROM header_sentiment").to_pylist()
+    [texts] = lake.query(
+        "SELECT count(*) AS n FROM paragraphs WHERE sentiment IS NOT NULL "
+        "AND role IN ('paragraph', 'list', 'table')"
+    ).to_pylist()
+    assert by_header["n"] == texts["n"] > 0

@@ -9,10 +9,11 @@ import posixpath
 import pandas as pd
 import streamlit as st
 
-from labellake.etl.paragraphs import TECHNIQUES
+from labellake.etl.paragraphs import ROLES, TECHNIQUES
 from labellake.portal import charts, data, ready
 from labellake.workflows.documents import pipeline
 
+ROLE_NAMES = {role: role.replace("_", " ") for role in ROLES}
 COLOURS = {"POSITIVE": "#e8f5e9", "NEGATIVE": "#ffebee", "MIXED": "#fff8e1", "NEUTRAL": "#f5f5f5"}
 
 
@@ -98,8 +99,8 @@ cols[3].metric("Pages", int(row["pages"] or 0))
 st.caption(
     "The scores are the paragraphs' scores averaged by their length; the overall label "
     "follows from them: MIXED when Positive and Negative are both at least 0.12, else the "
-    "side that leads the other by 0.05 or more, else NEUTRAL. Headers, page furniture and "
-    "figure text carry no sentiment."
+    "side that leads the other by 0.05 or more, else NEUTRAL. Headers, page headers and "
+    "footers and figure text carry no sentiment and are left out of the charts."
 )
 
 headers = data.query("views/header_sentiment")
@@ -110,14 +111,27 @@ if not headers.empty:
 
 st.subheader("Paragraphs")
 rows = data.query("dashboards/document_paragraphs", (doc_id,))
-for item in rows.itertuples():
+present = [role for role in ROLE_NAMES if role in set(rows["role"])]
+shown = st.multiselect(
+    "Roles",
+    present,
+    default=present,
+    format_func=ROLE_NAMES.get,
+    help="What each row is: Textract's layout says so, or the technique found it. "
+    "Only paragraphs, lists and tables are scored for sentiment.",
+)
+counts = rows["role"].value_counts()
+st.caption(" · ".join(f"{ROLE_NAMES[role]}: {counts[role]}" for role in present))
+for item in rows[rows["role"].isin(shown)].itertuples():
     colour = COLOURS.get(item.sentiment, "#ffffff") if pd.notna(item.sentiment) else "#ffffff"
-    if item.role in ("title", "section_header"):
-        st.markdown(f"**{item.text}**")
-        continue
     label = f"{item.sentiment.lower()} · " if pd.notna(item.sentiment) else ""
+    text = html.escape(item.text)
+    if item.role in ("title", "section_header"):
+        text = f"<b>{text}</b>"
+    elif item.role in ("page_header", "page_footer", "page_number", "figure"):
+        text = f'<span style="color:#666">{text}</span>'
     st.html(
         f'<div style="background:{colour};padding:6px 10px;border-radius:4px;margin:2px 0">'
-        f'<small style="color:#666">p{item.page} · {item.role} · {label}#{item.paragraph_no}'
-        f"</small><br>{html.escape(item.text)}</div>"
+        f'<small style="color:#666">p{item.page} · {ROLE_NAMES.get(item.role, item.role)} · '
+        f"{label}#{item.paragraph_no}</small><br>{text}</div>"
     )

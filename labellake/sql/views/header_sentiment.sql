@@ -16,7 +16,8 @@ WITH scored AS (
         avg(score_neutral) AS score_neutral,
         avg(score_mixed) AS score_mixed
     FROM paragraphs
-    WHERE sentiment IS NOT NULL
+    -- Only rows that carry an opinion: never headers, page furniture or figure text.
+    WHERE sentiment IS NOT NULL AND role IN ('paragraph', 'list', 'table')
     GROUP BY doc_id, coalesce(header, '(before the first header)')
 )
 SELECT
