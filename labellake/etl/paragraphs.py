@@ -35,6 +35,7 @@ The techniques, as the reference solution documents them, and two more:
 
 from __future__ import annotations
 
+import bisect
 import re
 import statistics
 from collections import Counter
@@ -80,6 +81,7 @@ LAYOUT_ROLES = {
 }
 HEADERS = ("title", "section_header")
 LIST_ITEM = re.compile(r"^\s*([-\u2022\u2023\u25e6*\u2013]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s+")
+FIGURE = re.compile(r"[-+(]?[$\u20ac\u00a3]?\s?\d[\d.,/:\s-]*%?\)?")  # an amount, a date, a count
 SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)]*$")
 
 
@@ -251,8 +253,11 @@ def _below(lines: list[Line]) -> tuple[dict[int, int], set[int]]:
                     nearest_above[j] = (gap, i)
                 if i not in nearest_below or gap < nearest_below[i][0]:
                     nearest_below[i] = (gap, j)
+    paired = _with_value(lines, by_page)
     links = {}
     for i, (gap, j) in nearest_below.items():
+        if paired[i] != paired[j]:
+            continue
         a, b = lines[i], lines[j]
         low, high = sorted((a.height, b.height))
         if (
@@ -262,6 +267,27 @@ def _below(lines: list[Line]) -> tuple[dict[int, int], set[int]]:
         ):
             links[i] = j
     return links, covered
+
+
+def _with_value(lines: list[Line], by_page: dict[int, list[int]]) -> list[bool]:
+    """Lines with a figure right beside them on their right (a label and its amount)."""
+    result = [False] * len(lines)
+    for idx in by_page.values():
+        figures = sorted(
+            (j for j in idx if lines[j].width <= 0.12 and FIGURE.fullmatch(lines[j].text.strip())),
+            key=lambda j: lines[j].top,
+        )
+        tops = [lines[j].top for j in figures]
+        for i in idx:
+            a = lines[i]
+            start = bisect.bisect_left(tops, a.top - a.height)
+            for j in figures[start : bisect.bisect_right(tops, a.bottom)]:
+                b = lines[j]
+                shared = min(a.bottom, b.bottom) - max(a.top, b.top)
+                if 0 < b.left - a.right < 0.3 and shared >= 0.5 * min(a.height, b.height):
+                    result[i] = True
+                    break
+    return result
 
 
 def _breaks(a: Line, b: Line, edge: float, right: float, first: bool) -> bool:
@@ -275,6 +301,7 @@ def _breaks(a: Line, b: Line, edge: float, right: float, first: bool) -> bool:
     heading = (
         first
         and a.width < 0.5 * b.width
+        and len(b.text.split()) >= 6  # a line of prose below, not an address or a list
         and len(text.split()) <= 12
         and not SENTENCE_END.search(text)
         and not text.endswith(("-", ",", ";", ":"))
@@ -338,14 +365,18 @@ def blocks(lines: list[Line]) -> list[list[int]]:
 
 
 def tables(lines: list[Line], groups: list[list[int]]) -> list[set[int]]:
-    """Which blocks make up a table: blocks of one or two lines that sit side by side in
-    rows (sharing at least half a line's height), in three or more rows one under another
-    with at least two cells in line with the row above. Returns sets of block numbers."""
-    small = [
-        n
-        for n, block in enumerate(groups)
-        if len(block) == 1 and lines[block[0]].width <= CELL_WIDTH
-    ]
+    """Which blocks make up a table: single lines no wider than a quarter of the page
+    that sit side by side in rows (sharing at least half a line's height), in three or
+    more rows one under another with at least two cells in line with the row above.
+    Returns sets of block numbers."""
+    small = sorted(
+        (
+            n
+            for n, block in enumerate(groups)
+            if len(block) == 1 and lines[block[0]].width <= CELL_WIDTH
+        ),
+        key=lambda n: (lines[groups[n][0]].page, lines[groups[n][0]].top),
+    )
     span = {
         n: (
             min(lines[i].left for i in groups[n]),
@@ -366,14 +397,12 @@ def tables(lines: list[Line], groups: list[list[int]]) -> list[set[int]]:
 
     in_row: set[int] = set()
     for x, m in enumerate(small):
-        for n in small[x + 1 :]:
+        for n in small[x + 1 :]:  # by page and top: the lines that start above m's end
             (l1, t1, r1, b1), (l2, t2, r2, b2) = span[m], span[n]
+            if page[n] != page[m] or t2 > b1:
+                break
             height = min(lines[groups[m][0]].height, lines[groups[n][0]].height)
-            if (
-                page[m] == page[n]
-                and min(b1, b2) - max(t1, t2) >= 0.5 * height
-                and (r1 <= l2 or r2 <= l1)
-            ):
+            if min(b1, b2) - max(t1, t2) >= 0.5 * height and (r1 <= l2 or r2 <= l1):
                 parent[find(m)] = find(n)
                 in_row.update((m, n))
     rows: dict[int, list[int]] = {}
