@@ -29,9 +29,9 @@ The techniques, as the reference solution documents them, and two more:
   line that ends a sentence, an indented first line, a list item, or a short opening
   line above a line of prose twice as wide (a header); a block that ends mid-sentence
   goes on at the head of the next column or page when that starts in lower case. Single
-  lines side by side in three or more aligned rows are one ``table`` row. Headers are blocks of one or
-  two lines set taller than the body, or short lines ending no sentence with a paragraph
-  right below.
+  lines side by side in three or more aligned rows are one ``table`` row. Headers are
+  blocks of one or two lines set taller than the body, or short lines ending no sentence
+  with a paragraph right below.
 """
 
 from __future__ import annotations
