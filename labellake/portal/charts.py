@@ -225,6 +225,42 @@ def benchmark_scatter(rows: pd.DataFrame) -> alt.Chart:
     )
 
 
+def benchmark_accuracy(rows: pd.DataFrame) -> alt.Chart:
+    """Cost per 1M inferences against accuracy (mean cosine to fp32 eager), one point per
+    measured configuration with both; the 0.99 floor drawn across."""
+    columns = ["device", "precision", "runtime", "mode", "batch_size", "workers"]
+    columns += ["cost_per_million", "accuracy_mean_cosine", "accuracy_worst_cosine"]
+    known = rows.loc[
+        rows["cost_per_million"].notna() & rows["accuracy_mean_cosine"].notna(), columns
+    ].assign(setting=lambda f: f["precision"].fillna("?") + " " + f["runtime"].fillna("?"))
+    points = (
+        alt.Chart(known)
+        .mark_point(filled=True, size=90)
+        .encode(
+            x=alt.X(
+                "accuracy_mean_cosine:Q",
+                title="mean cosine to fp32 eager",
+                scale=alt.Scale(zero=False),
+            ),
+            y=alt.Y(
+                "cost_per_million:Q", title="USD per 1M inferences", scale=alt.Scale(type="log")
+            ),
+            color=alt.Color("setting:N", title="precision and runtime"),
+            shape=alt.Shape("device:N", title="device"),
+            tooltip=[
+                *columns[:6],
+                alt.Tooltip("cost_per_million:Q", format="$.3f"),
+                alt.Tooltip("accuracy_mean_cosine:Q", format=".4f"),
+                alt.Tooltip("accuracy_worst_cosine:Q", format=".4f"),
+            ],
+        )
+    )
+    floor = (
+        alt.Chart(pd.DataFrame({"floor": [0.99]})).mark_rule(strokeDash=[4, 4]).encode(x="floor:Q")
+    )
+    return points + floor
+
+
 def benchmark_cost(rows: pd.DataFrame) -> alt.Chart:
     """Cost per 1M inferences per configuration; rows with no known price are left out."""
     columns = ["source", "device", "mode", "batch_size", "workers", "cost_per_million"]

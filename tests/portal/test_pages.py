@@ -561,3 +561,58 @@ def test_documents_show_each_row_role_and_leave_figure_text_out_of_the_charts(
         "AND role IN ('paragraph', 'list', 'table')"
     ).to_pylist()
     assert by_header["n"] == texts["n"] > 0
+
+
+def test_benchmarks_filter_by_precision_and_runtime_and_mark_low_accuracy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labellake.etl.benchmarks import results_table
+    from labellake.settings import Settings
+    from labellake.workflows.compose import open_home
+
+    home = tmp_path / "home"
+    base = {
+        "run_id": "run-precision",
+        "source": "measured",
+        "model": "all-MiniLM-L6-v2",
+        "device": "cpu",
+        "mode": "intra_op",
+        "batch_size": 1,
+        "workers": 1,
+        "seq_len": 128,
+        "price_per_hour": 0.1,
+        "status": "complete",
+        "accuracy_sentences": 1000,
+    }
+    settings = [  # precision, runtime, sentences/s, mean and worst cosine to fp32 eager
+        ("fp32", "eager", 24.0, 1.0, 1.0),
+        ("int8", "eager", 66.0, 0.974, 0.93),
+        ("fp32", "onnxruntime", 27.0, 1.0, 1.0),
+        ("int8", "onnxruntime", 62.0, 0.992, 0.983),
+    ]
+    rows = [
+        {
+            **base,
+            "precision": precision,
+            "runtime": runtime,
+            "backend": runtime,
+            "throughput": throughput,
+            "accuracy_mean_cosine": mean,
+            "accuracy_worst_cosine": worst,
+            "accuracy_ok": mean >= 0.99,
+        }
+        for precision, runtime, throughput, mean, worst in settings
+    ]
+    open_home(Settings(home=home)).lake.write(
+        "benchmark_results", "run-precision", results_table(rows)
+    )
+    app = open_page(home, "benchmarks", monkeypatch)
+    assert "Cost per 1M inferences against accuracy" in [s.value for s in app.subheader]
+    [warning] = [w.value for w in app.warning]
+    assert "int8 eager" in warning and "int8 onnxruntime" not in warning
+    table = app.dataframe[0].value
+    assert {"precision", "runtime", "accuracy_mean_cosine", "accuracy_ok"} <= set(table.columns)
+    next(m for m in app.multiselect if m.label == "Runtime").set_value(["onnxruntime"]).run()
+    assert set(app.dataframe[0].value["runtime"]) == {"onnxruntime"} and not app.warning
+    next(m for m in app.multiselect if m.label == "Precision").set_value(["int8"]).run()
+    assert list(app.dataframe[0].value["precision"]) == ["int8"]

@@ -9,6 +9,7 @@ import click
 from labellake.errors import LabellakeError
 from labellake.portal.cli.common import home_of
 from labellake.portal.supervisor import stop_on_signals
+from labellake.workflows.benchmarks.accuracy import FLOOR, Accuracy
 
 
 @click.group()
@@ -24,6 +25,23 @@ def _int_list(option: str, text: str) -> list[int]:
     if not values or any(v < 1 for v in values):
         raise LabellakeError(f"{option} {text}: every value must be 1 or more")
     return values
+
+
+def _name_list(option: str, text: str, allowed: tuple[str, ...]) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    wrong = [name for name in names if name not in allowed]
+    if not names or wrong:
+        raise LabellakeError(
+            f"{option} {text}: use one or more of {', '.join(allowed)}, separated by commas"
+        )
+    return list(dict.fromkeys(names))
+
+
+def _accuracy(found: Accuracy | None) -> str:
+    if found is None:
+        return ""
+    mark = "" if found.ok else f" BELOW {FLOOR}"
+    return f", cosine to fp32 eager {found.mean:.4f} (worst {found.worst:.4f}){mark}"
 
 
 @bench.command("run")
@@ -81,12 +99,30 @@ def _int_list(option: str, text: str) -> list[int]:
     help="auto: CUDA when available.",
 )
 @click.option(
-    "--backend",
-    type=click.Choice(["auto", "eager", "compile"]),
+    "--runtime",
+    "runtimes",
     default="auto",
     show_default=True,
-    help="auto: torch.compile (CUDA graphs) for small batches on CUDA.",
+    help="Comma-separated: eager, compile (torch.compile; CUDA graphs on CUDA), onnxruntime "
+    "(the model exported to ONNX), auto (compile for batches of 8 or fewer on CUDA, else "
+    "eager).",
 )
+@click.option(
+    "--precision",
+    "precisions",
+    default="fp32",
+    show_default=True,
+    help="Comma-separated: fp32, bf16, int8 (CPU: dynamic quantization), fp16 (CUDA). A "
+    "precision this machine cannot run is skipped with the reason.",
+)
+@click.option(
+    "--accuracy/--no-accuracy",
+    default=True,
+    show_default=True,
+    help="Measure each precision and runtime's accuracy against fp32 eager (1,000 "
+    "sentences, once per precision and runtime).",
+)
+@click.option("--backend", "backend", default=None, hidden=True, help="Old name of --runtime.")
 @click.pass_context
 def bench_run(
     ctx: click.Context,
@@ -100,11 +136,14 @@ def bench_run(
     price_per_hour: float | None,
     instance: str | None,
     device: str,
-    backend: str,
+    runtimes: str,
+    precisions: str,
+    accuracy: bool,
+    backend: str | None,
 ) -> None:
     """Measure transformer inference for every batch size, worker count and mode, and
     write the rows to benchmark_results as they come (a stopped run keeps them)."""
-    from labellake.workflows.benchmarks import sweep
+    from labellake.workflows.benchmarks import measure, sweep
 
     home = home_of(ctx)
     planned = sweep.plan(
@@ -116,7 +155,8 @@ def bench_run(
         duration_s=duration,
         warmup_s=warmup,
         device=device,
-        backend=backend,
+        runtimes=_name_list("--runtime", backend or runtimes, measure.RUNTIMES),
+        precisions=_name_list("--precision", precisions, measure.PRECISIONS),
         instance=instance,
         price_per_hour=price_per_hour,
     )
@@ -125,10 +165,18 @@ def bench_run(
         f"on {planned.machine}",
         err=True,
     )
+    for precision, runtime, reason in planned.skipped:
+        click.echo(f"{precision} {runtime}: skipped: {reason}", err=True)
 
     def report(step: sweep.Step) -> None:
         label = sweep.label(step.config)
-        if step.stage == "measuring":
+        if step.stage == "accuracy":
+            click.echo(
+                f"{step.config.precision} {step.config.resolved_runtime}: accuracy against "
+                "fp32 eager on 1,000 sentences",
+                err=True,
+            )
+        elif step.stage == "measuring":
             click.echo(f"{label}: measuring", err=True)
         elif step.stage == "failed":
             click.echo(f"{label}: error: {step.error}", err=True)
@@ -139,13 +187,16 @@ def bench_run(
                 f"{label}: {measured.throughput:.1f} sentences/s "
                 f"(+-{measured.spread or 0:.1f}), p95 {p95 * 1000 if p95 else 0:.1f} ms, "
                 f"overhead {measured.overhead_share:.2%}, {measured.status}"
+                + _accuracy(measured.accuracy)
             )
 
     stop = threading.Event()
     with stop_on_signals(stop):
-        result = sweep.run(planned, home.lake, stop=stop.is_set, progress=report)
+        result = sweep.run(
+            planned, home.lake, stop=stop.is_set, progress=report, accuracy_pass=accuracy
+        )
     click.echo(f"{len(result.rows)} row(s) written to benchmark_results as run {planned.run_id}")
-    if result.nothing_measured:
+    if result.nothing_measured or not planned.configs:
         raise LabellakeError("no configuration could be measured; see the errors above")
 
 

@@ -18,17 +18,21 @@ if rows.empty:
     )
     ready.stop()
 
-filters = st.columns(4)
+filters = st.columns(6)
 sources = filters[0].multiselect("Source", sorted(rows["source"].unique()), default=None)
 models = filters[1].multiselect("Model", sorted(rows["model"].dropna().unique()))
 devices = filters[2].multiselect("Device", sorted(rows["device"].dropna().unique()))
 modes = filters[3].multiselect("Mode", sorted(rows["mode"].dropna().unique()))
+precisions = filters[4].multiselect("Precision", sorted(rows["precision"].dropna().unique()))
+runtimes = filters[5].multiselect("Runtime", sorted(rows["runtime"].dropna().unique()))
 shown = rows
 for column, chosen in (
     ("source", sources),
     ("model", models),
     ("device", devices),
     ("mode", modes),
+    ("precision", precisions),
+    ("runtime", runtimes),
 ):
     if chosen:
         shown = shown[shown[column].isin(chosen)]
@@ -47,10 +51,28 @@ with right:
     else:
         st.caption("No price known for these rows: give --price-per-hour to `bench run`.")
 
+st.subheader("Cost per 1M inferences against accuracy")
+if (shown["cost_per_million"].notna() & shown["accuracy_mean_cosine"].notna()).any():
+    st.altair_chart(charts.benchmark_accuracy(shown), width="stretch")
+    low = shown[shown["accuracy_ok"].eq(False)]
+    if not low.empty:
+        settings = sorted({f"{r.precision} {r.runtime}" for r in low.itertuples()})
+        st.warning(
+            f"Below 0.99 mean cosine to fp32 eager: {', '.join(settings)}. Their embeddings "
+            "differ enough to change what a model built on them does; check before choosing."
+        )
+else:
+    st.caption(
+        "Accuracy is measured by `labellake bench run` (the mean cosine of each precision "
+        "and runtime's sentence embeddings to fp32 eager's); it needs a price too "
+        "(--price-per-hour or --instance)."
+    )
+
 st.subheader("Ratio to a baseline")
 labels = {
     r.Index: f"{r.source} · {r.device} · {r.mode} · batch {r.batch_size} · "
     + ("-" if pd.isna(r.workers) else f"{int(r.workers)} workers")
+    + ("" if pd.isna(r.precision) else f" · {r.precision} {r.runtime}")
     for r in shown.itertuples()
 }
 default = next(
@@ -77,6 +99,8 @@ st.dataframe(
             "model",
             "device",
             "mode",
+            "precision",
+            "runtime",
             "batch_size",
             "workers",
             "throughput",
@@ -85,6 +109,9 @@ st.dataframe(
             "latency_p95",
             "latency_p99",
             "cost_per_million",
+            "accuracy_mean_cosine",
+            "accuracy_worst_cosine",
+            "accuracy_ok",
             "throughput_ratio",
             "latency_ratio",
             "cost_ratio",

