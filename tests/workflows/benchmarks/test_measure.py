@@ -251,3 +251,32 @@ def test_bench_run_writes_precision_runtime_and_accuracy(tmp_path) -> None:  # t
             assert any(f"{row['precision']} {row['runtime']}:" in line for line in marked), (
                 done.stdout
             )
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA device (benchmarks/gpu_check.sh runs it)")
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+@pytest.mark.parametrize("runtime", ["eager", "compile"])
+def test_cuda_half_precisions_measure_with_their_accuracy(precision: str, runtime: str) -> None:
+    config = Config(
+        measure.DEFAULT_MODEL,
+        "intra_op",
+        8,
+        1,
+        seq_len=64,
+        duration_s=1.0,
+        warmup_s=0.5,
+        device="cuda",
+        runtime=runtime,
+        precision=precision,
+    )
+    if measure.unsupported(config):
+        pytest.skip(str(measure.unsupported(config)))
+    measured = measure.run_config(config)
+    assert measured.status == "complete" and measured.throughput > 0
+    assert measured.backend == runtime and measured.environment["gpu"]
