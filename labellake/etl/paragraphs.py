@@ -237,7 +237,8 @@ def _below(lines: list[Line]) -> tuple[dict[int, int], set[int]]:
         idx.sort(key=lambda i: lines[i].top)
         for x, j in enumerate(idx):
             b = lines[j]
-            for i in reversed(idx[:x]):
+            for k in range(x - 1, -1, -1):  # upwards from b, until well above it
+                i = idx[k]
                 a = lines[i]
                 if a.bottom < b.top - 3 * b.height:
                     if a.top < b.top - 6 * b.height:
