@@ -433,13 +433,7 @@ def tables(lines: list[Line], groups: list[list[int]]) -> list[set[int]]:
                 tables_[-1].append(row)
                 continue
         tables_.append([row])
-    found: list[set[int]] = []
-    for table in tables_:
-        if len(table) < 3:
-            continue
-        members = {n for row in table for n in row}
-        found.append(members)
-    return found
+    return [{n for row in table for n in row} for table in tables_ if len(table) >= 3]
 
 
 def combined(lines: list[Line]) -> Marks:
