@@ -5,17 +5,19 @@ Runs the command users run,
     labellake bench run --precision fp32,int8 --runtime eager,onnxruntime
         --batch-sizes 1,8,32 --workers 1,2 --duration 10
 
-(both modes, 48 configurations, about 17 minutes on two cores) into a fresh home, then
-reads the rows back and prints, for every mode, batch size and worker count, the
-throughput, the cost per 1M inferences and the accuracy (mean and worst cosine to fp32
-eager on 1,000 sentences) of each precision and runtime, with the ratios int8 / fp32
-(per runtime) and onnxruntime / eager (per precision), and their medians.
+(both modes, 48 configurations, about 17 minutes on two cores; ``--precisions`` and
+``--runtimes`` change the first two lists) into a fresh home, then reads the rows back
+and prints, for every mode, batch size and worker count, the throughput and the cost
+per 1M inferences of each precision and runtime, their accuracy (mean and worst cosine
+to fp32 eager on 1,000 sentences), and the ratios of each precision to fp32 under the
+same runtime and of each runtime to eager in the same precision, with their medians.
 
 The cost needs a price: ``--price-per-hour`` (default 0.10264, the on-demand price of a
 c7a.large in us-east-1 as listed in 2024: 2 vCPUs of an AMD EPYC with AVX-512, like the
 machine the README's figures come from; check the current price before relying on it).
 
 Run: .venv/bin/python benchmarks/precision_runtime.py [--duration 10] [--price-per-hour X]
+     [--precisions fp32,bf16] [--runtimes eager]
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="1,8,32")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--price-per-hour", type=float, default=0.10264)
+    parser.add_argument("--precisions", default="fp32,int8")
+    parser.add_argument("--runtimes", default="eager,onnxruntime")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder) / "home"
@@ -49,9 +53,9 @@ def main() -> None:
             "bench",
             "run",
             "--precision",
-            "fp32,int8",
+            args.precisions,
             "--runtime",
-            "eager,onnxruntime",
+            args.runtimes,
             "--batch-sizes",
             args.batch_sizes,
             "--workers",
@@ -76,10 +80,25 @@ def main() -> None:
 
 
 def report(rows: list[dict]) -> None:
+    settings = sorted(
+        {(r["precision"], r["runtime"]) for r in rows},
+        key=lambda pr: (RUNTIMES.index(pr[1]), PRECISIONS.index(pr[0])),
+    )
+    # Each other precision against fp32 under the same runtime, each other runtime
+    # against eager in the same precision.
+    ratios = {
+        f"{p}/fp32 {rt}": ((p, rt), ("fp32", rt))
+        for p, rt in settings
+        if p != "fp32" and ("fp32", rt) in settings
+    } | {
+        f"{rt}/eager {p}": ((p, rt), (p, "eager"))
+        for p, rt in settings
+        if rt != "eager" and (p, "eager") in settings
+    }
     by = {(r["mode"], r["batch_size"], r["workers"], r["precision"], r["runtime"]): r for r in rows}
     print(f"\n{len(rows)} rows; {rows[0]['environment'] if rows else ''}")
     print("\naccuracy against fp32 eager (1,000 sentences): mean / worst cosine")
-    for precision, runtime in sorted({(r["precision"], r["runtime"]) for r in rows}):
+    for precision, runtime in settings:
         r = next(x for x in rows if (x["precision"], x["runtime"]) == (precision, runtime))
         mark = "" if r["accuracy_ok"] else "  BELOW 0.99"
         print(
@@ -88,45 +107,36 @@ def report(rows: list[dict]) -> None:
         )
     header = (
         f"\n{'mode':<14}{'batch':>6}{'wk':>4}"
-        + "".join(f"{p + ' ' + rt:>22}" for p, rt in SETTINGS)
-        + f"{'int8/fp32 eager':>17}{'int8/fp32 ort':>15}{'ort/eager fp32':>16}"
-        + f"{'ort/eager int8':>16}"
+        + "".join(f"{p + ' ' + rt:>22}" for p, rt in settings)
+        + "".join(f"{name:>22}" for name in ratios)
     )
     print("\nsentences/s ($ per 1M inferences)" + header)
-    ratios: dict[str, list[float]] = {name: [] for name in RATIOS}
+    found_ratios: dict[str, list[float]] = {name: [] for name in ratios}
     for mode, batch, workers in sorted({(r["mode"], r["batch_size"], r["workers"]) for r in rows}):
-        cells, found = [], {}
-        for precision, runtime in SETTINGS:
+        line = f"{mode:<14}{batch:>6}{workers:>4}"
+        for precision, runtime in settings:
             r = by.get((mode, batch, workers, precision, runtime))
-            found[(precision, runtime)] = r["throughput"] if r else None
-            cells.append(
-                f"{r['throughput']:>11.1f} (${r['cost_per_million']:.3f})" if r else f"{'-':>22}"
-            )
-        line = f"{mode:<14}{batch:>6}{workers:>4}" + "".join(f"{c:>22}" for c in cells)
-        for name, (top, bottom) in RATIOS.items():
-            if found[top] and found[bottom]:
-                ratio = found[top] / found[bottom]
-                ratios[name].append(ratio)
-                line += f"{ratio:>15.2f}x"
+            cost = f"${r['cost_per_million']:.3f}" if r and r["cost_per_million"] else "-"
+            line += f"{r['throughput']:>13.1f} ({cost})" if r else f"{'-':>22}"
+        for name, (top, bottom) in ratios.items():
+            a, b = by.get((mode, batch, workers, *top)), by.get((mode, batch, workers, *bottom))
+            if a and b:
+                found_ratios[name].append(a["throughput"] / b["throughput"])
+                line += f"{found_ratios[name][-1]:>21.2f}x"
             else:
-                line += f"{'-':>16}"
+                line += f"{'-':>22}"
         print(line)
     print("\nmedian ratios (throughput; the cost per 1M falls by the same factor)")
-    for name, values in ratios.items():
+    for name, values in found_ratios.items():
         if values:
             print(
-                f"  {name:<16} {statistics.median(values):.2f}x "
+                f"  {name:<22} {statistics.median(values):.2f}x "
                 f"(from {min(values):.2f}x to {max(values):.2f}x over {len(values)} configurations)"
             )
 
 
-SETTINGS = [("fp32", "eager"), ("int8", "eager"), ("fp32", "onnxruntime"), ("int8", "onnxruntime")]
-RATIOS = {
-    "int8/fp32 eager": (("int8", "eager"), ("fp32", "eager")),
-    "int8/fp32 ort": (("int8", "onnxruntime"), ("fp32", "onnxruntime")),
-    "ort/eager fp32": (("fp32", "onnxruntime"), ("fp32", "eager")),
-    "ort/eager int8": (("int8", "onnxruntime"), ("int8", "eager")),
-}
+PRECISIONS = ["fp32", "bf16", "fp16", "int8"]
+RUNTIMES = ["eager", "compile", "onnxruntime"]
 
 if __name__ == "__main__":
     main()
