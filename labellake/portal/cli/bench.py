@@ -155,7 +155,9 @@ def bench_run(
         duration_s=duration,
         warmup_s=warmup,
         device=device,
-        runtimes=_name_list("--runtime", backend or runtimes, measure.RUNTIMES),
+        runtimes=_name_list(
+            "--backend" if backend else "--runtime", backend or runtimes, measure.RUNTIMES
+        ),
         precisions=_name_list("--precision", precisions, measure.PRECISIONS),
         instance=instance,
         price_per_hour=price_per_hour,

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from labellake.errors import LabellakeError
+from labellake.workflows.benchmarks.accuracy import Accuracy
 
 MODES = ("data_parallel", "intra_op")
 RUNTIMES = ("auto", "eager", "compile", "onnxruntime")
@@ -145,7 +146,7 @@ class Measured:
     overhead_share: float
     backend: str
     environment: dict[str, Any] = field(default_factory=dict)
-    accuracy: Any = None  # accuracy.Accuracy against fp32 eager, when measured
+    accuracy: Accuracy | None = None  # against fp32 eager, when measured
 
     def percentile(self, q: float) -> float | None:
         if not self.latencies:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from labellake.etl.benchmarks import results_table
 from labellake.lake import Lake
 from labellake.workflows.benchmarks import accuracy, measure, onnx_export, prices
-from labellake.workflows.benchmarks.measure import Config, Measured
+from labellake.workflows.benchmarks.measure import BenchError, Config, Measured
 
 
 @dataclass(frozen=True)
@@ -155,12 +155,7 @@ def run(
                 break
             try:
                 if config.resolved_runtime == "onnxruntime":
-                    config = replace(
-                        config,
-                        onnx_file=onnx_export.export(
-                            str(scores.path), config.precision, scores.folder
-                        ),
-                    )
+                    config = replace(config, onnx_file=scores.onnx_file(config.precision))
                 score = (
                     scores.of(config, lambda config=config: progress(Step(config, "accuracy")))
                     if accuracy_pass
@@ -183,32 +178,47 @@ def run(
 
 
 class Scores:
-    """Each runtime and precision's accuracy against fp32 eager, measured once per sweep
-    in this process, on the configuration's device."""
+    """What a sweep makes once, in this process: each precision's ONNX file, and each
+    runtime and precision's accuracy against fp32 eager on the configuration's device.
+    A failure is kept too, so the configurations after it fail at once, with the same
+    reason."""
 
     def __init__(self, path: Path, folder: Path) -> None:
         self.path = path
         self.folder = folder
         self.texts = accuracy.sentences()
         self._reference: dict[tuple[str, int], Any] = {}
-        self._scores: dict[tuple[str, str, str, int], accuracy.Accuracy] = {}
+        self._scores: dict[tuple[str, str, str, int], accuracy.Accuracy | BenchError] = {}
+        self._onnx: dict[str, str | BenchError] = {}
+
+    def onnx_file(self, precision: str) -> str:
+        if precision not in self._onnx:
+            try:
+                self._onnx[precision] = onnx_export.export(str(self.path), precision, self.folder)
+            except BenchError as exc:
+                self._onnx[precision] = exc
+        return _or_raise(self._onnx[precision])
 
     def of(self, config: Config, starting: Callable[[], None]) -> accuracy.Accuracy:
         key = (config.device, config.precision, config.resolved_runtime, config.seq_len)
         if key not in self._scores:
             starting()
-            reference = self._embed(
-                replace(config, runtime="eager", precision="fp32", onnx_file=None)
-            )
-            found = (
-                reference
-                if (config.precision, config.resolved_runtime) == ("fp32", "eager")
-                else self._embed(config)
-            )
-            self._scores[key] = accuracy.compare(reference, found)
-        return self._scores[key]
+            try:
+                reference = self._embed(
+                    replace(config, runtime="eager", precision="fp32", onnx_file=None)
+                )
+                found = (
+                    reference
+                    if (config.precision, config.resolved_runtime) == ("fp32", "eager")
+                    else self._embed(config)
+                )
+                self._scores[key] = accuracy.compare(reference, found)
+            except BenchError as exc:
+                self._scores[key] = exc
+        return _or_raise(self._scores[key])
 
     def _embed(self, config: Config) -> Any:
+        """Embeddings of the sentences as ``config`` runs the model (fp32 eager's kept)."""
         from transformers import AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
@@ -234,3 +244,9 @@ class Scores:
         if reference:
             self._reference[key] = found
         return found
+
+
+def _or_raise(value: Any) -> Any:
+    if isinstance(value, BenchError):
+        raise value
+    return value
